@@ -1,0 +1,72 @@
+# slicehv: the one entry point. Targets: all (hv.elf), iso, run, test, clean.
+# Everything is built out of tree, in $(BUILD).
+
+BUILD   ?= build
+CC      := gcc
+NASM    := nasm
+PYTHON  := python3
+
+# The hypervisor: freestanding C and NASM, no SSE/x87, linked at 1 MiB and identity-mapped.
+HV_C    := hv/main.c hv/console.c hv/fmt.c hv/err.c hv/string.c hv/multiboot.c hv/phys.c \
+           arch/x86/cpu.c arch/x86/acpi.c arch/x86/apic.c arch/x86/smp.c arch/x86/vmx.c \
+           arch/x86/power.c
+HV_ASM  := arch/x86/boot.asm arch/x86/isr.asm arch/x86/trampoline.asm
+HV_OBJ  := $(HV_C:%.c=$(BUILD)/%.o) $(HV_ASM:%.asm=$(BUILD)/%.o)
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+HV_CFLAGS := -std=gnu11 -O2 -g $(WARN) -ffreestanding -fno-pie -fno-pic -fno-stack-protector \
+           -fno-asynchronous-unwind-tables -fno-omit-frame-pointer -mno-red-zone \
+           -mgeneral-regs-only -mcmodel=small -fno-tree-loop-distribute-patterns -MMD -MP
+HV_LDFLAGS := -nostdlib -static -no-pie -Wl,--build-id=none -Wl,-z,max-page-size=4096 -Wl,--no-warn-rwx-segments -Wl,-z,noexecstack \
+           -Wl,-T,arch/x86/hv.ld
+
+# Host-side code: the same sources compiled for Linux, for unit tests and fuzzers.
+HOST_SRCS := hv/fmt.c hv/err.c hv/multiboot.c arch/x86/acpi.c
+HOST_CFLAGS := -std=gnu11 -O1 -g $(WARN) -Wno-missing-prototypes -fsanitize=address,undefined \
+           -fno-sanitize-recover=all -fno-omit-frame-pointer
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
+UNIT_SUPPORT := tests/unit/fakemem.c
+
+ISO     := $(BUILD)/slicehv.iso
+
+.PHONY: all iso run test unit clean deps
+all: $(BUILD)/hv.elf
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(HV_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.o: %.asm
+	@mkdir -p $(dir $@)
+	$(NASM) -f elf64 -g -F dwarf -MD $(@:.o=.d) -MP -o $@ $<
+
+$(BUILD)/hv.elf: $(HV_OBJ) arch/x86/hv.ld
+	$(CC) $(HV_LDFLAGS) -o $@ $(HV_OBJ)
+
+iso: $(ISO)
+$(ISO): $(BUILD)/hv.elf iso/grub.cfg iso/mkiso.sh | deps
+	iso/mkiso.sh $@ iso/grub.cfg $(BUILD)/hv.elf
+
+# Boot the ISO in Bochs with 4 cores, showing the serial log live; ends by itself.
+CPUS ?= 4
+run: $(ISO) | deps
+	$(PYTHON) tests/boot/engine.py run --engine bochs --cpus $(CPUS) --iso $(ISO)
+
+# Host unit tests, then boot scenarios; the last line is "N passed, N failed".
+test: | deps
+	$(MAKE) --no-print-directory unit iso
+	$(PYTHON) tests/boot/scenarios.py --build $(BUILD) --unit "$(UNIT_TESTS)"
+
+unit: $(UNIT_TESTS)
+$(BUILD)/unit/%: tests/unit/%.c $(HOST_SRCS) $(UNIT_SUPPORT) $(wildcard hv/*.h arch/x86/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) -Ihv -Iarch/x86 -o $@ $< $(HOST_SRCS) $(UNIT_SUPPORT) -lcmocka
+
+# Install missing Debian packages when root with apt-get; otherwise print the line to run.
+deps:
+	@tests/deps.sh
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(HV_OBJ:.o=.d)

@@ -1,0 +1,270 @@
+/* ACPI: find and check the RSDP, walk the RSDT/XSDT, and read the MADT's local APICs. */
+#include "acpi.h"
+#include "../../hv/phys.h"
+
+/* ACPI 6.5 section 5.2.5.3: the RSDP; fields from 'length' on exist from revision 2. */
+struct acpi_rsdp {
+	char signature[8];
+	uint8_t checksum;
+	char oem_id[6];
+	uint8_t revision;
+	uint32_t rsdt;
+	uint32_t length;
+	uint64_t xsdt;
+	uint8_t ext_checksum, reserved[3];
+} __attribute__((packed));
+
+#define RSDP_SIG "RSD PTR "
+#define RSDP_V1_LEN 20       /* the ACPI 1.0 part the first checksum covers */
+#define ACPI_REV_XSDT 2      /* the RSDP revision that adds length, xsdt and the extended checksum */
+#define RSDP_SCAN_STEP 16    /* 5.2.5.1: the RSDP sits on a 16-byte boundary */
+#define EBDA_SEG_PTR 0x40E   /* 5.2.5.1: BIOS data area word holding the EBDA's real-mode segment */
+#define EBDA_SCAN_LEN KiB(1)
+#define REAL_MODE_SEG_SHIFT 4
+#define BIOS_ROM_START 0xE0000u
+#define BIOS_ROM_END 0x100000u
+
+/* 5.2.6: the header every system description table starts with. */
+struct acpi_sdt {
+	char signature[4];
+	uint32_t length;
+	uint8_t revision, checksum;
+	char oem_id[6], oem_table_id[8];
+	uint32_t oem_revision, creator_id, creator_revision;
+} __attribute__((packed));
+
+#define SDT_SIG_LEN 4
+#define SDT_MAX_LEN MiB(1) /* no real table comes near; a larger length is garbage */
+#define MADT_SIG "APIC"
+
+/* 5.2.12: the MADT and the entries we read from it. */
+struct acpi_madt { struct acpi_sdt hdr; uint32_t lapic_addr, flags; } __attribute__((packed));
+struct madt_entry { uint8_t type, length; } __attribute__((packed));
+struct madt_lapic { struct madt_entry h; uint8_t acpi_id, apic_id; uint32_t flags; } __attribute__((packed));
+struct madt_lapic_override { struct madt_entry h; uint16_t reserved; uint64_t address; } __attribute__((packed));
+struct madt_x2apic {
+	struct madt_entry h;
+	uint16_t reserved;
+	uint32_t x2apic_id, flags, acpi_uid;
+} __attribute__((packed));
+
+enum madt_type { MADT_LAPIC = 0, MADT_LAPIC_OVERRIDE = 5, MADT_X2APIC = 9 };
+#define MADT_CPU_ENABLED BIT(0) /* 5.2.12.2 Table 5.23: Local APIC Flags */
+#define MADT_FMT "MADT at 0x%lx: entry at +0x%x (type %u): "
+
+static uint8_t sum_bytes(const void *p, uint64_t n)
+{
+	const uint8_t *b = p;
+	uint8_t s = 0;
+
+	while (n--)
+		s += *b++;
+	return s;
+}
+
+static bool sig_eq(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
+}
+
+/* A table signature as a printable C string, since it comes from firmware. */
+static void sig_str(char out[SDT_SIG_LEN + 1], const char *sig)
+{
+	for (int i = 0; i < SDT_SIG_LEN; i++)
+		out[i] = sig[i] >= ' ' && sig[i] <= '~' ? sig[i] : '?';
+	out[SDT_SIG_LEN] = '\0';
+}
+
+/* Little-endian integer of n bytes: XSDT entries are 8-byte values at 4-byte alignment. */
+static uint64_t read_le(const uint8_t *p, size_t n)
+{
+	uint64_t v = 0;
+
+	while (n--)
+		v = v << 8 | p[n];
+	return v;
+}
+
+/* What is wrong with r, or NULL; r must be readable for 36 bytes when its revision is 2+. */
+static const char *rsdp_problem(const struct acpi_rsdp *r)
+{
+	if (!sig_eq(r->signature, RSDP_SIG, sizeof(r->signature)))
+		return "signature is not \"" RSDP_SIG "\"";
+	if (sum_bytes(r, RSDP_V1_LEN))
+		return "checksum over the first 20 bytes is not zero";
+	if (r->revision < ACPI_REV_XSDT)
+		return NULL;
+	if (r->length != sizeof(*r))
+		return "revision 2+ length is not 36";
+	if (sum_bytes(r, sizeof(*r)))
+		return "extended checksum is not zero";
+	return NULL;
+}
+
+static const struct acpi_rsdp *rsdp_scan(uint64_t start, uint64_t end)
+{
+	for (uint64_t a = start; a + RSDP_V1_LEN <= end; a += RSDP_SCAN_STEP) {
+		const struct acpi_rsdp *r = phys_ptr(a, RSDP_V1_LEN);
+
+		if (r && r->revision >= ACPI_REV_XSDT)
+			r = phys_ptr(a, sizeof(*r));
+		if (r && !rsdp_problem(r))
+			return r;
+	}
+	return NULL;
+}
+
+int acpi_find_rsdp(const struct boot_info *bi, const void **rsdp, err_t *e)
+{
+	const uint16_t *seg = phys_ptr(EBDA_SEG_PTR, sizeof(*seg));
+	uint64_t ebda = seg ? (uint64_t)*seg << REAL_MODE_SEG_SHIFT : 0;
+	const char *why;
+
+	*rsdp = NULL;
+	if (bi && bi->has_rsdp) {
+		why = rsdp_problem((const struct acpi_rsdp *)bi->rsdp);
+		if (why)
+			return err_set(e, "the boot loader's RSDP copy is bad: %s", why);
+		*rsdp = bi->rsdp;
+		return 0;
+	}
+	if (ebda)
+		*rsdp = rsdp_scan(ebda, ebda + EBDA_SCAN_LEN);
+	if (!*rsdp)
+		*rsdp = rsdp_scan(BIOS_ROM_START, BIOS_ROM_END);
+	if (!*rsdp)
+		return err_set(e, "no RSDP: the loader gave none and no valid \"" RSDP_SIG "\" is in "
+			       "the EBDA (0x%lx) or [0x%x, 0x%x)", ebda, BIOS_ROM_START, BIOS_ROM_END);
+	return 0;
+}
+
+/* The table at addr once its length and checksum are checked; what names it in messages. */
+static int sdt_map(uint64_t addr, const char *what, const struct acpi_sdt **out, err_t *e)
+{
+	const struct acpi_sdt *t = phys_ptr(addr, sizeof(*t));
+	char sig[SDT_SIG_LEN + 1];
+
+	if (!t)
+		return err_set(e, "%s at 0x%lx is outside memory", what, addr);
+	sig_str(sig, t->signature);
+	if (t->length < sizeof(*t) || t->length > SDT_MAX_LEN)
+		return err_set(e, "%s at 0x%lx (\"%s\"): length %u is outside [%zu, %lu]", what, addr,
+			       sig, t->length, sizeof(*t), SDT_MAX_LEN);
+	t = phys_ptr(addr, t->length);
+	if (!t)
+		return err_set(e, "%s at 0x%lx (\"%s\"): its bytes run outside memory", what, addr, sig);
+	if (sum_bytes(t, t->length))
+		return err_set(e, "%s at 0x%lx (\"%s\"): checksum is not zero", what, addr, sig);
+	*out = t;
+	return 0;
+}
+
+/* 5.2.7/5.2.8: the XSDT lists 64-bit table addresses, the older RSDT 32-bit ones. */
+static int find_madt(const struct acpi_rsdp *r, const struct acpi_sdt **madt, uint64_t *addr,
+		     err_t *e)
+{
+	bool x = r->revision >= ACPI_REV_XSDT && r->xsdt;
+	const char *root_sig = x ? "XSDT" : "RSDT";
+	uint64_t root_addr = x ? r->xsdt : r->rsdt;
+	size_t esz = x ? sizeof(uint64_t) : sizeof(uint32_t);
+	const struct acpi_sdt *root;
+	uint32_t n;
+
+	if (sdt_map(root_addr, root_sig, &root, e))
+		return -1;
+	if (!sig_eq(root->signature, root_sig, SDT_SIG_LEN))
+		return err_set(e, "%s at 0x%lx: the signature is wrong", root_sig, root_addr);
+	n = (root->length - sizeof(*root)) / esz;
+	for (uint32_t i = 0; i < n; i++) {
+		*addr = read_le((const uint8_t *)(root + 1) + i * esz, esz);
+		if (sdt_map(*addr, x ? "table listed in the XSDT" : "table listed in the RSDT", madt, e))
+			return -1;
+		if (sig_eq((*madt)->signature, MADT_SIG, SDT_SIG_LEN))
+			return 0;
+	}
+	return err_set(e, "no MADT (\"" MADT_SIG "\") among the %u tables of the %s at 0x%lx", n,
+		       root_sig, root_addr);
+}
+
+static int add_cpu(struct acpi_cpus *out, uint32_t id, uint64_t addr, uint32_t off, err_t *e)
+{
+	for (unsigned i = 0; i < out->count; i++)
+		if (out->apic_id[i] == id)
+			return err_set(e, "MADT at 0x%lx: entry at +0x%x repeats APIC id %u", addr, off, id);
+	if (out->count >= HV_MAX_CPUS)
+		out->ignored++;
+	else
+		out->apic_id[out->count++] = id;
+	return 0;
+}
+
+static uint32_t madt_min_len(uint8_t type)
+{
+	switch (type) {
+	case MADT_LAPIC: return sizeof(struct madt_lapic);
+	case MADT_LAPIC_OVERRIDE: return sizeof(struct madt_lapic_override);
+	case MADT_X2APIC: return sizeof(struct madt_x2apic);
+	default: return sizeof(struct madt_entry);
+	}
+}
+
+static int madt_entry(const struct madt_entry *en, uint64_t addr, uint32_t off,
+		      struct acpi_cpus *out, err_t *e)
+{
+	const struct madt_lapic *l = (const void *)en;
+	const struct madt_x2apic *x2 = (const void *)en;
+
+	if (en->length < madt_min_len(en->type))
+		return err_set(e, MADT_FMT "length %u is below the %u bytes of this type", addr, off,
+			       en->type, en->length, madt_min_len(en->type));
+	if (en->type == MADT_LAPIC && (l->flags & MADT_CPU_ENABLED))
+		return add_cpu(out, l->apic_id, addr, off, e);
+	if (en->type == MADT_X2APIC && (x2->flags & MADT_CPU_ENABLED))
+		return add_cpu(out, x2->x2apic_id, addr, off, e);
+	if (en->type == MADT_LAPIC_OVERRIDE)
+		out->lapic_base = ((const struct madt_lapic_override *)en)->address;
+	return 0;
+}
+
+/* Every entry must be at least its 2-byte header and end inside the table: a zero length
+ * would otherwise loop forever. */
+static int madt_parse(const struct acpi_sdt *t, uint64_t addr, struct acpi_cpus *out, err_t *e)
+{
+	const struct acpi_madt *m = (const void *)t;
+
+	if (t->length < sizeof(*m))
+		return err_set(e, "MADT at 0x%lx: length %u is below the %zu-byte MADT header", addr,
+			       t->length, sizeof(*m));
+	out->lapic_base = m->lapic_addr;
+	for (uint32_t off = sizeof(*m); off < t->length;) {
+		const struct madt_entry *en = (const void *)((const uint8_t *)t + off);
+		uint32_t left = t->length - off;
+
+		if (left < sizeof(*en))
+			return err_set(e, "MADT at 0x%lx: 1 byte at +0x%x is too short for an entry",
+				       addr, off);
+		if (en->length < sizeof(*en) || en->length > left)
+			return err_set(e, MADT_FMT "length %u must be at least 2 and fit the %u bytes "
+				       "left", addr, off, en->type, en->length, left);
+		if (madt_entry(en, addr, off, out, e))
+			return -1;
+		off += en->length;
+	}
+	if (!out->count)
+		return err_set(e, "MADT at 0x%lx: no enabled processor local APIC or x2APIC", addr);
+	return 0;
+}
+
+int acpi_read_cpus(const void *rsdp, struct acpi_cpus *out, err_t *e)
+{
+	const struct acpi_sdt *madt = NULL;
+	uint64_t addr = 0;
+
+	*out = (struct acpi_cpus){ 0 };
+	if (find_madt(rsdp, &madt, &addr, e))
+		return -1;
+	return madt_parse(madt, addr, out, e);
+}

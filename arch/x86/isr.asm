@@ -1,0 +1,53 @@
+; Exception entry stubs: push a uniform frame (vector, error code, registers), call C.
+
+extern exception_handler
+global isr_table
+
+; Vectors that push an error code themselves (SDM Vol 3A 6.13, Table 6-1).
+%define HAS_ERROR(v) ((v) == 8 || ((v) >= 10 && (v) <= 14) || (v) == 17 || (v) == 21 || (v) == 29 || (v) == 30)
+NUM_EXCEPTIONS equ 32
+
+section .text
+%assign v 0
+%rep NUM_EXCEPTIONS
+isr_ %+ v:
+%if !HAS_ERROR(v)
+	push 0                          ; a uniform frame: fake error code
+%endif
+	push v
+	jmp isr_common
+%assign v v + 1
+%endrep
+
+; Frame layout must match struct exception_frame in arch/x86/cpu.h.
+isr_common:
+	push rax
+	push rbx
+	push rcx
+	push rdx
+	push rsi
+	push rdi
+	push rbp
+	push r8
+	push r9
+	push r10
+	push r11
+	push r12
+	push r13
+	push r14
+	push r15
+	mov rdi, rsp
+	and rsp, -16                    ; the C ABI wants a 16-byte aligned stack
+	call exception_handler          ; reports and ends the machine; never returns
+.hang:
+	hlt
+	jmp .hang
+
+section .rodata
+align 8
+isr_table:
+%assign v 0
+%rep NUM_EXCEPTIONS
+	dq isr_ %+ v
+%assign v v + 1
+%endrep

@@ -1,0 +1,41 @@
+/* Model-specific registers slicehv touches, by their SDM names (SDM Vol 4, Table 2-2). */
+#ifndef ARCH_X86_MSR_H
+#define ARCH_X86_MSR_H
+
+#define IA32_FEATURE_CONTROL 0x03a
+#define IA32_FEATURE_CONTROL_LOCK (1u << 0)
+#define IA32_FEATURE_CONTROL_VMX_IN_SMX (1u << 1)
+#define IA32_FEATURE_CONTROL_VMX_OUTSIDE_SMX (1u << 2)
+
+#define IA32_APIC_BASE 0x01b
+#define IA32_APIC_BASE_BSP (1u << 8)
+#define IA32_APIC_BASE_ENABLE (1u << 11)
+#define IA32_APIC_BASE_ADDR_MASK 0xffffff000ull
+
+#define IA32_PAT 0x277
+#define IA32_EFER 0xc0000080
+#define IA32_EFER_LME (1u << 8)
+#define IA32_EFER_NXE (1u << 11)
+#define IA32_FS_BASE 0xc0000100
+#define IA32_GS_BASE 0xc0000101
+
+/* VMX capability MSRs (SDM Vol 3D Appendix A). */
+#define IA32_VMX_BASIC 0x480
+#define IA32_VMX_PINBASED_CTLS 0x481
+#define IA32_VMX_PROCBASED_CTLS 0x482
+#define IA32_VMX_EXIT_CTLS 0x483
+#define IA32_VMX_ENTRY_CTLS 0x484
+#define IA32_VMX_MISC 0x485
+#define IA32_VMX_CR0_FIXED0 0x486
+#define IA32_VMX_CR0_FIXED1 0x487
+#define IA32_VMX_CR4_FIXED0 0x488
+#define IA32_VMX_CR4_FIXED1 0x489
+#define IA32_VMX_VMCS_ENUM 0x48a
+#define IA32_VMX_PROCBASED_CTLS2 0x48b
+#define IA32_VMX_EPT_VPID_CAP 0x48c
+#define IA32_VMX_TRUE_PINBASED_CTLS 0x48d
+#define IA32_VMX_TRUE_PROCBASED_CTLS 0x48e
+#define IA32_VMX_TRUE_EXIT_CTLS 0x48f
+#define IA32_VMX_TRUE_ENTRY_CTLS 0x490
+
+#endif

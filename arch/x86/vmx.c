@@ -1,0 +1,135 @@
+/* VMX capability probe and VMXON on each core (SDM Vol 3C chapter 24, Appendix A). */
+#include "vmx.h"
+#include "../../hv/console.h"
+#include "../../hv/cpu.h"
+#include "msr.h"
+#include "x86.h"
+
+/* IA32_VMX_BASIC fields (SDM Vol 3D A.1). */
+#define VMX_BASIC_REVISION_MASK 0x7fffffffu
+#define VMX_BASIC_TRUE_CTLS BIT(55)
+
+/* Allowed-1 settings live in the high 32 bits of a control MSR (SDM Vol 3D A.3). */
+#define PIN_PREEMPTION_TIMER BIT(6)
+#define PROC_SECONDARY_CONTROLS BIT(31)
+#define PROC2_ENABLE_EPT BIT(1)
+#define PROC2_ENABLE_VPID BIT(5)
+#define PROC2_UNRESTRICTED_GUEST BIT(7)
+
+/* IA32_VMX_EPT_VPID_CAP bits (SDM Vol 3D A.10). */
+#define EPT_CAP_WALK_LENGTH_4 BIT(6)
+#define EPT_CAP_MEMTYPE_WB BIT(14)
+#define EPT_CAP_2M_PAGES BIT(16)
+#define EPT_CAP_1G_PAGES BIT(17)
+#define EPT_CAP_INVEPT BIT(20)
+#define EPT_CAP_INVEPT_SINGLE BIT(25)
+#define EPT_CAP_INVEPT_ALL BIT(26)
+
+struct vmx_caps vmx_caps;
+
+static bool allowed1(uint32_t msr, uint64_t bit) { return (rdmsr(msr) >> 32) & bit; }
+
+static const char *yes_no(bool b) { return b ? "yes" : "no"; }
+
+static void vmx_read_caps(struct vmx_caps *v)
+{
+	uint64_t basic = rdmsr(IA32_VMX_BASIC);
+	bool secondary;
+	uint64_t ept = 0;
+
+	v->revision = basic & VMX_BASIC_REVISION_MASK;
+	v->true_ctls = basic & VMX_BASIC_TRUE_CTLS;
+	v->preempt_timer = allowed1(v->true_ctls ? IA32_VMX_TRUE_PINBASED_CTLS : IA32_VMX_PINBASED_CTLS,
+				    PIN_PREEMPTION_TIMER);
+	secondary = allowed1(v->true_ctls ? IA32_VMX_TRUE_PROCBASED_CTLS : IA32_VMX_PROCBASED_CTLS,
+			     PROC_SECONDARY_CONTROLS);
+	if (secondary) {
+		v->ept = allowed1(IA32_VMX_PROCBASED_CTLS2, PROC2_ENABLE_EPT);
+		v->vpid = allowed1(IA32_VMX_PROCBASED_CTLS2, PROC2_ENABLE_VPID);
+		v->unrestricted = allowed1(IA32_VMX_PROCBASED_CTLS2, PROC2_UNRESTRICTED_GUEST);
+	}
+	/* The EPT/VPID capability MSR exists only when one of the two can be enabled. */
+	if (v->ept || v->vpid)
+		ept = rdmsr(IA32_VMX_EPT_VPID_CAP);
+	/* slicehv's EPT needs 4-level walks and write-back paging structures. */
+	v->ept = v->ept && (ept & EPT_CAP_WALK_LENGTH_4) && (ept & EPT_CAP_MEMTYPE_WB);
+	v->ept_2m = v->ept && (ept & EPT_CAP_2M_PAGES);
+	v->ept_1g = v->ept && (ept & EPT_CAP_1G_PAGES);
+	v->invept_single = (ept & EPT_CAP_INVEPT) && (ept & EPT_CAP_INVEPT_SINGLE);
+	v->invept_all = (ept & EPT_CAP_INVEPT) && (ept & EPT_CAP_INVEPT_ALL);
+}
+
+static void vmx_print_caps(const struct vmx_caps *v)
+{
+	printk("slicehv: vmx caps: ept=%s ept-2m=%s ept-1g=%s vpid=%s unrestricted=%s "
+	       "preempt-timer=%s true-ctls=%s invept=%s%s%s\n",
+	       yes_no(v->ept), yes_no(v->ept_2m), yes_no(v->ept_1g), yes_no(v->vpid),
+	       yes_no(v->unrestricted), yes_no(v->preempt_timer), yes_no(v->true_ctls),
+	       v->invept_single ? "single" : "", v->invept_single && v->invept_all ? "," : "",
+	       v->invept_all ? "all" : (v->invept_single ? "" : "none"));
+}
+
+int vmx_probe(err_t *e)
+{
+	uint64_t fc;
+
+	if (!(cpuid(1, 0).ecx & CPUID_1_ECX_VMX))
+		return err_set(e, "CPUID.1:ECX.VMX[bit 5] is clear: this CPU offers no VT-x "
+				  "(in a VM, enable nested virtualization)");
+	fc = rdmsr(IA32_FEATURE_CONTROL);
+	if ((fc & IA32_FEATURE_CONTROL_LOCK) && !(fc & IA32_FEATURE_CONTROL_VMX_OUTSIDE_SMX))
+		return err_set(e, "IA32_FEATURE_CONTROL is locked with VMX outside SMX disabled "
+				  "(enable VT-x in the firmware setup)");
+	vmx_read_caps(&vmx_caps);
+	vmx_print_caps(&vmx_caps);
+	if (!vmx_caps.ept)
+		return err_set(e, "no EPT with 4-level walks and write-back tables "
+				  "(IA32_VMX_PROCBASED_CTLS2 / IA32_VMX_EPT_VPID_CAP): partitions need EPT");
+	return 0;
+}
+
+/* SDM Vol 3C 24.7: firmware may leave IA32_FEATURE_CONTROL unlocked; lock it with VMX on. */
+static int feature_control_enable(struct cpu *c, err_t *e)
+{
+	uint64_t fc = rdmsr(IA32_FEATURE_CONTROL);
+
+	if (fc & IA32_FEATURE_CONTROL_LOCK) {
+		if (!(fc & IA32_FEATURE_CONTROL_VMX_OUTSIDE_SMX))
+			return err_set(e, "IA32_FEATURE_CONTROL is locked with VMX outside SMX disabled");
+		return 0;
+	}
+	wrmsr(IA32_FEATURE_CONTROL, fc | IA32_FEATURE_CONTROL_VMX_OUTSIDE_SMX | IA32_FEATURE_CONTROL_LOCK);
+	printk("slicehv: cpu %u apic %u: feature control locked by slicehv\n", c->index, c->apic_id);
+	return 0;
+}
+
+/* SDM Vol 3C 24.8: CR0 and CR4 must honour the fixed-0 (must be 1) and fixed-1 (may be 1) MSRs. */
+static uint64_t apply_fixed(uint64_t v, uint32_t fixed0, uint32_t fixed1)
+{
+	return (v | rdmsr(fixed0)) & rdmsr(fixed1);
+}
+
+/* VMXON fails with CF (VMfailInvalid) or ZF (VMfailValid) set (SDM Vol 3C 31.2). */
+static bool vmxon(uint64_t region)
+{
+	bool cf, zf;
+
+	__asm__ volatile("vmxon %2" : "=@ccc"(cf), "=@ccz"(zf) : "m"(region) : "memory");
+	return !cf && !zf;
+}
+
+int vmx_enable(struct cpu *c, err_t *e)
+{
+	if (!(cpuid(1, 0).ecx & CPUID_1_ECX_VMX))
+		return err_set(e, "CPUID.1:ECX.VMX is clear on this core");
+	if (feature_control_enable(c, e) < 0)
+		return -1;
+	write_cr0(apply_fixed(read_cr0(), IA32_VMX_CR0_FIXED0, IA32_VMX_CR0_FIXED1));
+	write_cr4(apply_fixed(read_cr4() | CR4_VMXE, IA32_VMX_CR4_FIXED0, IA32_VMX_CR4_FIXED1));
+	*(uint32_t *)c->arch.vmxon = vmx_caps.revision;
+	if (!vmxon((uint64_t)c->arch.vmxon))
+		return err_set(e, "VMXON failed (region 0x%lx, revision 0x%x)", (uint64_t)c->arch.vmxon,
+			       vmx_caps.revision);
+	c->vmx_on = true;
+	return 0;
+}

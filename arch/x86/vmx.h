@@ -1,0 +1,23 @@
+/* VMX: what this CPU offers (read once), and turning VMX operation on per core. */
+#ifndef ARCH_X86_VMX_H
+#define ARCH_X86_VMX_H
+
+#include "../../hv/err.h"
+#include "../../hv/types.h"
+
+struct cpu;
+
+struct vmx_caps {
+	uint32_t revision;     /* VMCS revision identifier, IA32_VMX_BASIC[30:0] */
+	bool true_ctls;        /* the IA32_VMX_TRUE_* MSRs exist (IA32_VMX_BASIC[55]) */
+	bool ept, ept_2m, ept_1g, vpid, unrestricted, preempt_timer, invept_single, invept_all;
+};
+
+extern struct vmx_caps vmx_caps;
+
+/* Boot CPU: checks CPUID, IA32_FEATURE_CONTROL and the capability MSRs; fails naming what is missing. */
+int vmx_probe(err_t *e);
+/* Every CPU: IA32_FEATURE_CONTROL, CR0/CR4 fixed bits, CR4.VMXE, VMXON. */
+int vmx_enable(struct cpu *c, err_t *e);
+
+#endif

@@ -1,0 +1,88 @@
+/* Privileged instructions as tiny inline functions, so the rest of the C carries no inline asm. */
+#ifndef ARCH_X86_X86_H
+#define ARCH_X86_X86_H
+
+#include "../../hv/types.h"
+
+/* Control-register bits (SDM Vol 3A 2.5). */
+#define CR0_PE BIT(0)
+#define CR0_NE BIT(5)
+#define CR0_PG BIT(31)
+#define CR4_PAE BIT(5)
+#define CR4_VMXE BIT(13)
+
+/* RFLAGS bits (SDM Vol 1 3.4.3). */
+#define RFLAGS_CF BIT(0)
+#define RFLAGS_ZF BIT(6)
+#define RFLAGS_IF BIT(9)
+
+/* CPUID leaf 1 ECX feature bits (SDM Vol 2A, CPUID). */
+#define CPUID_1_ECX_VMX BIT(5)
+#define CPUID_1_ECX_HYPERVISOR BIT(31)
+
+struct cpuid_regs {
+	uint32_t eax, ebx, ecx, edx;
+};
+
+static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port)); }
+static inline void outw(uint16_t port, uint16_t v) { __asm__ volatile("outw %0, %1" ::"a"(v), "Nd"(port)); }
+static inline void outl(uint16_t port, uint32_t v) { __asm__ volatile("outl %0, %1" ::"a"(v), "Nd"(port)); }
+static inline uint8_t inb(uint16_t port)
+{
+	uint8_t v;
+	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+
+static inline uint64_t rdmsr(uint32_t msr)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+	return ((uint64_t)hi << 32) | lo;
+}
+static inline void wrmsr(uint32_t msr, uint64_t v)
+{
+	__asm__ volatile("wrmsr" ::"c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
+}
+
+static inline struct cpuid_regs cpuid(uint32_t leaf, uint32_t subleaf)
+{
+	struct cpuid_regs r;
+	__asm__ volatile("cpuid" : "=a"(r.eax), "=b"(r.ebx), "=c"(r.ecx), "=d"(r.edx) : "a"(leaf), "c"(subleaf));
+	return r;
+}
+
+static inline uint64_t rdtsc(void)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return ((uint64_t)hi << 32) | lo;
+}
+
+#define DEFINE_CR(n)                                                               \
+	static inline uint64_t read_cr##n(void)                                    \
+	{                                                                          \
+		uint64_t v;                                                        \
+		__asm__ volatile("mov %%cr" #n ", %0" : "=r"(v));                  \
+		return v;                                                          \
+	}                                                                          \
+	static inline void write_cr##n(uint64_t v) { __asm__ volatile("mov %0, %%cr" #n ::"r"(v) : "memory"); }
+DEFINE_CR(0)
+DEFINE_CR(2)
+DEFINE_CR(3)
+DEFINE_CR(4)
+#undef DEFINE_CR
+
+static inline void cpu_relax(void) { __asm__ volatile("pause" ::: "memory"); }
+static inline void cli(void) { __asm__ volatile("cli" ::: "memory"); }
+static inline void hlt(void) { __asm__ volatile("hlt" ::: "memory"); }
+
+struct __attribute__((packed)) desc_ptr {
+	uint16_t limit;
+	uint64_t base;
+};
+static inline void lgdt(const struct desc_ptr *p) { __asm__ volatile("lgdt %0" ::"m"(*p)); }
+static inline void lidt(const struct desc_ptr *p) { __asm__ volatile("lidt %0" ::"m"(*p)); }
+static inline void ltr(uint16_t sel) { __asm__ volatile("ltr %0" ::"r"(sel)); }
+
+#endif
