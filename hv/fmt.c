@@ -96,50 +96,41 @@ static const char *parse_spec(const char *f, struct fmt_spec *sp)
 	return f;
 }
 
-/* Strings and characters: '0' pads numbers only, so here it pads with spaces. */
-static void out_text(struct fmt_out *o, struct fmt_spec *sp, char conv, va_list *ap)
+static void out_conv(struct fmt_out *o, struct fmt_spec *sp, char conv, va_list *ap)
 {
 	const char *s;
 	char c;
+	int64_t v;
 
-	sp->zero = false;
-	if (conv == 's') {
-		s = va_arg(*ap, const char *);
-		s = s ? s : FMT_NULL_STR;
-		out_field(o, sp, "", s, str_len(s));
-	} else {
-		c = (char)va_arg(*ap, int);
-		out_field(o, sp, "", &c, 1);
-	}
-}
-
-static void out_conv(struct fmt_out *o, struct fmt_spec *sp, char conv, va_list *ap)
-{
-	uint64_t v;
-
+	sp->zero &= conv != 's' && conv != 'c'; /* '0' pads numbers only */
 	switch (conv) {
 	case 'd':
 	case 'i':
-		v = arg_int(ap, sp, true);
-		out_number(o, sp, (int64_t)v < 0 ? 0 - v : v, 10, false, (int64_t)v < 0 ? "-" : "");
-		break;
+		v = (int64_t)arg_int(ap, sp, true);
+		out_number(o, sp, v < 0 ? 0 - (uint64_t)v : (uint64_t)v, 10, false, v < 0 ? "-" : "");
+		return;
 	case 'u':
 	case 'x':
 	case 'X':
 		out_number(o, sp, arg_int(ap, sp, false), conv == 'u' ? 10 : 16, conv == 'X', "");
-		break;
+		return;
 	case 'p':
 		out_number(o, sp, (uintptr_t)va_arg(*ap, void *), 16, false, "0x");
-		break;
+		return;
 	case 's':
+		s = va_arg(*ap, const char *);
+		s = s ? s : FMT_NULL_STR;
+		out_field(o, sp, "", s, str_len(s));
+		return;
 	case 'c':
-		out_text(o, sp, conv, ap);
-		break;
-	default: /* "%%", or an unknown conversion printed as written so the mistake shows */
-		out_char(o, '%');
-		if (conv != '%')
-			out_char(o, conv);
+		c = (char)va_arg(*ap, int);
+		out_field(o, sp, "", &c, 1);
+		return;
 	}
+	/* "%%", or an unknown conversion printed as written so the mistake shows. */
+	out_char(o, '%');
+	if (conv != '%')
+		out_char(o, conv);
 }
 
 int kvsnprintf(char *buf, size_t size, const char *fmt, va_list ap)

@@ -6,15 +6,11 @@
 #define MB2_ALIGN 8u
 #define MB2_MAX_INFO MiB(1) /* far above what any loader writes; rejects a garbage total_size */
 #define MB2_TAG_FMT "multiboot2 tag at +0x%x (type %u): "
+#define ACPI_RSDP_V1_LEN 20 /* an ACPI 1.0 RSDP, the payload of tag 14 */
 
 enum mb2_tag_type {
-	MB2_TAG_END = 0,
-	MB2_TAG_CMDLINE = 1,
-	MB2_TAG_LOADER = 2,
-	MB2_TAG_MODULE = 3,
-	MB2_TAG_MMAP = 6,
-	MB2_TAG_RSDP_OLD = 14,
-	MB2_TAG_RSDP_NEW = 15,
+	MB2_TAG_END = 0, MB2_TAG_CMDLINE = 1, MB2_TAG_LOADER = 2, MB2_TAG_MODULE = 3,
+	MB2_TAG_MMAP = 6, MB2_TAG_RSDP_OLD = 14, MB2_TAG_RSDP_NEW = 15,
 };
 
 struct mb2_fixed { uint32_t total_size, reserved; } __attribute__((packed));
@@ -23,7 +19,13 @@ struct mb2_module { struct mb2_tag tag; uint32_t start, end; } __attribute__((pa
 struct mb2_mmap { struct mb2_tag tag; uint32_t entry_size, entry_version; } __attribute__((packed));
 struct mb2_mmap_entry { uint64_t base, len; uint32_t type, reserved; } __attribute__((packed));
 
-#define ACPI_RSDP_V1_LEN 20 /* ACPI 1.0 RSDP, the payload of tag 14 */
+/* The smallest tag of each type we read, so that its fixed fields lie inside the tag. */
+static const uint8_t mb2_min_size[] = {
+	[MB2_TAG_MODULE] = sizeof(struct mb2_module),
+	[MB2_TAG_MMAP] = sizeof(struct mb2_mmap),
+	[MB2_TAG_RSDP_OLD] = sizeof(struct mb2_tag) + ACPI_RSDP_V1_LEN,
+	[MB2_TAG_RSDP_NEW] = sizeof(struct mb2_tag) + ACPI_RSDP_MAX,
+};
 
 /* Multiboot 0.6.96 spec 3.3: the flags word says which fields of the information are valid. */
 #define MB1_FLAG_CMDLINE BIT(2)
@@ -31,11 +33,10 @@ struct mb2_mmap_entry { uint64_t base, len; uint32_t type, reserved; } __attribu
 #define MB1_FLAG_MMAP BIT(6)
 #define MB1_FLAG_LOADER BIT(9)
 
-/* The fields up to boot_loader_name; the later APM/VBE/framebuffer ones are not used. */
+/* The fields up to boot_loader_name; the later APM, VBE and framebuffer ones are not used. */
 struct mb1_info {
 	uint32_t flags, mem_lower, mem_upper, boot_device, cmdline, mods_count, mods_addr;
-	uint32_t syms[4];
-	uint32_t mmap_length, mmap_addr, drives_length, drives_addr, config_table;
+	uint32_t syms[4], mmap_length, mmap_addr, drives_length, drives_addr, config_table;
 	uint32_t boot_loader_name;
 } __attribute__((packed));
 struct mb1_module { uint32_t start, end, string, reserved; } __attribute__((packed));
@@ -81,28 +82,21 @@ static int add_mmap(struct boot_info *bi, uint64_t base, uint64_t len, uint32_t 
 	if (len > UINT64_MAX - base)
 		return err_set(e, "memory map entry %u (base 0x%lx): length 0x%lx wraps past 2^64",
 			       n, base, len);
-	bi->mmap[n] = (struct mem_range){ .base = base, .len = len, .type = type };
-	bi->mmap_count++;
+	bi->mmap[bi->mmap_count++] = (struct mem_range){ .base = base, .len = len, .type = type };
 	return 0;
 }
 
-/* Returns the new module for the caller to name, or NULL with e set. */
-static struct boot_module *add_module(struct boot_info *bi, uint64_t start, uint64_t end, err_t *e)
+/* On success the new module is bi->mod[bi->mod_count - 1], for the caller to name. */
+static int add_module(struct boot_info *bi, uint64_t start, uint64_t end, err_t *e)
 {
-	struct boot_module *m = &bi->mod[bi->mod_count];
-
-	if (bi->mod_count >= BOOT_MAX_MODULES) {
-		err_set(e, "more than BOOT_MAX_MODULES (%d) modules", BOOT_MAX_MODULES);
-		return NULL;
-	}
-	if (end <= start) {
-		err_set(e, "module %u [0x%lx, 0x%lx): end is not above start", bi->mod_count, start, end);
-		return NULL;
-	}
-	m->start = start;
-	m->end = end;
-	bi->mod_count++;
-	return m;
+	if (bi->mod_count >= BOOT_MAX_MODULES)
+		return err_set(e, "more than BOOT_MAX_MODULES (%d) modules", BOOT_MAX_MODULES);
+	if (end <= start)
+		return err_set(e, "module %u [0x%lx, 0x%lx): end is not above start", bi->mod_count,
+			       start, end);
+	bi->mod[bi->mod_count].start = start;
+	bi->mod[bi->mod_count++].end = end;
+	return 0;
 }
 
 /* Two usable entries claiming the same byte would let it be handed out twice. */
@@ -124,21 +118,10 @@ static int check_usable_overlap(const struct boot_info *bi, err_t *e)
 	return 0;
 }
 
-/* The smallest tag of each type we read, so its fixed fields lie inside the tag. */
-static uint32_t mb2_min_size(uint32_t type)
-{
-	switch (type) {
-	case MB2_TAG_MODULE: return sizeof(struct mb2_module);
-	case MB2_TAG_MMAP: return sizeof(struct mb2_mmap);
-	case MB2_TAG_RSDP_OLD: return sizeof(struct mb2_tag) + ACPI_RSDP_V1_LEN;
-	case MB2_TAG_RSDP_NEW: return sizeof(struct mb2_tag) + ACPI_RSDP_MAX;
-	default: return sizeof(struct mb2_tag);
-	}
-}
-
 static int mb2_mmap(struct boot_info *bi, const struct mb2_tag *t, uint32_t off, err_t *e)
 {
 	const struct mb2_mmap *m = (const void *)t;
+	const uint8_t *entries = (const uint8_t *)(m + 1);
 	uint32_t bytes = t->size - sizeof(*m);
 
 	/* Spec 3.6.8: entry_size may grow in later versions, but never below today's entry. */
@@ -149,7 +132,7 @@ static int mb2_mmap(struct boot_info *bi, const struct mb2_tag *t, uint32_t off,
 		return err_set(e, MB2_TAG_FMT "%u bytes of entries are not a multiple of entry_size %u",
 			       off, t->type, bytes, m->entry_size);
 	for (uint32_t pos = 0; pos < bytes; pos += m->entry_size) {
-		const struct mb2_mmap_entry *me = (const void *)((const uint8_t *)(m + 1) + pos);
+		const struct mb2_mmap_entry *me = (const void *)(entries + pos);
 
 		if (add_mmap(bi, me->base, me->len, me->type, e))
 			return -1;
@@ -159,10 +142,9 @@ static int mb2_mmap(struct boot_info *bi, const struct mb2_tag *t, uint32_t off,
 
 static int mb2_tag(struct boot_info *bi, const struct mb2_tag *t, uint32_t off, err_t *e)
 {
+	const struct mb2_module *m = (const void *)t;
 	const char *payload = (const char *)(t + 1);
 	uint32_t n = t->size - sizeof(*t);
-	const struct mb2_module *m = (const void *)t;
-	struct boot_module *bm;
 
 	switch (t->type) {
 	case MB2_TAG_CMDLINE:
@@ -172,10 +154,10 @@ static int mb2_tag(struct boot_info *bi, const struct mb2_tag *t, uint32_t off, 
 		copy_str(bi->loader, sizeof(bi->loader), payload, n);
 		return 0;
 	case MB2_TAG_MODULE:
-		bm = add_module(bi, m->start, m->end, e);
-		if (!bm)
+		if (add_module(bi, m->start, m->end, e))
 			return -1;
-		copy_str(bm->name, sizeof(bm->name), (const char *)(m + 1), n - 2 * sizeof(uint32_t));
+		copy_str(bi->mod[bi->mod_count - 1].name, BOOT_NAME_LEN, (const char *)(m + 1),
+			 t->size - sizeof(*m));
 		return 0;
 	case MB2_TAG_MMAP:
 		return mb2_mmap(bi, t, off, e);
@@ -193,31 +175,12 @@ static int mb2_tag(struct boot_info *bi, const struct mb2_tag *t, uint32_t off, 
 	}
 }
 
-static int mb2_parse(uint64_t info, struct boot_info *bi, err_t *e)
+/* Checks each tag's size against total_size before reading it, so a lie cannot take us out. */
+static int mb2_walk(const uint8_t *base, uint32_t total, struct boot_info *bi, err_t *e)
 {
-	const struct mb2_fixed *fx = phys_ptr(info, sizeof(*fx));
-	const uint8_t *base;
-	uint32_t total, off = sizeof(*fx);
-
-	if (info % MB2_ALIGN)
-		return err_set(e, "multiboot2 information at 0x%lx is not 8-byte aligned", info);
-	if (!fx)
-		return err_set(e, "multiboot2 information at 0x%lx is outside memory", info);
-	total = fx->total_size;
-	if (total < sizeof(*fx) + sizeof(struct mb2_tag))
-		return err_set(e, "multiboot2 total_size %u is too small for the header and end tag",
-			       total);
-	if (total > MB2_MAX_INFO)
-		return err_set(e, "multiboot2 total_size %u is too large (limit %lu)", total,
-			       MB2_MAX_INFO);
-	base = phys_ptr(info, total);
-	if (!base)
-		return err_set(e, "multiboot2 information at 0x%lx (total_size %u) is outside memory",
-			       info, total);
-	bi->info_start = info;
-	bi->info_end = info + total;
-	while (off + sizeof(struct mb2_tag) <= total) {
+	for (uint32_t off = sizeof(struct mb2_fixed); off + sizeof(struct mb2_tag) <= total;) {
 		const struct mb2_tag *t = (const void *)(base + off);
+		uint32_t min = t->type < ARRAY_SIZE(mb2_min_size) ? mb2_min_size[t->type] : 0;
 
 		if (t->size < sizeof(*t))
 			return err_set(e, MB2_TAG_FMT "size %u is below the %zu-byte tag header", off,
@@ -227,14 +190,38 @@ static int mb2_parse(uint64_t info, struct boot_info *bi, err_t *e)
 				       t->size, total);
 		if (t->type == MB2_TAG_END)
 			return 0;
-		if (t->size < mb2_min_size(t->type))
+		if (t->size < min)
 			return err_set(e, MB2_TAG_FMT "size %u is below the %u bytes this type needs",
-				       off, t->type, t->size, mb2_min_size(t->type));
+				       off, t->type, t->size, min);
 		if (mb2_tag(bi, t, off, e))
 			return -1;
 		off = ALIGN_UP(off + t->size, MB2_ALIGN);
 	}
 	return err_set(e, "multiboot2 information has no end tag (type 0) within total_size %u", total);
+}
+
+static int mb2_parse(uint64_t info, struct boot_info *bi, err_t *e)
+{
+	const struct mb2_fixed *fx = phys_ptr(info, sizeof(*fx));
+	const uint8_t *base;
+
+	if (info % MB2_ALIGN)
+		return err_set(e, "multiboot2 information at 0x%lx is not 8-byte aligned", info);
+	if (!fx)
+		return err_set(e, "multiboot2 information at 0x%lx is outside memory", info);
+	if (fx->total_size < sizeof(*fx) + sizeof(struct mb2_tag))
+		return err_set(e, "multiboot2 total_size %u is too small for the header and end tag",
+			       fx->total_size);
+	if (fx->total_size > MB2_MAX_INFO)
+		return err_set(e, "multiboot2 total_size %u is too large (limit %lu)", fx->total_size,
+			       MB2_MAX_INFO);
+	base = phys_ptr(info, fx->total_size);
+	if (!base)
+		return err_set(e, "multiboot2 information at 0x%lx (total_size %u) is outside memory",
+			       info, fx->total_size);
+	bi->info_start = info;
+	bi->info_end = info + fx->total_size;
+	return mb2_walk(base, fx->total_size, bi, e);
 }
 
 static int mb1_modules(struct boot_info *bi, uint32_t addr, uint32_t count, err_t *e)
@@ -245,15 +232,13 @@ static int mb1_modules(struct boot_info *bi, uint32_t addr, uint32_t count, err_
 		return err_set(e, "multiboot1 mods_count %u is above BOOT_MAX_MODULES (%d)", count,
 			       BOOT_MAX_MODULES);
 	m = phys_ptr(addr, (uint64_t)count * sizeof(*m));
-	if (!m)
+	if (!m && count) /* an empty list may come with address 0 */
 		return err_set(e, "multiboot1 module list at 0x%x (%u entries) is outside memory",
 			       addr, count);
-	for (uint32_t i = 0; i < count; i++) {
-		struct boot_module *bm = add_module(bi, m[i].start, m[i].end, e);
-
-		if (!bm || copy_phys_str(bm->name, sizeof(bm->name), m[i].string, "module", e))
+	for (uint32_t i = 0; i < count; i++)
+		if (add_module(bi, m[i].start, m[i].end, e) ||
+		    copy_phys_str(bi->mod[i].name, BOOT_NAME_LEN, m[i].string, "module", e))
 			return -1;
-	}
 	return 0;
 }
 
@@ -262,15 +247,15 @@ static int mb1_mmap(struct boot_info *bi, uint32_t addr, uint32_t length, err_t 
 	const uint8_t *p = phys_ptr(addr, length);
 	const uint32_t hdr = sizeof(uint32_t); /* the 'size' field itself */
 
-	if (!p)
+	if (!p && length) /* an empty map may come with address 0 */
 		return err_set(e, "multiboot1 mmap at 0x%x (mmap_length %u) is outside memory", addr,
 			       length);
 	for (uint32_t off = 0; off < length;) {
 		const struct mb1_mmap_entry *me = (const void *)(p + off);
 
 		if (length - off < sizeof(*me))
-			return err_set(e, "multiboot1 mmap entry at +0x%x: only %u bytes left of "
-				       "mmap_length, below the %zu-byte entry", off, length - off, sizeof(*me));
+			return err_set(e, "multiboot1 mmap entry at +0x%x: only %u bytes left, below "
+				       "the %zu-byte entry", off, length - off, sizeof(*me));
 		if (me->size < sizeof(*me) - hdr || me->size > length - off - hdr)
 			return err_set(e, "multiboot1 mmap entry at +0x%x: size %u is outside [%zu, %u]",
 				       off, me->size, sizeof(*me) - hdr, length - off - hdr);

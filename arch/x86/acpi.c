@@ -15,10 +15,10 @@ struct acpi_rsdp {
 } __attribute__((packed));
 
 #define RSDP_SIG "RSD PTR "
-#define RSDP_V1_LEN 20       /* the ACPI 1.0 part the first checksum covers */
-#define ACPI_REV_XSDT 2      /* the RSDP revision that adds length, xsdt and the extended checksum */
-#define RSDP_SCAN_STEP 16    /* 5.2.5.1: the RSDP sits on a 16-byte boundary */
-#define EBDA_SEG_PTR 0x40E   /* 5.2.5.1: BIOS data area word holding the EBDA's real-mode segment */
+#define RSDP_V1_LEN 20     /* the ACPI 1.0 part the first checksum covers */
+#define ACPI_REV_XSDT 2    /* the RSDP revision adding length, xsdt and the extended checksum */
+#define RSDP_SCAN_STEP 16  /* 5.2.5.1: the RSDP sits on a 16-byte boundary */
+#define EBDA_SEG_PTR 0x40E /* 5.2.5.1: the BIOS data area word with the EBDA's real-mode segment */
 #define EBDA_SCAN_LEN KiB(1)
 #define REAL_MODE_SEG_SHIFT 4
 #define BIOS_ROM_START 0xE0000u
@@ -40,16 +40,33 @@ struct acpi_sdt {
 /* 5.2.12: the MADT and the entries we read from it. */
 struct acpi_madt { struct acpi_sdt hdr; uint32_t lapic_addr, flags; } __attribute__((packed));
 struct madt_entry { uint8_t type, length; } __attribute__((packed));
-struct madt_lapic { struct madt_entry h; uint8_t acpi_id, apic_id; uint32_t flags; } __attribute__((packed));
-struct madt_lapic_override { struct madt_entry h; uint16_t reserved; uint64_t address; } __attribute__((packed));
+struct madt_lapic {
+	struct madt_entry h;
+	uint8_t acpi_id, apic_id;
+	uint32_t flags;
+} __attribute__((packed));
+struct madt_lapic_override {
+	struct madt_entry h;
+	uint16_t reserved;
+	uint64_t address;
+} __attribute__((packed));
 struct madt_x2apic {
 	struct madt_entry h;
 	uint16_t reserved;
 	uint32_t x2apic_id, flags, acpi_uid;
 } __attribute__((packed));
 
+/* 5.2.12.2, 5.2.12.8, 5.2.12.12: the entry types we read; the rest are skipped. */
 enum madt_type { MADT_LAPIC = 0, MADT_LAPIC_OVERRIDE = 5, MADT_X2APIC = 9 };
-#define MADT_CPU_ENABLED BIT(0) /* 5.2.12.2 Table 5.23: Local APIC Flags */
+
+/* The smallest entry of each type we read, so that its fields lie inside the entry. */
+static const uint8_t madt_min_len[] = {
+	[MADT_LAPIC] = sizeof(struct madt_lapic),
+	[MADT_LAPIC_OVERRIDE] = sizeof(struct madt_lapic_override),
+	[MADT_X2APIC] = sizeof(struct madt_x2apic),
+};
+
+#define MADT_CPU_ENABLED BIT(0) /* 5.2.12.2 Local APIC Flags; bit 1 (online capable) is not now */
 #define MADT_FMT "MADT at 0x%lx: entry at +0x%x (type %u): "
 
 static uint8_t sum_bytes(const void *p, uint64_t n)
@@ -201,25 +218,16 @@ static int add_cpu(struct acpi_cpus *out, uint32_t id, uint64_t addr, uint32_t o
 	return 0;
 }
 
-static uint32_t madt_min_len(uint8_t type)
-{
-	switch (type) {
-	case MADT_LAPIC: return sizeof(struct madt_lapic);
-	case MADT_LAPIC_OVERRIDE: return sizeof(struct madt_lapic_override);
-	case MADT_X2APIC: return sizeof(struct madt_x2apic);
-	default: return sizeof(struct madt_entry);
-	}
-}
-
 static int madt_entry(const struct madt_entry *en, uint64_t addr, uint32_t off,
 		      struct acpi_cpus *out, err_t *e)
 {
 	const struct madt_lapic *l = (const void *)en;
 	const struct madt_x2apic *x2 = (const void *)en;
+	unsigned min = en->type < ARRAY_SIZE(madt_min_len) ? madt_min_len[en->type] : 0;
 
-	if (en->length < madt_min_len(en->type))
+	if (en->length < min)
 		return err_set(e, MADT_FMT "length %u is below the %u bytes of this type", addr, off,
-			       en->type, en->length, madt_min_len(en->type));
+			       en->type, en->length, min);
 	if (en->type == MADT_LAPIC && (l->flags & MADT_CPU_ENABLED))
 		return add_cpu(out, l->apic_id, addr, off, e);
 	if (en->type == MADT_X2APIC && (x2->flags & MADT_CPU_ENABLED))
