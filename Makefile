@@ -8,9 +8,10 @@ PYTHON  := python3
 
 # The hypervisor: freestanding C and NASM, no SSE/x87, linked at 1 MiB and identity-mapped.
 HV_C    := hv/main.c hv/console.c hv/fmt.c hv/err.c hv/string.c hv/multiboot.c hv/phys.c \
+           hv/heap.c hv/config.c hv/elf.c hv/partition.c hv/hypercall.c \
            arch/x86/cpu.c arch/x86/acpi.c arch/x86/apic.c arch/x86/smp.c arch/x86/vmx.c \
-           arch/x86/power.c
-HV_ASM  := arch/x86/boot.asm arch/x86/isr.asm arch/x86/trampoline.asm
+           arch/x86/power.c arch/x86/ept.c arch/x86/vmcs.c arch/x86/vmcheck.c arch/x86/exits.c
+HV_ASM  := arch/x86/boot.asm arch/x86/isr.asm arch/x86/trampoline.asm arch/x86/vmentry.asm
 HV_OBJ  := $(HV_C:%.c=$(BUILD)/%.o) $(HV_ASM:%.asm=$(BUILD)/%.o)
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
@@ -21,7 +22,8 @@ HV_LDFLAGS := -nostdlib -static -no-pie -Wl,--build-id=none -Wl,-z,max-page-size
            -Wl,-T,arch/x86/hv.ld
 
 # Host-side code: the same sources compiled for Linux, for unit tests and fuzzers.
-HOST_SRCS := hv/fmt.c hv/err.c hv/multiboot.c arch/x86/acpi.c
+HOST_SRCS := hv/fmt.c hv/err.c hv/multiboot.c hv/config.c hv/elf.c arch/x86/acpi.c arch/x86/ept.c \
+           arch/x86/vmcheck.c
 HOST_CFLAGS := -std=gnu11 -O1 -g $(WARN) -Wno-missing-prototypes -fsanitize=address,undefined \
            -fno-sanitize-recover=all -fno-omit-frame-pointer
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
@@ -34,18 +36,22 @@ all: $(BUILD)/hv.elf
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(HV_CFLAGS) -c $< -o $@
+	@echo "  CC      $<"
+	@$(CC) $(HV_CFLAGS) -c $< -o $@
 
 $(BUILD)/%.o: %.asm
 	@mkdir -p $(dir $@)
-	$(NASM) -f elf64 -g -F dwarf -MD $(@:.o=.d) -MP -o $@ $<
+	@echo "  NASM    $<"
+	@$(NASM) -f elf64 -g -F dwarf -MD $(@:.o=.d) -MP -o $@ $<
 
 $(BUILD)/hv.elf: $(HV_OBJ) arch/x86/hv.ld
-	$(CC) $(HV_LDFLAGS) -o $@ $(HV_OBJ)
+	@echo "  LD      $@"
+	@$(CC) $(HV_LDFLAGS) -o $@ $(HV_OBJ)
 
 iso: $(ISO)
-$(ISO): $(BUILD)/hv.elf iso/grub.cfg iso/mkiso.sh | deps
-	iso/mkiso.sh $@ iso/grub.cfg $(BUILD)/hv.elf
+$(ISO): $(BUILD)/hv.elf $(BUILD)/guest/toy.elf iso/grub.cfg iso/mkiso.sh | deps
+	@echo "  ISO     $@"
+	@iso/mkiso.sh $@ iso/grub.cfg $(BUILD)/hv.elf $(BUILD)/guest/toy.elf
 
 # Boot the ISO in Bochs with 4 cores, showing the serial log live; ends by itself.
 CPUS ?= 4
@@ -54,13 +60,15 @@ run: $(ISO) | deps
 
 # Host unit tests, then boot scenarios; the last line is "N passed, N failed".
 test: | deps
-	$(MAKE) --no-print-directory unit iso
+	-$(MAKE) --no-print-directory -k unit
+	$(MAKE) --no-print-directory iso
 	$(PYTHON) tests/boot/scenarios.py --build $(BUILD) --unit "$(UNIT_TESTS)"
 
 unit: $(UNIT_TESTS)
 $(BUILD)/unit/%: tests/unit/%.c $(HOST_SRCS) $(UNIT_SUPPORT) $(wildcard hv/*.h arch/x86/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) -Ihv -Iarch/x86 -o $@ $< $(HOST_SRCS) $(UNIT_SUPPORT) -lcmocka
+	@echo "  HOSTCC  $@"
+	@$(CC) $(HOST_CFLAGS) -Ihv -Iarch/x86 -o $@ $< $(HOST_SRCS) $(UNIT_SUPPORT) -lcmocka
 
 # Install missing Debian packages when root with apt-get; otherwise print the line to run.
 deps:
@@ -69,4 +77,5 @@ deps:
 clean:
 	rm -rf $(BUILD)
 
+include guest/guest.mk
 -include $(HV_OBJ:.o=.d)

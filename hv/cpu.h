@@ -5,6 +5,8 @@
 #include "../arch/x86/cpu.h"
 #include "types.h"
 
+struct partition;
+
 #define CPU_STACK_SIZE KiB(16)
 
 struct cpu {
@@ -13,6 +15,7 @@ struct cpu {
 	uint32_t apic_id;
 	volatile bool online;
 	bool vmx_on;
+	struct partition *partition; /* the guest this core runs, or NULL: idle */
 	struct cpu_arch arch;
 	uint8_t stack[CPU_STACK_SIZE] __attribute__((aligned(PAGE_SIZE)));
 };

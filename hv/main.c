@@ -1,13 +1,23 @@
 /* slicehv start-up: the boot CPU's init steps in order, and every other core's entry. */
 #include "../arch/x86/acpi.h"
 #include "../arch/x86/apic.h"
+#include "../arch/x86/exits.h"
 #include "../arch/x86/smp.h"
 #include "../arch/x86/vmx.h"
 #include "../arch/x86/x86.h"
 #include "bootinfo.h"
+#include "config.h"
 #include "console.h"
 #include "cpu.h"
+#include "heap.h"
+#include "partition.h"
+#include "phys.h"
 #include "power.h"
+#include "string.h"
+
+#define CONFIG_SUFFIX ".cfg"      /* the module whose name ends so is the partition config */
+#define DEFAULT_IMAGE "toy.elf"   /* what the embedded default config runs on every core */
+#define BIOS_AREAS_END MiB(1)
 
 struct cpu cpus[HV_MAX_CPUS];
 unsigned cpu_count;
@@ -16,6 +26,8 @@ void *const bsp_stack_top = cpus[0].stack + CPU_STACK_SIZE;
 
 extern uint8_t __image_start[], __image_end[];
 static struct boot_info boot_info;
+static struct config config;
+static volatile bool launch_go; /* set by the boot CPU once every partition is built */
 
 void hv_main(uint32_t magic, uint32_t info);
 void ap_main(unsigned index);
@@ -102,15 +114,126 @@ static void cpu_bring_up(struct cpu *c)
 	c->online = true;
 }
 
+/* Enter this core's partition, or idle for good if it has none. */
+static void __attribute__((noreturn)) cpu_run(struct cpu *c)
+{
+	err_t e;
+
+	if (c->partition && vmcs_launch(c, c->partition, &e) < 0)
+		partition_park(c->partition, "%s", e.msg);
+	cli();
+	for (;;)
+		hlt();
+}
+
+/* The lowest 2 MiB-aligned range of size bytes in usable RAM that nothing the loader placed uses. */
+static uint64_t find_free(const struct boot_info *bi, uint64_t size)
+{
+	for (unsigned i = 0; i < bi->mmap_count; i++) {
+		const struct mem_range *m = &bi->mmap[i];
+		uint64_t at = ALIGN_UP(m->base < BIOS_AREAS_END ? BIOS_AREAS_END : m->base, MiB(2));
+		bool moved = true;
+
+		if (m->type != MEM_USABLE)
+			continue;
+		while (moved && at + size <= m->base + m->len) {
+			moved = false;
+			for (unsigned j = 0; j < bi->mod_count; j++)
+				if (range_overlaps(at, at + size, bi->mod[j].start, bi->mod[j].end))
+					at = ALIGN_UP(bi->mod[j].end, MiB(2)), moved = true;
+			if (range_overlaps(at, at + size, (uint64_t)__image_start, (uint64_t)__image_end))
+				at = ALIGN_UP((uint64_t)__image_end, MiB(2)), moved = true;
+			if (range_overlaps(at, at + size, bi->info_start, bi->info_end))
+				at = ALIGN_UP(bi->info_end, MiB(2)), moved = true;
+		}
+		if (!moved)
+			return at;
+	}
+	return 0;
+}
+
+static void print_config_error(void *ctx, const char *msg)
+{
+	(void)ctx;
+	printk("slicehv: config: %s\n", msg);
+}
+
+/* The partition config module, else the embedded default: one partition per online CPU. */
+static unsigned load_config(const struct boot_info *bi, uint64_t heap)
+{
+	const struct reserved_range reserved[] = {
+		{ 0, BIOS_AREAS_END, "BIOS areas (first MiB)" },
+		{ (uint64_t)__image_start, (uint64_t)__image_end, "hypervisor image" },
+		{ heap, heap + HEAP_SIZE, "hypervisor heap" },
+		{ smp_trampoline_page(), smp_trampoline_page() + PAGE_SIZE, "AP trampoline" },
+		{ bi->info_start, bi->info_end, "boot information" },
+	};
+	struct machine_desc m = { bi->mmap, bi->mmap_count, reserved, ARRAY_SIZE(reserved),
+				  bi->mod, bi->mod_count, cpu_count };
+
+	for (unsigned i = 0; i < bi->mod_count; i++) {
+		const struct boot_module *mod = &bi->mod[i];
+		size_t n = strlen(mod->name), k = strlen(CONFIG_SUFFIX);
+
+		if (n >= k && !strcmp(mod->name + n - k, CONFIG_SUFFIX)) {
+			printk("slicehv: config: %s\n", mod->name);
+			return config_parse(&config, mod->name, phys_ptr(mod->start, mod->end - mod->start),
+					    mod->end - mod->start, &m, print_config_error, NULL);
+		}
+	}
+	printk("slicehv: config: none given; the default runs %s on every cpu\n", DEFAULT_IMAGE);
+	return config_default(&config, DEFAULT_IMAGE, &m, print_config_error, NULL);
+}
+
+static void print_partition_table(void)
+{
+	char row[CONSOLE_LINE_MAX];
+
+	config_format_row(row, sizeof(row), NULL);
+	printk("slicehv: %s\n", row);
+	for (unsigned i = 0; i < config.count; i++) {
+		config_format_row(row, sizeof(row), &config.part[i]);
+		printk("slicehv: %s\n", row);
+	}
+}
+
+/* Build every valid partition on the boot CPU; one that fails is reported and not started. */
+static unsigned build_partitions(const struct boot_info *bi)
+{
+	uint64_t max_leaf = vmx_caps.ept_1g ? EPT_PAGE_1G : vmx_caps.ept_2m ? EPT_PAGE_2M : EPT_PAGE_4K;
+	err_t e;
+
+	for (unsigned i = 0; i < config.count; i++) {
+		struct partition_cfg *c = &config.part[i];
+		struct partition *p = &partitions[partition_count];
+
+		if (!c->valid)
+			continue;
+		if (!cpus[c->cpu].online || !cpus[c->cpu].vmx_on) {
+			printk("slicehv: partition %s: cpu %u is not online with VMX on; not started\n", c->name, c->cpu);
+			continue;
+		}
+		p->cfg = c;
+		p->index = partition_count;
+		if (partition_prepare(p, &bi->mod[c->module], max_leaf, &e) < 0) {
+			printk("slicehv: partition %s: %s; not started\n", c->name, e.msg);
+			continue;
+		}
+		cpus[c->cpu].partition = p;
+		partition_count++;
+	}
+	return partition_count;
+}
+
 void ap_main(unsigned index)
 {
 	struct cpu *c = &cpus[index];
 
 	cpu_init(c);
 	cpu_bring_up(c);
-	cli();
-	for (;;)
-		hlt();
+	while (!launch_go)
+		cpu_relax();
+	cpu_run(c);
 }
 
 void hv_main(uint32_t magic, uint32_t info)
@@ -144,5 +267,20 @@ void hv_main(uint32_t magic, uint32_t info)
 			       cpus[i].apic_id);
 	}
 	printk("slicehv: %u cpus online\n", online);
-	machine_exit(HV_EXIT_OK);
+
+	uint64_t heap = find_free(&boot_info, HEAP_SIZE);
+	if (!heap)
+		boot_fail("memory layout", &(err_t){ "no free usable RAM for the hypervisor heap" });
+	heap_init(heap, HEAP_SIZE);
+	if (exits_init(&e) < 0)
+		boot_fail("memory layout", &e);
+	load_config(&boot_info, heap);
+	print_partition_table();
+	if (build_partitions(&boot_info) == 0) {
+		printk("slicehv: no partition to run\n");
+		machine_exit(HV_EXIT_FAILED);
+	}
+	partition_expect(partition_count);
+	launch_go = true;
+	cpu_run(&cpus[0]);
 }

@@ -12,12 +12,27 @@
 #define IA32_APIC_BASE_ENABLE (1u << 11)
 #define IA32_APIC_BASE_ADDR_MASK 0xffffff000ull
 
+#define IA32_TIME_STAMP_COUNTER 0x010
+#define IA32_MTRRCAP 0x0fe
+#define IA32_SYSENTER_CS 0x174
+#define IA32_SYSENTER_EIP 0x176
+#define IA32_MISC_ENABLE 0x1a0
+#define IA32_MTRR_PHYSBASE0 0x200
+#define IA32_MTRR_DEF_TYPE 0x2ff
 #define IA32_PAT 0x277
+#define X2APIC_MSR_FIRST 0x800
+#define X2APIC_MSR_LAST 0x8ff
 #define IA32_EFER 0xc0000080
+#define IA32_EFER_SCE (1u << 0)
 #define IA32_EFER_LME (1u << 8)
+#define IA32_EFER_LMA (1u << 10)
 #define IA32_EFER_NXE (1u << 11)
+#define IA32_STAR 0xc0000081
+#define IA32_FMASK 0xc0000084
 #define IA32_FS_BASE 0xc0000100
 #define IA32_GS_BASE 0xc0000101
+#define IA32_KERNEL_GS_BASE 0xc0000102
+#define IA32_TSC_AUX 0xc0000103
 
 /* VMX capability MSRs (SDM Vol 3D Appendix A). */
 #define IA32_VMX_BASIC 0x480

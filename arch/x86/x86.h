@@ -52,6 +52,10 @@ static inline struct cpuid_regs cpuid(uint32_t leaf, uint32_t subleaf)
 	return r;
 }
 
+/* Physical-address width, CPUID.80000008H:EAX[7:0] (SDM Vol 2A, CPUID). */
+#define CPUID_ADDR_SIZES 0x80000008u
+static inline unsigned cpu_phys_addr_bits(void) { return cpuid(CPUID_ADDR_SIZES, 0).eax & 0xff; }
+
 static inline uint64_t rdtsc(void)
 {
 	uint32_t lo, hi;

@@ -1,0 +1,37 @@
+/* Pre-VMLAUNCH self-check of a VMCS against the capability MSRs and the SDM's VM-entry checks. */
+#ifndef ARCH_X86_VMCHECK_H
+#define ARCH_X86_VMCHECK_H
+
+#include "../../hv/err.h"
+#include "../../hv/types.h"
+
+/* The VMX capability MSRs (SDM Vol 3D Appendix A), read once per CPU. */
+struct vmx_msrs {
+	uint64_t basic, pinbased, procbased, procbased2, exit, entry;
+	uint64_t true_pinbased, true_procbased, true_exit, true_entry;
+	uint64_t cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1, ept_vpid_cap, misc;
+	unsigned phys_addr_bits; /* CPUID.80000008H:EAX[7:0] */
+};
+
+/*
+ * What the checks look at: the MSRs, and the VMCS through read() only (VMREAD on the machine,
+ * a table in the unit tests). read() gets an SDM field encoding from vmcs.h.
+ */
+struct vmcheck_env {
+	const struct vmx_msrs *msrs;
+	uint64_t (*read)(uint32_t field, void *ctx);
+	void *ctx;
+};
+
+/*
+ * Each returns 0 when every check passes; else -1 with e->msg naming the first rule broken, e.g.
+ * "guest CR0: bit 5 (NE) is 0 but IA32_VMX_CR0_FIXED0 requires it (SDM 27.3.1.1)".
+ * Sections are those of SDM Vol 3C chapter 27 ("VM Entries"; chapter 26 in older editions).
+ * The host checks assume slicehv's own situation: VMLAUNCH from IA-32e mode, outside SMM.
+ */
+int vmcheck_controls(const struct vmcheck_env *env, err_t *e); /* 27.2.1 */
+int vmcheck_host(const struct vmcheck_env *env, err_t *e);     /* 27.2.2 - 27.2.4 */
+int vmcheck_guest(const struct vmcheck_env *env, err_t *e);    /* 27.3.1 */
+int vmcheck_all(const struct vmcheck_env *env, err_t *e);      /* controls, host, guest in that order */
+
+#endif

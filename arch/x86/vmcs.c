@@ -1,0 +1,270 @@
+/* One VMCS per core: controls from the capability MSRs, host state, the guest's start state. */
+#include "vmcs.h"
+#include "../../hv/console.h"
+#include "../../hv/cpu.h"
+#include "../../hv/hypercall.h"
+#include "../../hv/partition.h"
+#include "../../hv/power.h"
+#include "exits.h"
+#include "msr.h"
+#include "vmcheck.h"
+#include "vmx.h"
+#include "x86.h"
+
+#define CR0_ET BIT(4)
+#define RFLAGS_RESERVED_1 BIT(1)
+#define DR7_INIT 0x400ull              /* DR7's value after reset (SDM Vol 3B 18.2.4) */
+#define PAT_POWER_ON 0x0007040600070406ull /* IA32_PAT's value after reset (SDM Vol 3A 13.12.2) */
+#define VMCS_LINK_NONE (~0ull)
+#define FLAT_LIMIT 0xffffffffu
+#define TSS_LIMIT 0xffu
+#define GUEST_SEL_CODE 0x08
+#define GUEST_SEL_DATA 0x10
+#define ACTIVITY_ACTIVE 0
+
+/* Guest-owned CR bits the hypervisor must keep (fixed bits) or see change (PG: EFER.LMA). */
+uint64_t guest_cr0_fixed1, guest_cr0_forced, guest_cr4_forced;
+
+static bool vmx_ok(bool cf, bool zf) { return !cf && !zf; }
+
+uint64_t vmcs_read_field(uint32_t field)
+{
+	uint64_t v;
+	bool cf, zf;
+
+	__asm__ volatile("vmread %3, %0" : "=r"(v), "=@ccc"(cf), "=@ccz"(zf) : "r"((uint64_t)field));
+	if (!vmx_ok(cf, zf)) {
+		printk("slicehv: cpu %u: VMREAD of field 0x%x failed\n", this_cpu()->index, field);
+		machine_exit(HV_EXIT_PANIC);
+	}
+	return v;
+}
+
+void vmcs_write_field(uint32_t field, uint64_t value)
+{
+	bool cf, zf;
+
+	__asm__ volatile("vmwrite %2, %3" : "=@ccc"(cf), "=@ccz"(zf) : "r"(value), "r"((uint64_t)field));
+	if (!vmx_ok(cf, zf)) {
+		printk("slicehv: cpu %u: VMWRITE of 0x%lx to field 0x%x failed (VM-instruction error %lu)\n",
+		       this_cpu()->index, value, field, zf ? vmcs_read_field(VM_INSTRUCTION_ERROR) : 0);
+		machine_exit(HV_EXIT_PANIC);
+	}
+}
+
+static bool vmclear(uint64_t vmcs)
+{
+	bool cf, zf;
+
+	__asm__ volatile("vmclear %2" : "=@ccc"(cf), "=@ccz"(zf) : "m"(vmcs) : "memory");
+	return vmx_ok(cf, zf);
+}
+
+static bool vmptrld(uint64_t vmcs)
+{
+	bool cf, zf;
+
+	__asm__ volatile("vmptrld %2" : "=@ccc"(cf), "=@ccz"(zf) : "m"(vmcs) : "memory");
+	return vmx_ok(cf, zf);
+}
+
+/* Settings a control field must and may have: from the TRUE MSR where IA32_VMX_BASIC says so. */
+static int control(uint32_t field, uint32_t msr, uint32_t true_msr, uint32_t want, const char *name, err_t *e)
+{
+	uint64_t caps = rdmsr(vmx_caps.true_ctls && true_msr ? true_msr : msr);
+	uint32_t must = (uint32_t)caps, may = (uint32_t)(caps >> 32);
+
+	if (want & ~may)
+		return err_set(e, "%s: this CPU cannot set bits 0x%x", name, want & ~may);
+	vmcs_write_field(field, want | must);
+	return 0;
+}
+
+static int setup_controls(const struct partition *p, err_t *e)
+{
+	uint32_t secondary = SECONDARY_ENABLE_EPT | SECONDARY_UNRESTRICTED_GUEST;
+	uint32_t may2 = rdmsr(IA32_VMX_PROCBASED_CTLS2) >> 32;
+
+	if (!vmx_caps.unrestricted)
+		return err_set(e, "partitions start in 32-bit protected mode without paging, which needs "
+				  "unrestricted guest; this CPU has none");
+	/* Instructions the guest may run natively when the CPU lets it. */
+	secondary |= may2 & (SECONDARY_ENABLE_RDTSCP | SECONDARY_ENABLE_INVPCID | SECONDARY_ENABLE_XSAVES);
+	if (vmx_caps.vpid) {
+		secondary |= SECONDARY_ENABLE_VPID;
+		vmcs_write16(VIRTUAL_PROCESSOR_ID, p->index + 1); /* 0 is the host's */
+	}
+	if (control(PIN_BASED_VM_EXEC_CONTROL, IA32_VMX_PINBASED_CTLS, IA32_VMX_TRUE_PINBASED_CTLS, 0,
+		    "pin-based controls", e) < 0 ||
+	    control(CPU_BASED_VM_EXEC_CONTROL, IA32_VMX_PROCBASED_CTLS, IA32_VMX_TRUE_PROCBASED_CTLS,
+		    CPU_HLT_EXITING | CPU_USE_IO_BITMAPS | CPU_USE_MSR_BITMAPS | CPU_ACTIVATE_SECONDARY_CONTROLS,
+		    "processor-based controls", e) < 0 ||
+	    control(SECONDARY_VM_EXEC_CONTROL, IA32_VMX_PROCBASED_CTLS2, 0, secondary, "secondary controls", e) < 0 ||
+	    control(VM_EXIT_CONTROLS, IA32_VMX_EXIT_CTLS, IA32_VMX_TRUE_EXIT_CTLS,
+		    EXIT_HOST_ADDRESS_SPACE_SIZE | EXIT_SAVE_IA32_PAT | EXIT_LOAD_IA32_PAT | EXIT_SAVE_IA32_EFER |
+			    EXIT_LOAD_IA32_EFER,
+		    "VM-exit controls", e) < 0 ||
+	    control(VM_ENTRY_CONTROLS, IA32_VMX_ENTRY_CTLS, IA32_VMX_TRUE_ENTRY_CTLS,
+		    ENTRY_LOAD_IA32_PAT | ENTRY_LOAD_IA32_EFER, "VM-entry controls", e) < 0)
+		return -1;
+	vmcs_write64(EPT_POINTER, ept_pointer(&p->ept));
+	vmcs_write64(IO_BITMAP_A, (uint64_t)exit_bitmaps.io_a);
+	vmcs_write64(IO_BITMAP_B, (uint64_t)exit_bitmaps.io_b);
+	vmcs_write64(MSR_BITMAP, (uint64_t)exit_bitmaps.msr);
+	vmcs_write32(EXCEPTION_BITMAP, 0);
+	vmcs_write32(CR3_TARGET_COUNT, 0);
+	vmcs_write32(VM_EXIT_MSR_STORE_COUNT, 0);
+	vmcs_write32(VM_EXIT_MSR_LOAD_COUNT, 0);
+	vmcs_write32(VM_ENTRY_MSR_LOAD_COUNT, 0);
+	vmcs_write32(VM_ENTRY_INTR_INFO_FIELD, 0);
+	return 0;
+}
+
+/* Host state: this core's own tables and stack; an exit lands in vmx_exit_entry. */
+static void setup_host(struct cpu *c)
+{
+	extern const uint8_t vmx_exit_entry[];
+
+	vmcs_write64(HOST_CR0, read_cr0());
+	vmcs_write64(HOST_CR3, read_cr3());
+	vmcs_write64(HOST_CR4, read_cr4());
+	vmcs_write16(HOST_CS_SELECTOR, SEL_CS);
+	vmcs_write16(HOST_SS_SELECTOR, SEL_DS);
+	vmcs_write16(HOST_DS_SELECTOR, SEL_DS);
+	vmcs_write16(HOST_ES_SELECTOR, SEL_DS);
+	vmcs_write16(HOST_FS_SELECTOR, 0);
+	vmcs_write16(HOST_GS_SELECTOR, 0);
+	vmcs_write16(HOST_TR_SELECTOR, SEL_TSS);
+	vmcs_write64(HOST_FS_BASE, 0);
+	vmcs_write64(HOST_GS_BASE, (uint64_t)c);
+	vmcs_write64(HOST_TR_BASE, (uint64_t)&c->arch.tss);
+	vmcs_write64(HOST_GDTR_BASE, (uint64_t)c->arch.gdt);
+	vmcs_write64(HOST_IDTR_BASE, (uint64_t)c->arch.idt);
+	vmcs_write32(HOST_IA32_SYSENTER_CS, 0);
+	vmcs_write64(HOST_IA32_SYSENTER_ESP, 0);
+	vmcs_write64(HOST_IA32_SYSENTER_EIP, 0);
+	vmcs_write64(HOST_IA32_PAT, rdmsr(IA32_PAT));
+	vmcs_write64(HOST_IA32_EFER, rdmsr(IA32_EFER));
+	vmcs_write64(HOST_RSP, (uint64_t)cpu_stack_top(c));
+	vmcs_write64(HOST_RIP, (uint64_t)vmx_exit_entry);
+}
+
+static void setup_segment(uint32_t sel_field, uint16_t sel, uint32_t ar)
+{
+	/* The selector, limit, access-rights and base fields of one register are evenly spaced. */
+	uint32_t index = (sel_field - GUEST_ES_SELECTOR) / 2;
+
+	vmcs_write_field(sel_field, sel);
+	vmcs_write_field(GUEST_ES_LIMIT + 2 * index, FLAT_LIMIT);
+	vmcs_write_field(GUEST_ES_AR_BYTES + 2 * index, ar);
+	vmcs_write_field(GUEST_ES_BASE + 2 * index, 0);
+}
+
+/*
+ * The guest starts as a multiboot2 kernel would (hv/hypercall.h): 32-bit protected mode, paging
+ * off, flat segments. CR0.NE, CR4.VMXE and the other fixed bits stay set underneath; the guest
+ * sees its own values through the read shadows.
+ */
+static void setup_guest(const struct partition *p)
+{
+	uint32_t code = AR_TYPE_CODE_XR_ACCESSED | AR_S | AR_P | AR_DB | AR_G;
+	uint32_t data = AR_TYPE_DATA_RW_ACCESSED | AR_S | AR_P | AR_DB | AR_G;
+	uint64_t cr0 = CR0_PE | CR0_ET;
+
+	guest_cr0_forced = rdmsr(IA32_VMX_CR0_FIXED0) & ~(CR0_PE | CR0_PG); /* unrestricted guest */
+	guest_cr0_fixed1 = rdmsr(IA32_VMX_CR0_FIXED1);
+	guest_cr4_forced = rdmsr(IA32_VMX_CR4_FIXED0);
+	vmcs_write64(CR0_GUEST_HOST_MASK, guest_cr0_forced | CR0_PG);
+	vmcs_write64(CR0_READ_SHADOW, cr0);
+	vmcs_write64(GUEST_CR0, cr0 | guest_cr0_forced);
+	vmcs_write64(CR4_GUEST_HOST_MASK, guest_cr4_forced);
+	vmcs_write64(CR4_READ_SHADOW, 0);
+	vmcs_write64(GUEST_CR4, guest_cr4_forced);
+	vmcs_write64(GUEST_CR3, 0);
+	setup_segment(GUEST_CS_SELECTOR, GUEST_SEL_CODE, code);
+	for (uint32_t f = GUEST_ES_SELECTOR; f <= GUEST_GS_SELECTOR; f += 2)
+		if (f != GUEST_CS_SELECTOR)
+			setup_segment(f, GUEST_SEL_DATA, data);
+	vmcs_write16(GUEST_LDTR_SELECTOR, 0);
+	vmcs_write32(GUEST_LDTR_LIMIT, 0);
+	vmcs_write32(GUEST_LDTR_AR_BYTES, AR_UNUSABLE);
+	vmcs_write64(GUEST_LDTR_BASE, 0);
+	vmcs_write16(GUEST_TR_SELECTOR, 0);
+	vmcs_write32(GUEST_TR_LIMIT, TSS_LIMIT);
+	vmcs_write32(GUEST_TR_AR_BYTES, AR_TYPE_TSS_BUSY | AR_P);
+	vmcs_write64(GUEST_TR_BASE, 0);
+	vmcs_write32(GUEST_GDTR_LIMIT, 0);
+	vmcs_write64(GUEST_GDTR_BASE, 0);
+	vmcs_write32(GUEST_IDTR_LIMIT, 0);
+	vmcs_write64(GUEST_IDTR_BASE, 0);
+	vmcs_write64(GUEST_DR7, DR7_INIT);
+	vmcs_write64(GUEST_RFLAGS, RFLAGS_RESERVED_1);
+	vmcs_write64(GUEST_RSP, 0);
+	vmcs_write64(GUEST_RIP, p->image.entry);
+	vmcs_write64(GUEST_PENDING_DBG_EXCEPTIONS, 0);
+	vmcs_write32(GUEST_INTERRUPTIBILITY_INFO, 0);
+	vmcs_write32(GUEST_ACTIVITY_STATE, ACTIVITY_ACTIVE);
+	vmcs_write32(GUEST_SYSENTER_CS, 0);
+	vmcs_write64(GUEST_SYSENTER_ESP, 0);
+	vmcs_write64(GUEST_SYSENTER_EIP, 0);
+	vmcs_write64(GUEST_IA32_DEBUGCTL, 0);
+	vmcs_write64(GUEST_IA32_PAT, PAT_POWER_ON);
+	vmcs_write64(GUEST_IA32_EFER, 0);
+	vmcs_write64(VMCS_LINK_POINTER, VMCS_LINK_NONE);
+}
+
+static uint64_t vmcs_reader(uint32_t field, void *ctx)
+{
+	(void)ctx;
+	return vmcs_read_field(field);
+}
+
+/* Bochs accepts some states silicon rejects: check ours against the SDM before trusting it. */
+static int check_entry_state(err_t *e)
+{
+	static const uint32_t msr_index[] = {
+		IA32_VMX_BASIC, IA32_VMX_PINBASED_CTLS, IA32_VMX_PROCBASED_CTLS, IA32_VMX_PROCBASED_CTLS2,
+		IA32_VMX_EXIT_CTLS, IA32_VMX_ENTRY_CTLS,
+	};
+	struct vmx_msrs m = { 0 };
+	uint64_t *dst[] = { &m.basic, &m.pinbased, &m.procbased, &m.procbased2, &m.exit, &m.entry };
+	struct vmcheck_env env = { &m, vmcs_reader, NULL };
+
+	for (unsigned i = 0; i < ARRAY_SIZE(msr_index); i++)
+		*dst[i] = rdmsr(msr_index[i]);
+	if (vmx_caps.true_ctls) {
+		m.true_pinbased = rdmsr(IA32_VMX_TRUE_PINBASED_CTLS);
+		m.true_procbased = rdmsr(IA32_VMX_TRUE_PROCBASED_CTLS);
+		m.true_exit = rdmsr(IA32_VMX_TRUE_EXIT_CTLS);
+		m.true_entry = rdmsr(IA32_VMX_TRUE_ENTRY_CTLS);
+	}
+	m.cr0_fixed0 = rdmsr(IA32_VMX_CR0_FIXED0);
+	m.cr0_fixed1 = rdmsr(IA32_VMX_CR0_FIXED1);
+	m.cr4_fixed0 = rdmsr(IA32_VMX_CR4_FIXED0);
+	m.cr4_fixed1 = rdmsr(IA32_VMX_CR4_FIXED1);
+	m.ept_vpid_cap = (vmx_caps.ept || vmx_caps.vpid) ? rdmsr(IA32_VMX_EPT_VPID_CAP) : 0;
+	m.misc = rdmsr(IA32_VMX_MISC);
+	m.phys_addr_bits = cpu_phys_addr_bits();
+	return vmcheck_all(&env, e);
+}
+
+int vmcs_launch(struct cpu *c, struct partition *p, err_t *e)
+{
+	struct guest_regs regs __attribute__((aligned(16))) = { 0 };
+	uint64_t vmcs = (uint64_t)c->arch.vmcs;
+
+	*(uint32_t *)c->arch.vmcs = vmx_caps.revision;
+	if (!vmclear(vmcs) || !vmptrld(vmcs))
+		return err_set(e, "VMCLEAR/VMPTRLD of the VMCS at 0x%lx failed", vmcs);
+	if (setup_controls(p, e) < 0)
+		return -1;
+	setup_host(c);
+	setup_guest(p);
+	if (check_entry_state(e) < 0)
+		return -1;
+	regs.rax = MULTIBOOT2_BOOTLOADER_MAGIC;
+	regs.rbx = p->bootinfo;
+	printk("slicehv: partition %s cpu %u mem 0x%lx-0x%lx: launched\n", p->cfg->name, c->index,
+	       p->cfg->base, p->cfg->base + p->cfg->size - 1);
+	vmx_launch(&regs);
+}

@@ -1,0 +1,286 @@
+/* VMCS fields, controls and exit reasons by their SDM names (SDM Vol 3C ch. 25, Vol 3D App. B, C). */
+#ifndef ARCH_X86_VMCS_H
+#define ARCH_X86_VMCS_H
+
+#include "../../hv/types.h"
+
+enum vmcs_field {
+	/* 16-bit control, guest-state and host-state fields (B.1) */
+	VIRTUAL_PROCESSOR_ID = 0x0000,
+	GUEST_ES_SELECTOR = 0x0800,
+	GUEST_CS_SELECTOR = 0x0802,
+	GUEST_SS_SELECTOR = 0x0804,
+	GUEST_DS_SELECTOR = 0x0806,
+	GUEST_FS_SELECTOR = 0x0808,
+	GUEST_GS_SELECTOR = 0x080a,
+	GUEST_LDTR_SELECTOR = 0x080c,
+	GUEST_TR_SELECTOR = 0x080e,
+	HOST_ES_SELECTOR = 0x0c00,
+	HOST_CS_SELECTOR = 0x0c02,
+	HOST_SS_SELECTOR = 0x0c04,
+	HOST_DS_SELECTOR = 0x0c06,
+	HOST_FS_SELECTOR = 0x0c08,
+	HOST_GS_SELECTOR = 0x0c0a,
+	HOST_TR_SELECTOR = 0x0c0c,
+	/* 64-bit control fields (B.2.1) */
+	IO_BITMAP_A = 0x2000,
+	IO_BITMAP_B = 0x2002,
+	MSR_BITMAP = 0x2004,
+	VM_EXIT_MSR_STORE_ADDR = 0x2006,
+	VM_EXIT_MSR_LOAD_ADDR = 0x2008,
+	VM_ENTRY_MSR_LOAD_ADDR = 0x200a,
+	TSC_OFFSET = 0x2010,
+	EPT_POINTER = 0x201a,
+	/* 64-bit read-only data field (B.2.2) */
+	GUEST_PHYSICAL_ADDRESS = 0x2400,
+	/* 64-bit guest-state fields (B.2.3) */
+	VMCS_LINK_POINTER = 0x2800,
+	GUEST_IA32_DEBUGCTL = 0x2802,
+	GUEST_IA32_PAT = 0x2804,
+	GUEST_IA32_EFER = 0x2806,
+	/* 64-bit host-state fields (B.2.4) */
+	HOST_IA32_PAT = 0x2c00,
+	HOST_IA32_EFER = 0x2c02,
+	/* 32-bit control fields (B.3.1) */
+	PIN_BASED_VM_EXEC_CONTROL = 0x4000,
+	CPU_BASED_VM_EXEC_CONTROL = 0x4002,
+	EXCEPTION_BITMAP = 0x4004,
+	PAGE_FAULT_ERROR_CODE_MASK = 0x4006,
+	PAGE_FAULT_ERROR_CODE_MATCH = 0x4008,
+	CR3_TARGET_COUNT = 0x400a,
+	VM_EXIT_CONTROLS = 0x400c,
+	VM_EXIT_MSR_STORE_COUNT = 0x400e,
+	VM_EXIT_MSR_LOAD_COUNT = 0x4010,
+	VM_ENTRY_CONTROLS = 0x4012,
+	VM_ENTRY_MSR_LOAD_COUNT = 0x4014,
+	VM_ENTRY_INTR_INFO_FIELD = 0x4016,
+	VM_ENTRY_EXCEPTION_ERROR_CODE = 0x4018,
+	VM_ENTRY_INSTRUCTION_LEN = 0x401a,
+	SECONDARY_VM_EXEC_CONTROL = 0x401e,
+	/* 32-bit read-only data fields (B.3.2) */
+	VM_INSTRUCTION_ERROR = 0x4400,
+	VM_EXIT_REASON = 0x4402,
+	VM_EXIT_INTR_INFO = 0x4404,
+	VM_EXIT_INTR_ERROR_CODE = 0x4406,
+	IDT_VECTORING_INFO_FIELD = 0x4408,
+	IDT_VECTORING_ERROR_CODE = 0x440a,
+	VM_EXIT_INSTRUCTION_LEN = 0x440c,
+	VMX_INSTRUCTION_INFO = 0x440e,
+	/* 32-bit guest-state fields (B.3.3) */
+	GUEST_ES_LIMIT = 0x4800,
+	GUEST_CS_LIMIT = 0x4802,
+	GUEST_SS_LIMIT = 0x4804,
+	GUEST_DS_LIMIT = 0x4806,
+	GUEST_FS_LIMIT = 0x4808,
+	GUEST_GS_LIMIT = 0x480a,
+	GUEST_LDTR_LIMIT = 0x480c,
+	GUEST_TR_LIMIT = 0x480e,
+	GUEST_GDTR_LIMIT = 0x4810,
+	GUEST_IDTR_LIMIT = 0x4812,
+	GUEST_ES_AR_BYTES = 0x4814,
+	GUEST_CS_AR_BYTES = 0x4816,
+	GUEST_SS_AR_BYTES = 0x4818,
+	GUEST_DS_AR_BYTES = 0x481a,
+	GUEST_FS_AR_BYTES = 0x481c,
+	GUEST_GS_AR_BYTES = 0x481e,
+	GUEST_LDTR_AR_BYTES = 0x4820,
+	GUEST_TR_AR_BYTES = 0x4822,
+	GUEST_INTERRUPTIBILITY_INFO = 0x4824,
+	GUEST_ACTIVITY_STATE = 0x4826,
+	GUEST_SYSENTER_CS = 0x482a,
+	/* 32-bit host-state field (B.3.4) */
+	HOST_IA32_SYSENTER_CS = 0x4c00,
+	/* natural-width control fields (B.4.1) */
+	CR0_GUEST_HOST_MASK = 0x6000,
+	CR4_GUEST_HOST_MASK = 0x6002,
+	CR0_READ_SHADOW = 0x6004,
+	CR4_READ_SHADOW = 0x6006,
+	/* natural-width read-only data fields (B.4.2) */
+	EXIT_QUALIFICATION = 0x6400,
+	GUEST_LINEAR_ADDRESS = 0x640a,
+	/* natural-width guest-state fields (B.4.3) */
+	GUEST_CR0 = 0x6800,
+	GUEST_CR3 = 0x6802,
+	GUEST_CR4 = 0x6804,
+	GUEST_ES_BASE = 0x6806,
+	GUEST_CS_BASE = 0x6808,
+	GUEST_SS_BASE = 0x680a,
+	GUEST_DS_BASE = 0x680c,
+	GUEST_FS_BASE = 0x680e,
+	GUEST_GS_BASE = 0x6810,
+	GUEST_LDTR_BASE = 0x6812,
+	GUEST_TR_BASE = 0x6814,
+	GUEST_GDTR_BASE = 0x6816,
+	GUEST_IDTR_BASE = 0x6818,
+	GUEST_DR7 = 0x681a,
+	GUEST_RSP = 0x681c,
+	GUEST_RIP = 0x681e,
+	GUEST_RFLAGS = 0x6820,
+	GUEST_PENDING_DBG_EXCEPTIONS = 0x6822,
+	GUEST_SYSENTER_ESP = 0x6824,
+	GUEST_SYSENTER_EIP = 0x6826,
+	/* natural-width host-state fields (B.4.4) */
+	HOST_CR0 = 0x6c00,
+	HOST_CR3 = 0x6c02,
+	HOST_CR4 = 0x6c04,
+	HOST_FS_BASE = 0x6c06,
+	HOST_GS_BASE = 0x6c08,
+	HOST_TR_BASE = 0x6c0a,
+	HOST_GDTR_BASE = 0x6c0c,
+	HOST_IDTR_BASE = 0x6c0e,
+	HOST_IA32_SYSENTER_ESP = 0x6c10,
+	HOST_IA32_SYSENTER_EIP = 0x6c12,
+	HOST_RSP = 0x6c14,
+	HOST_RIP = 0x6c16,
+};
+
+/* Bits 14:13 of an encoding give the field's width (SDM Vol 3C 25.11.2). */
+#define VMCS_WIDTH(f) (((f) >> 13) & 3)
+enum vmcs_width { VMCS_WIDTH_16, VMCS_WIDTH_64, VMCS_WIDTH_32, VMCS_WIDTH_NATURAL };
+
+/* Pin-based VM-execution controls (25.6.1). */
+#define PIN_EXTERNAL_INTERRUPT_EXITING BIT(0)
+#define PIN_NMI_EXITING BIT(3)
+#define PIN_PREEMPTION_TIMER BIT(6)
+
+/* Primary processor-based VM-execution controls (25.6.2). */
+#define CPU_HLT_EXITING BIT(7)
+#define CPU_CR3_LOAD_EXITING BIT(15)
+#define CPU_CR3_STORE_EXITING BIT(16)
+#define CPU_UNCONDITIONAL_IO_EXITING BIT(24)
+#define CPU_USE_IO_BITMAPS BIT(25)
+#define CPU_USE_MSR_BITMAPS BIT(28)
+#define CPU_ACTIVATE_SECONDARY_CONTROLS BIT(31)
+
+/* Secondary processor-based VM-execution controls (25.6.2). */
+#define SECONDARY_ENABLE_EPT BIT(1)
+#define SECONDARY_ENABLE_RDTSCP BIT(3)
+#define SECONDARY_ENABLE_VPID BIT(5)
+#define SECONDARY_UNRESTRICTED_GUEST BIT(7)
+#define SECONDARY_ENABLE_INVPCID BIT(12)
+#define SECONDARY_ENABLE_XSAVES BIT(20)
+
+/* VM-exit controls (25.7.1). */
+#define EXIT_HOST_ADDRESS_SPACE_SIZE BIT(9)
+#define EXIT_SAVE_IA32_PAT BIT(18)
+#define EXIT_LOAD_IA32_PAT BIT(19)
+#define EXIT_SAVE_IA32_EFER BIT(20)
+#define EXIT_LOAD_IA32_EFER BIT(21)
+
+/* VM-entry controls (25.8.1). */
+#define ENTRY_IA32E_MODE_GUEST BIT(9)
+#define ENTRY_LOAD_IA32_PAT BIT(14)
+#define ENTRY_LOAD_IA32_EFER BIT(15)
+
+/* VM-entry interruption-information field (25.8.3). */
+#define INTR_INFO_VALID BIT(31)
+#define INTR_INFO_DELIVER_ERROR_CODE BIT(11)
+#define INTR_TYPE_HARD_EXCEPTION (3u << 8)
+
+/* Segment access rights as the VMCS holds them (25.4.1). */
+#define AR_TYPE_CODE_XR_ACCESSED 0xb
+#define AR_TYPE_DATA_RW_ACCESSED 0x3
+#define AR_TYPE_TSS_BUSY 0xb
+#define AR_TYPE_LDT 0x2
+#define AR_S BIT(4)       /* code or data, not system */
+#define AR_P BIT(7)       /* present */
+#define AR_L BIT(13)      /* 64-bit code */
+#define AR_DB BIT(14)     /* 32-bit default operand size */
+#define AR_G BIT(15)      /* 4 KiB limit granularity */
+#define AR_UNUSABLE BIT(16)
+#define AR_DPL(ar) (((ar) >> 5) & 3)
+
+/* Basic exit reasons (SDM Vol 3D Appendix C). */
+enum exit_reason {
+	EXIT_REASON_EXCEPTION_NMI = 0,
+	EXIT_REASON_EXTERNAL_INTERRUPT = 1,
+	EXIT_REASON_TRIPLE_FAULT = 2,
+	EXIT_REASON_INIT_SIGNAL = 3,
+	EXIT_REASON_SIPI = 4,
+	EXIT_REASON_IO_SMI = 5,
+	EXIT_REASON_OTHER_SMI = 6,
+	EXIT_REASON_INTERRUPT_WINDOW = 7,
+	EXIT_REASON_NMI_WINDOW = 8,
+	EXIT_REASON_TASK_SWITCH = 9,
+	EXIT_REASON_CPUID = 10,
+	EXIT_REASON_GETSEC = 11,
+	EXIT_REASON_HLT = 12,
+	EXIT_REASON_INVD = 13,
+	EXIT_REASON_INVLPG = 14,
+	EXIT_REASON_RDPMC = 15,
+	EXIT_REASON_RDTSC = 16,
+	EXIT_REASON_RSM = 17,
+	EXIT_REASON_VMCALL = 18,
+	EXIT_REASON_VMCLEAR = 19,
+	EXIT_REASON_VMLAUNCH = 20,
+	EXIT_REASON_VMPTRLD = 21,
+	EXIT_REASON_VMPTRST = 22,
+	EXIT_REASON_VMREAD = 23,
+	EXIT_REASON_VMRESUME = 24,
+	EXIT_REASON_VMWRITE = 25,
+	EXIT_REASON_VMXOFF = 26,
+	EXIT_REASON_VMXON = 27,
+	EXIT_REASON_CR_ACCESS = 28,
+	EXIT_REASON_DR_ACCESS = 29,
+	EXIT_REASON_IO_INSTRUCTION = 30,
+	EXIT_REASON_RDMSR = 31,
+	EXIT_REASON_WRMSR = 32,
+	EXIT_REASON_INVALID_GUEST_STATE = 33,
+	EXIT_REASON_MSR_LOADING = 34,
+	EXIT_REASON_MWAIT = 36,
+	EXIT_REASON_MONITOR_TRAP_FLAG = 37,
+	EXIT_REASON_MONITOR = 39,
+	EXIT_REASON_PAUSE = 40,
+	EXIT_REASON_MACHINE_CHECK = 41,
+	EXIT_REASON_TPR_BELOW_THRESHOLD = 43,
+	EXIT_REASON_APIC_ACCESS = 44,
+	EXIT_REASON_VIRTUALIZED_EOI = 45,
+	EXIT_REASON_GDTR_IDTR = 46,
+	EXIT_REASON_LDTR_TR = 47,
+	EXIT_REASON_EPT_VIOLATION = 48,
+	EXIT_REASON_EPT_MISCONFIG = 49,
+	EXIT_REASON_INVEPT = 50,
+	EXIT_REASON_RDTSCP = 51,
+	EXIT_REASON_PREEMPTION_TIMER = 52,
+	EXIT_REASON_INVVPID = 53,
+	EXIT_REASON_WBINVD = 54,
+	EXIT_REASON_XSETBV = 55,
+	EXIT_REASON_APIC_WRITE = 56,
+	EXIT_REASON_RDRAND = 57,
+	EXIT_REASON_INVPCID = 58,
+	EXIT_REASON_VMFUNC = 59,
+	EXIT_REASON_ENCLS = 60,
+	EXIT_REASON_RDSEED = 61,
+	EXIT_REASON_PML_FULL = 62,
+	EXIT_REASON_XSAVES = 63,
+	EXIT_REASON_XRSTORS = 64,
+	EXIT_REASON_COUNT = 70, /* room for every basic reason the SDM defines */
+};
+#define EXIT_REASON_BASIC(r) ((r) & 0xffff)
+#define EXIT_REASON_ENTRY_FAILURE BIT(31)
+
+/* VMREAD/VMWRITE with both failure flags checked; a failure is a hypervisor bug (panic). */
+uint64_t vmcs_read_field(uint32_t field);
+void vmcs_write_field(uint32_t field, uint64_t value);
+
+/* Width-checked at compile time: a 32-bit accessor on a 64-bit field does not build. */
+#define VMCS_CHECKED(f, w) \
+	({ _Static_assert(VMCS_WIDTH(f) == (w), #f " has another width"); (uint32_t)(f); })
+#define VMCS_CHECKED64(f)                                                                   \
+	({ _Static_assert(VMCS_WIDTH(f) == VMCS_WIDTH_64 || VMCS_WIDTH(f) == VMCS_WIDTH_NATURAL, \
+			  #f " has another width");                                         \
+	   (uint32_t)(f); })
+#define vmcs_read16(f) ((uint16_t)vmcs_read_field(VMCS_CHECKED(f, VMCS_WIDTH_16)))
+#define vmcs_read32(f) ((uint32_t)vmcs_read_field(VMCS_CHECKED(f, VMCS_WIDTH_32)))
+#define vmcs_read64(f) vmcs_read_field(VMCS_CHECKED64(f))
+#define vmcs_write16(f, v) vmcs_write_field(VMCS_CHECKED(f, VMCS_WIDTH_16), (uint16_t)(v))
+#define vmcs_write32(f, v) vmcs_write_field(VMCS_CHECKED(f, VMCS_WIDTH_32), (uint32_t)(v))
+#define vmcs_write64(f, v) vmcs_write_field(VMCS_CHECKED64(f), (v))
+
+/* Guest general-purpose registers, in the order vmentry.asm pushes them (RSP is in the VMCS). */
+struct guest_regs {
+	uint64_t rax, rcx, rdx, rbx, rbp, rsi, rdi, r8, r9, r10, r11, r12, r13, r14, r15;
+	uint64_t pad; /* keeps the frame a multiple of 16 bytes for the C call */
+};
+
+#endif

@@ -1,0 +1,256 @@
+/* The guests' tiny runtime: COM1 output, multiboot2 parsing, CPUID, TSC, hypercalls, ending the run. */
+#include <stdarg.h>
+#include "rt.h"
+
+/* COM1 (16550 UART), polled output only. */
+#define COM1_THR 0x3f8
+#define COM1_IER 0x3f9
+#define COM1_DLL 0x3f8 /* with LCR.DLAB set */
+#define COM1_DLM 0x3f9 /* with LCR.DLAB set */
+#define COM1_FCR 0x3fa
+#define COM1_LCR 0x3fb
+#define COM1_MCR 0x3fc
+#define COM1_LSR 0x3fd
+#define LCR_DLAB 0x80
+#define LCR_8N1 0x03
+#define FCR_ENABLE_CLEAR 0x07
+#define MCR_DTR_RTS 0x03
+#define BAUD_DIVISOR_115200 1
+#define LSR_THR_EMPTY (1u << 5) /* room for the next byte */
+#define LSR_TX_IDLE (1u << 6)   /* every byte is out on the wire */
+
+/* How a bare run ends in an emulator: QEMU's isa-debug-exit and Bochs's shutdown port. */
+#define QEMU_EXIT_PORT 0xf4
+#define BOCHS_SHUTDOWN_PORT 0x8900
+#define BOCHS_SHUTDOWN "Shutdown"
+
+#define CPUID_1_ECX_HYPERVISOR (1u << 31)
+#define CPUID_1_EBX_APIC_SHIFT 24
+
+/* Multiboot2 information (Multiboot2 spec 3.6): tags padded to 8 bytes, ended by type 0. */
+#define MB2_TAG_END 0
+#define MB2_TAG_CMDLINE 1
+#define MB2_TAG_MMAP 6
+#define MB2_TAG_ALIGN 8
+#define MB2_MEM_USABLE 1
+#define NAME_KEY "name="
+#define NAME_KEY_LEN (sizeof(NAME_KEY) - 1)
+
+struct mb2_info { uint32_t total_size, reserved; };
+struct mb2_tag { uint32_t type, size; };
+struct mb2_mmap { struct mb2_tag tag; uint32_t entry_size, entry_version; };
+struct mb2_mmap_entry { uint64_t base, len; uint32_t type, reserved; };
+struct cpuid_regs { uint32_t eax, ebx, ecx, edx; };
+
+static bool partitioned; /* set once by rt_init: slicehv runs us */
+
+static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port)); }
+static inline uint8_t inb(uint16_t port)
+{
+	uint8_t v;
+
+	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+
+static struct cpuid_regs cpuid(uint32_t leaf)
+{
+	struct cpuid_regs r;
+
+	__asm__ volatile("cpuid" : "=a"(r.eax), "=b"(r.ebx), "=c"(r.ecx), "=d"(r.edx) : "a"(leaf), "c"(0));
+	return r;
+}
+
+/* 115200 8N1: firmware may leave the line at 5 data bits (Bochs's BIOS does). */
+static void serial_init(void)
+{
+	outb(COM1_IER, 0);
+	outb(COM1_LCR, LCR_DLAB);
+	outb(COM1_DLL, BAUD_DIVISOR_115200);
+	outb(COM1_DLM, 0);
+	outb(COM1_LCR, LCR_8N1);
+	outb(COM1_FCR, FCR_ENABLE_CLEAR);
+	outb(COM1_MCR, MCR_DTR_RTS);
+}
+
+static void put_char(char c)
+{
+	while (!(inb(COM1_LSR) & LSR_THR_EMPTY))
+		;
+	outb(COM1_THR, (uint8_t)c);
+}
+
+static void put_str(const char *s)
+{
+	while (*s)
+		put_char(*s++);
+}
+
+static void put_num(uint64_t v, unsigned base)
+{
+	char digits[24];
+	int n = 0;
+
+	do {
+		digits[n++] = "0123456789abcdef"[v % base];
+		v /= base;
+	} while (v);
+	while (n)
+		put_char(digits[--n]);
+}
+
+static void put_signed(int64_t v)
+{
+	if (v < 0)
+		put_char('-');
+	put_num(v < 0 ? -(uint64_t)v : (uint64_t)v, 10);
+}
+
+/* printf's %s, %d, %u, %x, with an optional l for 64 bits: all the guests need. */
+void kprint(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	for (; *fmt; fmt++) {
+		bool wide;
+
+		if (*fmt != '%') {
+			put_char(*fmt);
+			continue;
+		}
+		wide = fmt[1] == 'l';
+		fmt += 1 + wide;
+		if (*fmt == 's')
+			put_str(va_arg(ap, const char *));
+		else if (*fmt == 'd')
+			put_signed(wide ? va_arg(ap, int64_t) : va_arg(ap, int));
+		else if (*fmt == 'u' || *fmt == 'x')
+			put_num(wide ? va_arg(ap, uint64_t) : va_arg(ap, unsigned), *fmt == 'x' ? 16 : 10);
+		else if (!*fmt)
+			break;
+	}
+	va_end(ap);
+}
+
+static void copy_word(const char *src, char *dst, int size)
+{
+	int n = 0;
+
+	while (n < size - 1 && src[n] && src[n] != ' ') {
+		dst[n] = src[n];
+		n++;
+	}
+	dst[n] = 0;
+}
+
+/* The value of the "name=" word anywhere in the command line. */
+static void parse_name(const char *cmdline, char *name)
+{
+	for (const char *p = cmdline; *p; p++) {
+		int i = 0;
+
+		if (p != cmdline && p[-1] != ' ')
+			continue;
+		while (i < (int)NAME_KEY_LEN && p[i] == NAME_KEY[i])
+			i++;
+		if (i == (int)NAME_KEY_LEN) {
+			copy_word(p + NAME_KEY_LEN, name, GUEST_NAME_LEN);
+			return;
+		}
+	}
+}
+
+/* The usable range holding the image: in a partition, the slice (its only usable entry). */
+static void find_slice(const struct mb2_mmap *mm, struct boot_info *bi)
+{
+	uint64_t image = (uintptr_t)__image_start;
+	const uint8_t *end = (const uint8_t *)mm + mm->tag.size;
+
+	if (mm->entry_size < sizeof(struct mb2_mmap_entry))
+		return;
+	for (const uint8_t *p = (const uint8_t *)(mm + 1); p + mm->entry_size <= end; p += mm->entry_size) {
+		const struct mb2_mmap_entry *e = (const void *)p;
+
+		if (e->type == MB2_MEM_USABLE && image >= e->base && image - e->base < e->len) {
+			bi->slice_base = e->base;
+			bi->slice_end = e->base + e->len;
+		}
+	}
+}
+
+/* Fills bi from the multiboot2 information at info; -1 if no usable range holds the image. */
+int boot_parse(uint32_t info, struct boot_info *bi)
+{
+	const struct mb2_info *mi = (const void *)(uintptr_t)info;
+	const uint8_t *end = (const uint8_t *)mi + mi->total_size;
+	const struct mb2_tag *tag = (const void *)(mi + 1);
+
+	copy_word("bare", bi->name, GUEST_NAME_LEN);
+	bi->info_base = info;
+	bi->info_end = info + mi->total_size;
+	bi->slice_base = bi->slice_end = 0;
+	while ((const uint8_t *)(tag + 1) <= end && tag->type != MB2_TAG_END && tag->size >= sizeof(*tag)) {
+		if (tag->type == MB2_TAG_CMDLINE)
+			parse_name((const char *)(tag + 1), bi->name);
+		else if (tag->type == MB2_TAG_MMAP)
+			find_slice((const void *)tag, bi);
+		tag = (const void *)((const uint8_t *)tag + ((tag->size + MB2_TAG_ALIGN - 1) & -MB2_TAG_ALIGN));
+	}
+	return bi->slice_end ? 0 : -1;
+}
+
+/* slicehv: the CPUID hypervisor bit and its signature leaf (hv/hypercall.h). */
+static bool hv_present(void)
+{
+	struct cpuid_regs r = cpuid(1);
+
+	if (!(r.ecx & CPUID_1_ECX_HYPERVISOR))
+		return false;
+	r = cpuid(HV_CPUID_SIGNATURE);
+	return r.ebx == HV_SIGNATURE_EBX && r.ecx == HV_SIGNATURE_ECX && r.edx == HV_SIGNATURE_EDX;
+}
+
+/* slicehv's virtual COM1 needs no set-up: spare it the exits. */
+bool rt_init(void)
+{
+	partitioned = hv_present();
+	if (!partitioned)
+		serial_init();
+	return partitioned;
+}
+
+uint32_t cpu_apic_id(void)
+{
+	return cpuid(1).ebx >> CPUID_1_EBX_APIC_SHIFT;
+}
+
+void tsc_wait(uint64_t ticks)
+{
+	uint64_t start = rdtsc();
+
+	while (rdtsc() - start < ticks)
+		;
+}
+
+int64_t hypercall(uint64_t nr, uint64_t a0)
+{
+	int64_t ret;
+
+	__asm__ volatile("vmcall" : "=a"(ret) : "a"(nr), "D"(a0) : "memory");
+	return ret;
+}
+
+/* Partitioned: HC_DONE. Bare: drain COM1, then the emulators' exit ports, then halt for good. */
+void guest_finish(int status)
+{
+	if (partitioned)
+		hypercall(HC_DONE, (uint64_t)status);
+	while (!(inb(COM1_LSR) & LSR_TX_IDLE))
+		;
+	outb(QEMU_EXIT_PORT, (uint8_t)status);
+	for (const char *p = BOCHS_SHUTDOWN; *p; p++)
+		outb(BOCHS_SHUTDOWN_PORT, (uint8_t)*p);
+	for (;;)
+		__asm__ volatile("cli; hlt");
+}

@@ -1,0 +1,43 @@
+/* The guests' tiny runtime: COM1 output, boot information, CPU helpers, hypercalls, ending the run. */
+#ifndef GUEST_RT_H
+#define GUEST_RT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "../hv/hypercall.h"
+
+#define GUEST_NAME_LEN 16 /* as struct hc_partition_info's name */
+
+/* What the multiboot2 information told us (the slicehv start state, or GRUB's). */
+struct boot_info {
+	char name[GUEST_NAME_LEN];  /* "name=<name>" from the command line, else "bare" */
+	uint64_t slice_base;        /* the usable mmap range holding the image */
+	uint64_t slice_end;         /* exclusive */
+	uint64_t info_base;         /* the multiboot2 information itself */
+	uint64_t info_end;          /* exclusive */
+};
+
+/* The image as linked (guest/guest.ld), seen at its run-time address. */
+extern char __image_start[], __image_end[];
+
+/* Entry from guest/entry.asm, in 64-bit mode with [0, 64 GiB) identity-mapped. */
+void guest_main(uint32_t info);
+
+/* Call first: finds out whether slicehv runs us (true) and readies COM1. */
+bool rt_init(void);
+void kprint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int boot_parse(uint32_t info, struct boot_info *bi);
+uint32_t cpu_apic_id(void);
+void tsc_wait(uint64_t ticks);
+int64_t hypercall(uint64_t nr, uint64_t a0);
+__attribute__((noreturn)) void guest_finish(int status);
+
+static inline uint64_t rdtsc(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return ((uint64_t)hi << 32) | lo;
+}
+
+#endif

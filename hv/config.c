@@ -1,0 +1,495 @@
+/* Partition config: a line parser, then checks of every partition against the real machine. */
+#include "config.h"
+#include "fmt.h"
+#include "string.h"
+
+#define CFG_MSG_MAX     192
+#define CFG_MAX_FIELDS  16  /* "partition", the name and key=value fields: more is garbage */
+#define CFG_MEM_STR     48  /* "18446744073709551615@0xffffffffffffffff" */
+#define DIGIT_NONE      99  /* larger than any base */
+#define HEX_PREFIX_LEN  2   /* "0x" */
+#define ASCII_LIMIT     0x80
+#define ASCII_DEL       0x7f
+#define ASCII_SPACE     0x20 /* also the bit that makes a letter lower case */
+
+struct parser {
+	struct config *cfg;
+	const struct machine_desc *m;
+	const char *file;
+	config_report_fn report;
+	void *ctx;
+};
+
+/* Says where: file:line, or file and name for a default partition. Marks pc (if any) invalid. */
+__attribute__((format(printf, 4, 5)))
+static bool report(struct parser *p, struct partition_cfg *pc, unsigned line, const char *fmt, ...)
+{
+	char msg[CFG_MSG_MAX];
+	va_list ap;
+	int n;
+
+	if (pc)
+		line = pc->line, pc->valid = false;
+	n = line ? ksnprintf(msg, sizeof(msg), "%s:%u: ", p->file, line)
+		 : ksnprintf(msg, sizeof(msg), "%s: %s%s", p->file, pc ? pc->name : "", pc ? ": " : "");
+	n = n < (int)sizeof(msg) ? n : (int)sizeof(msg) - 1;
+	va_start(ap, fmt);
+	kvsnprintf(msg + n, sizeof(msg) - n, fmt, ap);
+	va_end(ap);
+	p->cfg->errors++;
+	if (p->report)
+		p->report(p->ctx, msg);
+	return false;
+}
+
+static const char *find_char(const char *s, char c)
+{
+	while (*s && *s != c)
+		s++;
+	return s;
+}
+
+static unsigned digit_value(char c)
+{
+	char lower = c | ASCII_SPACE;
+
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	return lower >= 'a' && lower <= 'f' ? (unsigned)(lower - 'a' + 10) : DIGIT_NONE;
+}
+
+/* Decimal or 0x hex over [s, end), then a K, M or G (binary multiples) where allowed. */
+static const char *parse_num(const char *s, const char *end, bool suffix, uint64_t *out)
+{
+	static const struct { char c; unsigned shift; } units[] = { { 'K', 10 }, { 'M', 20 }, { 'G', 30 } };
+	unsigned base = 10, shift = 0, d;
+	const char *digits;
+	uint64_t v = 0;
+
+	if (end - s > HEX_PREFIX_LEN && s[0] == '0' && (s[1] | ASCII_SPACE) == 'x')
+		base = 16, s += HEX_PREFIX_LEN;
+	for (digits = s; s < end && (d = digit_value(*s)) < base; s++) {
+		if (v > (UINT64_MAX - d) / base)
+			return "overflows 64 bits";
+		v = v * base + d;
+	}
+	for (unsigned i = 0; suffix && s + 1 == end && i < ARRAY_SIZE(units); i++)
+		if ((*s & ~ASCII_SPACE) == units[i].c)
+			shift = units[i].shift, s++;
+	if (s == digits || s != end)
+		return "is not a number";
+	if (v > UINT64_MAX >> shift)
+		return "overflows 64 bits";
+	*out = v << shift;
+	return NULL;
+}
+
+static const char *parse_small(const char *val, unsigned *out)
+{
+	uint64_t v = 0;
+	const char *why = parse_num(val, val + strlen(val), false, &v);
+
+	*out = (unsigned)v;
+	return why ? why : v > UINT32_MAX ? "is too large" : NULL;
+}
+
+static const char *name_error(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > CFG_NAME_MAX)
+		return "must be 1-15 characters";
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_' || *s == '-'))
+			return "may only hold a-z 0-9 _ -";
+	return NULL;
+}
+
+/* <size>@<base>, both 2 MiB multiples so the EPT can use large pages. */
+static const char *parse_mem(struct partition_cfg *pc, const char *val)
+{
+	const char *at = find_char(val, '@'), *why;
+
+	if (!*at)
+		return "expected <size>@<base>";
+	if ((why = parse_num(val, at, true, &pc->size)) ||
+	    (why = parse_num(at + 1, at + strlen(at), true, &pc->base)))
+		return why;
+	if (pc->size == 0)
+		return "size is zero";
+	if (pc->size % CFG_SLICE_ALIGN || pc->base % CFG_SLICE_ALIGN)
+		return "size and base must be multiples of 2 MiB";
+	return pc->base > UINT64_MAX - pc->size ? "base + size overflows 64 bits" : NULL;
+}
+
+/* The keys, required ones first. */
+enum cfg_key { KEY_CPU, KEY_MEM, KEY_IMAGE, KEY_CONSOLE, KEY_ON_FAULT, KEY_RESTARTS };
+#define KEY_FIRST_OPTIONAL KEY_CONSOLE
+#define KEY_COUNT (KEY_RESTARTS + 1)
+static const char *const key_names[KEY_COUNT] = { "cpu", "mem", "image", "console", "on-fault",
+						  "restarts" };
+
+/* Stores one value; NULL, or why it is wrong. */
+static const char *set_field(struct partition_cfg *pc, enum cfg_key k, const char *val)
+{
+	const char *why = NULL;
+
+	switch (k) {
+	case KEY_CPU:
+		return parse_small(val, &pc->cpu);
+	case KEY_RESTARTS:
+		return parse_small(val, &pc->restarts);
+	case KEY_MEM:
+		return parse_mem(pc, val);
+	case KEY_IMAGE:
+		if (strlen(val) >= sizeof(pc->image))
+			return "is longer than a module name can be";
+		ksnprintf(pc->image, sizeof(pc->image), "%s", val);
+		break;
+	case KEY_CONSOLE:
+		if (!(why = name_error(val)))
+			ksnprintf(pc->console, sizeof(pc->console), "%s", val);
+		break;
+	case KEY_ON_FAULT:
+		if (strcmp(val, "park") && strcmp(val, "restart"))
+			return "expected park or restart";
+		pc->on_fault = strcmp(val, "park") ? FAULT_RESTART : FAULT_PARK;
+	}
+	return why;
+}
+
+static bool parse_field(struct parser *p, struct partition_cfg *pc, char *tok, unsigned *seen)
+{
+	char *eq = (char *)find_char(tok, '=');
+	const char *why;
+
+	if (!*eq)
+		return report(p, pc, 0, "expected key=value, got '%s'", tok);
+	*eq = '\0';
+	for (unsigned k = 0; k < KEY_COUNT; k++) {
+		if (strcmp(tok, key_names[k]))
+			continue;
+		if (*seen & BIT(k))
+			return report(p, pc, 0, "%s= is given twice", tok);
+		*seen |= BIT(k);
+		if (!eq[1])
+			return report(p, pc, 0, "%s= has no value", tok);
+		why = set_field(pc, k, eq + 1);
+		return why ? report(p, pc, 0, "%s %s: %s", tok, eq + 1, why) : true;
+	}
+	return report(p, pc, 0, "unknown key '%s'", tok);
+}
+
+static bool parse_partition(struct parser *p, struct partition_cfg *pc, char **tok, unsigned ntok)
+{
+	const char *why;
+	unsigned seen = 0;
+
+	if (ntok < 2 || *find_char(tok[1], '='))
+		return report(p, pc, 0, "missing partition name after 'partition'");
+	ksnprintf(pc->name, sizeof(pc->name), "%s", tok[1]);
+	if ((why = name_error(tok[1])))
+		return report(p, pc, 0, "name %s: %s", tok[1], why);
+	for (unsigned i = 0; i + 1 < p->cfg->count; i++)
+		if (!strcmp(p->cfg->part[i].name, pc->name))
+			return report(p, pc, 0, "name %s is already used on line %u", pc->name,
+				      p->cfg->part[i].line);
+	for (unsigned i = 2; i < ntok; i++)
+		if (!parse_field(p, pc, tok[i], &seen))
+			return false;
+	for (unsigned k = 0; k < KEY_FIRST_OPTIONAL; k++)
+		if (!(seen & BIT(k)))
+			return report(p, pc, 0, "missing %s=", key_names[k]);
+	if (!pc->console[0])
+		ksnprintf(pc->console, sizeof(pc->console), "%s", pc->name);
+	return true;
+}
+
+/* The largest binary unit that divides v exactly: 64M, 1G, 12K, or plain bytes. */
+static int format_size(char *buf, size_t size, uint64_t v)
+{
+	static const struct { unsigned shift; char c; } units[] = { { 30, 'G' }, { 20, 'M' }, { 10, 'K' } };
+
+	for (unsigned i = 0; i < ARRAY_SIZE(units); i++)
+		if (v && v % BIT(units[i].shift) == 0)
+			return ksnprintf(buf, size, "%lu%c", v >> units[i].shift, units[i].c);
+	return ksnprintf(buf, size, "%lu", v);
+}
+
+/* The slice as the config writes it: 64M@0x8000000. */
+static void format_mem(char *buf, size_t size, const struct partition_cfg *pc)
+{
+	int n = format_size(buf, size, pc->size);
+
+	ksnprintf(buf + n, size - n, "@0x%lx", pc->base);
+}
+
+/* Covered by usable RAM; adjacent entries count as one, since firmware splits ranges freely. */
+static bool in_usable_ram(const struct machine_desc *m, uint64_t at, uint64_t end)
+{
+	bool grew = true;
+
+	while (at < end && grew) {
+		grew = false;
+		for (unsigned i = 0; i < m->ram_count; i++) {
+			const struct mem_range *r = &m->ram[i];
+
+			if (r->type == MEM_USABLE && at >= r->base && at - r->base < r->len)
+				at = r->base + r->len, grew = true;
+		}
+	}
+	return at >= end;
+}
+
+/* Reserved ranges, then the modules: everything a slice must not overlap. */
+static struct reserved_range blocker(const struct machine_desc *m, unsigned i)
+{
+	const struct boot_module *mod = &m->modules[i - m->reserved_count];
+
+	if (i < m->reserved_count)
+		return m->reserved[i];
+	return (struct reserved_range){ mod->start, mod->end, mod->name };
+}
+
+static void check_cpu(struct parser *p, struct partition_cfg *pc)
+{
+	const struct config *cfg = p->cfg;
+
+	if (pc->cpu >= p->m->cpu_count)
+		report(p, pc, 0, "cpu %u does not exist: %u CPUs are online", pc->cpu, p->m->cpu_count);
+	for (unsigned i = 0; i + 1 < cfg->count; i++)
+		if (cfg->part[i].valid && cfg->part[i].cpu == pc->cpu)
+			report(p, pc, 0, "cpu %u is already owned by partition %s", pc->cpu,
+			       cfg->part[i].name);
+}
+
+static void check_memory(struct parser *p, struct partition_cfg *pc)
+{
+	const struct config *cfg = p->cfg;
+	uint64_t end = pc->base + pc->size;
+	char mem[CFG_MEM_STR];
+
+	format_mem(mem, sizeof(mem), pc);
+	if (!in_usable_ram(p->m, pc->base, end))
+		report(p, pc, 0, "mem %s is not inside usable RAM", mem);
+	for (unsigned i = 0; i + 1 < cfg->count; i++) {
+		const struct partition_cfg *q = &cfg->part[i];
+
+		if (q->valid && range_overlaps(pc->base, end, q->base, q->base + q->size))
+			report(p, pc, 0, "mem %s overlaps partition %s", mem, q->name);
+	}
+	for (unsigned i = 0; i < p->m->reserved_count + p->m->module_count; i++) {
+		struct reserved_range r = blocker(p->m, i);
+
+		if (range_overlaps(pc->base, end, r.start, r.end))
+			report(p, pc, 0, "mem %s overlaps %s%s [0x%lx, 0x%lx)", mem,
+			       i < p->m->reserved_count ? "" : "module ", r.name, r.start, r.end);
+	}
+}
+
+static void check_image(struct parser *p, struct partition_cfg *pc)
+{
+	const struct boot_module *mod;
+	char have[CFG_MEM_STR], room[CFG_MEM_STR];
+
+	pc->module = config_find_module(p->m, pc->image);
+	if (pc->module < 0) {
+		report(p, pc, 0, "image %s: no module of that name", pc->image);
+		return;
+	}
+	mod = &p->m->modules[pc->module];
+	format_size(have, sizeof(have), mod->end - mod->start);
+	format_size(room, sizeof(room), pc->size);
+	if (mod->end - mod->start > pc->size)
+		report(p, pc, 0, "image %s (%s) is larger than the slice (%s)", pc->image, have, room);
+}
+
+/*
+ * Runs on the newest partition, against the earlier valid ones: the first to claim a core or
+ * memory keeps it. Each check reports on its own, so one line may get several messages.
+ */
+static void validate(struct parser *p, struct partition_cfg *pc)
+{
+	check_cpu(p, pc);
+	check_memory(p, pc);
+	check_image(p, pc);
+}
+
+static struct partition_cfg *new_partition(struct config *cfg, unsigned line)
+{
+	struct partition_cfg *pc = &cfg->part[cfg->count++];
+
+	*pc = (struct partition_cfg){ .on_fault = FAULT_PARK, .restarts = CFG_DEFAULT_RESTARTS,
+				      .module = -1, .line = line, .valid = true };
+	return pc;
+}
+
+/* Printable ASCII and tabs only, before any '#': a comment may hold anything. */
+static bool check_bytes(struct parser *p, const char *s, size_t n, unsigned line)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = (uint8_t)s[i];
+
+		if (c >= ASCII_LIMIT || ((c < ASCII_SPACE || c == ASCII_DEL) && c != '\t'))
+			return report(p, NULL, line, "%s byte 0x%02x in column %zu",
+				      c >= ASCII_LIMIT ? "non-ASCII" : "control", c, i + 1);
+	}
+	return n <= CFG_LINE_MAX ||
+	       report(p, NULL, line, "line is longer than %u characters", CFG_LINE_MAX);
+}
+
+/* Cuts s into words in place; returns how many there were, storing at most CFG_MAX_FIELDS + 1. */
+static unsigned split(char *s, char **tok)
+{
+	unsigned n = 0;
+
+	for (; *s; s++) {
+		if (*s == ' ' || *s == '\t')
+			*s = '\0';
+		else if (s[-1] == '\0' && n++ <= CFG_MAX_FIELDS)
+			tok[n - 1] = s;
+	}
+	return n;
+}
+
+static void parse_line(struct parser *p, const char *s, size_t n, unsigned line)
+{
+	char buf[CFG_LINE_MAX + 2] = "", *tok[CFG_MAX_FIELDS + 1];
+	unsigned ntok;
+
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == '#')
+			n = i;
+	if (n && s[n - 1] == '\r')
+		n--;
+	if (!check_bytes(p, s, n, line))
+		return;
+	memcpy(buf + 1, s, n); /* buf[0] stays NUL: split finds word starts by the byte before */
+	buf[n + 1] = '\0';
+	ntok = split(buf + 1, tok);
+	if (ntok == 0)
+		return;
+	if (strcmp(tok[0], "partition"))
+		report(p, NULL, line, "expected 'partition <name> key=value...', got '%s'", tok[0]);
+	else if (ntok > CFG_MAX_FIELDS)
+		report(p, NULL, line, "more than %u fields", CFG_MAX_FIELDS);
+	else if (p->cfg->count == CFG_MAX_PARTITIONS)
+		report(p, NULL, line, "too many partitions: at most %u", CFG_MAX_PARTITIONS);
+	else if (parse_partition(p, new_partition(p->cfg, line), tok, ntok))
+		validate(p, &p->cfg->part[p->cfg->count - 1]);
+}
+
+static unsigned count_valid(const struct config *cfg)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < cfg->count; i++)
+		n += cfg->part[i].valid;
+	return n;
+}
+
+unsigned config_parse(struct config *cfg, const char *file, const char *text, size_t len,
+		      const struct machine_desc *m, config_report_fn report_fn, void *ctx)
+{
+	struct parser p = { cfg, m, file, report_fn, ctx };
+	unsigned line = 1;
+
+	memset(cfg, 0, sizeof(*cfg));
+	for (size_t pos = 0, n; pos < len; pos += n + 1, line++) {
+		for (n = 0; pos + n < len && text[pos + n] != '\n'; n++)
+			;
+		parse_line(&p, text + pos, n, line);
+	}
+	if (cfg->count == 0 && cfg->errors == 0) /* an empty file: say so, as nothing will run */
+		report(&p, NULL, 0, "no partitions");
+	return count_valid(cfg);
+}
+
+/* A free stretch runs from start to the next blocker or the end of its RAM range. */
+static void consider(const struct machine_desc *m, const struct mem_range *r, uint64_t start,
+		     uint64_t *best_base, uint64_t *best_size)
+{
+	uint64_t end = r->base + r->len;
+
+	if (start < r->base || start >= end)
+		return;
+	for (unsigned i = 0; i < m->reserved_count + m->module_count; i++) {
+		struct reserved_range b = blocker(m, i);
+
+		if (b.start <= start && start < b.end)
+			return;
+		end = b.start > start && b.start < end ? b.start : end;
+	}
+	start = ALIGN_UP(start, CFG_SLICE_ALIGN);
+	end = ALIGN_DOWN(end, CFG_SLICE_ALIGN);
+	if (start < end && end - start > *best_size)
+		*best_base = start, *best_size = end - start;
+}
+
+/* Free stretches begin at the start of a usable RAM range or at the end of a blocker. */
+static void largest_free(const struct machine_desc *m, uint64_t *base, uint64_t *size)
+{
+	*base = *size = 0;
+	for (unsigned i = 0; i < m->ram_count; i++) {
+		if (m->ram[i].type != MEM_USABLE)
+			continue;
+		consider(m, &m->ram[i], m->ram[i].base, base, size);
+		for (unsigned j = 0; j < m->reserved_count + m->module_count; j++)
+			consider(m, &m->ram[i], blocker(m, j).end, base, size);
+	}
+}
+
+unsigned config_default(struct config *cfg, const char *image, const struct machine_desc *m,
+			config_report_fn report_fn, void *ctx)
+{
+	struct parser p = { cfg, m, "default config", report_fn, ctx };
+	unsigned n = m->cpu_count < CFG_MAX_PARTITIONS ? m->cpu_count : CFG_MAX_PARTITIONS;
+	uint64_t base, size;
+
+	memset(cfg, 0, sizeof(*cfg));
+	largest_free(m, &base, &size);
+	if (n == 0 || size / n < CFG_SLICE_ALIGN)
+		return report(&p, NULL, 0, "no room for %u slices of 2 MiB: largest free RAM is 0x%lx bytes",
+			      n, size);
+	size = ALIGN_DOWN(size / n, CFG_SLICE_ALIGN);
+	for (unsigned i = 0; i < n; i++) {
+		struct partition_cfg *pc = new_partition(cfg, 0);
+
+		ksnprintf(pc->name, sizeof(pc->name), "p%u", i);
+		ksnprintf(pc->console, sizeof(pc->console), "p%u", i);
+		ksnprintf(pc->image, sizeof(pc->image), "%s", image);
+		pc->cpu = i;
+		pc->base = base + i * size;
+		pc->size = size;
+		validate(&p, pc);
+	}
+	return count_valid(cfg);
+}
+
+int config_find_module(const struct machine_desc *m, const char *image)
+{
+	size_t len = strlen(image);
+
+	for (unsigned i = 0; i < m->module_count; i++) {
+		const char *path = m->modules[i].name, *end = find_char(path, ' '), *base = end;
+
+		while (base > path && base[-1] != '/')
+			base--;
+		if (((size_t)(end - path) == len && !strncmp(path, image, len)) ||
+		    ((size_t)(end - base) == len && !strncmp(base, image, len)))
+			return (int)i;
+	}
+	return -1;
+}
+
+int config_format_row(char *buf, size_t size, const struct partition_cfg *p)
+{
+	char mem[CFG_MEM_STR];
+
+	if (!p)
+		return ksnprintf(buf, size, "%-15s %3s  %-24s %-20s %s", "partition", "cpu", "slice",
+				 "image", "state");
+	format_mem(mem, sizeof(mem), p);
+	return ksnprintf(buf, size, "%-15s %3u  %-24s %-20s %s", p->name, p->cpu, mem, p->image,
+			 p->valid ? "valid" : "invalid");
+}

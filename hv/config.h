@@ -1,0 +1,77 @@
+/* Partition config: parse partition.cfg (or make the default one) and check it against the machine. */
+#ifndef HV_CONFIG_H
+#define HV_CONFIG_H
+
+#include "bootinfo.h"
+
+#define CFG_NAME_MAX        15          /* partition and console names: 1-15 of [a-z0-9_-] */
+#define CFG_LINE_MAX        255         /* longer lines are refused, not cut */
+#define CFG_MAX_PARTITIONS  HV_MAX_CPUS /* one core each */
+#define CFG_SLICE_ALIGN     MiB(2)      /* slices start and end on 2 MiB pages: large EPT leaves */
+#define CFG_DEFAULT_RESTARTS 3
+
+enum fault_policy { FAULT_PARK, FAULT_RESTART };
+
+struct partition_cfg {
+	char name[CFG_NAME_MAX + 1];
+	char console[CFG_NAME_MAX + 1];   /* defaults to the name */
+	char image[BOOT_NAME_LEN];        /* module name, see config_find_module */
+	unsigned cpu;                     /* logical CPU: 0 = boot CPU, then MADT order */
+	uint64_t base, size;              /* the slice [base, base + size) */
+	enum fault_policy on_fault;       /* defaults to FAULT_PARK */
+	unsigned restarts;                /* with FAULT_RESTART; defaults to CFG_DEFAULT_RESTARTS */
+	int module;                       /* index of the image in machine_desc.modules, or -1 */
+	unsigned line;                    /* config line, 0 for a default partition */
+	bool valid;                       /* false: reported, and never started */
+};
+
+/* Memory no slice may touch: the hypervisor image and heap, the AP trampoline, the first MiB. */
+struct reserved_range {
+	uint64_t start, end;              /* [start, end) */
+	const char *name;                 /* for messages: "overlaps hypervisor image [...)" */
+};
+
+struct machine_desc {
+	const struct mem_range *ram;      /* the memory map: only MEM_USABLE entries count */
+	unsigned ram_count;
+	const struct reserved_range *reserved;
+	unsigned reserved_count;
+	const struct boot_module *modules; /* reserved too, without being listed above */
+	unsigned module_count;
+	unsigned cpu_count;               /* online CPUs */
+};
+
+struct config {
+	struct partition_cfg part[CFG_MAX_PARTITIONS];
+	unsigned count;                   /* partitions, valid or not */
+	unsigned errors;                  /* messages reported */
+};
+
+/* Receives each error as one line: "partition.cfg:3: mem 64M@0x8000000 overlaps partition rt0". */
+typedef void (*config_report_fn)(void *ctx, const char *msg);
+
+/*
+ * Parse the config text [text, text + len) named file and validate each partition against m.
+ * A partition with an error is reported and marked invalid; the others stay valid. Returns the
+ * number of valid partitions.
+ */
+unsigned config_parse(struct config *cfg, const char *file, const char *text, size_t len,
+		      const struct machine_desc *m, config_report_fn report, void *ctx);
+
+/*
+ * Without a config module: one partition per online CPU (p0, p1, ...) running image, with equal
+ * 2 MiB-aligned slices of the largest free usable region. Validated like a parsed config.
+ */
+unsigned config_default(struct config *cfg, const char *image, const struct machine_desc *m,
+			config_report_fn report, void *ctx);
+
+/*
+ * The module an image= names: the first word of the module's command line, either whole or its
+ * basename, so image=toy.elf matches "/boot/toy.elf" and "toy.elf". Returns its index or -1.
+ */
+int config_find_module(const struct machine_desc *m, const char *image);
+
+/* One row of the partition table into buf (p == NULL: the header row); returns ksnprintf's. */
+int config_format_row(char *buf, size_t size, const struct partition_cfg *p);
+
+#endif

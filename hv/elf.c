@@ -1,0 +1,164 @@
+/* Guest ELF loader: validate every header and segment first, then copy and zero into the slice. */
+#include "elf.h"
+#include "phys.h"
+#include "string.h"
+
+struct elf_file {
+	const uint8_t *data;
+	uint64_t size;
+	struct elf64_ehdr eh;
+	uint64_t low, high; /* lowest p_paddr and highest p_paddr + p_memsz of the PT_LOADs */
+};
+
+/* Headers are copied out: the file need not be aligned for them. */
+static void read_phdr(const struct elf_file *f, unsigned i, struct elf64_phdr *ph)
+{
+	memcpy(ph, f->data + f->eh.e_phoff + (uint64_t)i * sizeof(*ph), sizeof(*ph));
+}
+
+/* Empty PT_LOADs occupy nothing and are skipped everywhere. */
+static bool read_load(const struct elf_file *f, unsigned i, struct elf64_phdr *ph)
+{
+	read_phdr(f, i, ph);
+	return ph->p_type == PT_LOAD && ph->p_memsz != 0;
+}
+
+static int check_header(struct elf_file *f, err_t *e)
+{
+	const struct elf64_ehdr *eh = &f->eh;
+	uint64_t table;
+
+	if (f->size < sizeof(*eh))
+		return err_set(e, "elf: %lu bytes is shorter than an ELF header", f->size);
+	memcpy(&f->eh, f->data, sizeof(f->eh));
+	table = (uint64_t)eh->e_phnum * sizeof(struct elf64_phdr);
+	if (memcmp(eh->e_ident, ELF_MAGIC, ELF_MAGIC_LEN))
+		return err_set(e, "elf: bad magic: not an ELF file");
+	if (eh->e_ident[EI_CLASS] != ELFCLASS64)
+		return err_set(e, "elf: class %u is not ELFCLASS64", eh->e_ident[EI_CLASS]);
+	if (eh->e_ident[EI_DATA] != ELFDATA2LSB)
+		return err_set(e, "elf: data encoding %u is not little-endian", eh->e_ident[EI_DATA]);
+	if (eh->e_machine != EM_X86_64)
+		return err_set(e, "elf: machine %u is not x86-64 (%u)", eh->e_machine, EM_X86_64);
+	if (eh->e_type != ET_EXEC && eh->e_type != ET_DYN)
+		return err_set(e, "elf: type %u is not ET_EXEC or ET_DYN", eh->e_type);
+	if (eh->e_phentsize != sizeof(struct elf64_phdr))
+		return err_set(e, "elf: e_phentsize %u is not %zu", eh->e_phentsize,
+			       sizeof(struct elf64_phdr));
+	if (eh->e_phnum == 0 || eh->e_phnum > ELF_MAX_PHNUM)
+		return err_set(e, "elf: e_phnum %u is not in 1..%u", eh->e_phnum, ELF_MAX_PHNUM);
+	if (eh->e_phoff > f->size || table > f->size - eh->e_phoff)
+		return err_set(e, "elf: program headers at 0x%lx+0x%lx are outside the file (%lu bytes)",
+			       eh->e_phoff, table, f->size);
+	return 0;
+}
+
+static int check_segment(const struct elf_file *f, unsigned i, const struct elf64_phdr *ph, err_t *e)
+{
+	if (ph->p_filesz > ph->p_memsz)
+		return err_set(e, "elf: segment %u: p_filesz 0x%lx is larger than p_memsz 0x%lx", i,
+			       ph->p_filesz, ph->p_memsz);
+	if (ph->p_offset > f->size || ph->p_filesz > f->size - ph->p_offset)
+		return err_set(e, "elf: segment %u: file bytes 0x%lx+0x%lx run past the end of the file "
+			       "(%lu bytes): truncated", i, ph->p_offset, ph->p_filesz, f->size);
+	if (ph->p_paddr > UINT64_MAX - ph->p_memsz || ph->p_vaddr > UINT64_MAX - ph->p_memsz)
+		return err_set(e, "elf: segment %u: address + p_memsz 0x%lx overflows 64 bits", i,
+			       ph->p_memsz);
+	return 0;
+}
+
+/* Each segment on its own, then every pair: PT_LOADs must not share a physical byte. */
+static int check_segments(struct elf_file *f, err_t *e)
+{
+	struct elf64_phdr a, b;
+
+	f->low = UINT64_MAX;
+	f->high = 0;
+	for (unsigned i = 0; i < f->eh.e_phnum; i++) {
+		if (!read_load(f, i, &a))
+			continue;
+		if (check_segment(f, i, &a, e))
+			return -1;
+		f->low = a.p_paddr < f->low ? a.p_paddr : f->low;
+		f->high = a.p_paddr + a.p_memsz > f->high ? a.p_paddr + a.p_memsz : f->high;
+		for (unsigned j = 0; j < i; j++) {
+			if (read_load(f, j, &b) &&
+			    range_overlaps(a.p_paddr, a.p_paddr + a.p_memsz, b.p_paddr, b.p_paddr + b.p_memsz))
+				return err_set(e, "elf: segment %u overlaps segment %u", i, j);
+		}
+	}
+	if (f->high == 0) /* every PT_LOAD kept has p_memsz > 0, so high > 0 once one is seen */
+		return err_set(e, "elf: no PT_LOAD segment");
+	return 0;
+}
+
+/* Where segment i goes: its offset from the lowest p_paddr, added to load_base. */
+static int check_placement(const struct elf_file *f, uint64_t slice_end, uint64_t load_base, err_t *e)
+{
+	struct elf64_phdr ph;
+
+	for (unsigned i = 0; i < f->eh.e_phnum; i++) {
+		uint64_t span;
+
+		if (!read_load(f, i, &ph))
+			continue;
+		span = ph.p_paddr - f->low + ph.p_memsz;
+		if (span > slice_end - load_base)
+			return err_set(e, "elf: segment %u: ends at load base 0x%lx + 0x%lx, outside the slice "
+				       "(ends 0x%lx)", i, load_base, span, slice_end);
+		if (!phys_ptr(load_base + span - ph.p_memsz, ph.p_memsz))
+			return err_set(e, "elf: segment %u: 0x%lx+0x%lx is not accessible memory", i,
+				       load_base + span - ph.p_memsz, ph.p_memsz);
+	}
+	return 0;
+}
+
+static int find_entry(const struct elf_file *f, uint64_t load_base, uint64_t *entry, err_t *e)
+{
+	struct elf64_phdr ph;
+	uint64_t va = f->eh.e_entry;
+
+	for (unsigned i = 0; i < f->eh.e_phnum; i++) {
+		if (read_load(f, i, &ph) && va >= ph.p_vaddr && va - ph.p_vaddr < ph.p_memsz) {
+			*entry = load_base + (ph.p_paddr - f->low) + (va - ph.p_vaddr);
+			return 0;
+		}
+	}
+	return err_set(e, "elf: entry point 0x%lx is in no PT_LOAD segment", va);
+}
+
+static void copy_segments(const struct elf_file *f, uint64_t load_base)
+{
+	struct elf64_phdr ph;
+
+	for (unsigned i = 0; i < f->eh.e_phnum; i++) {
+		uint8_t *dst;
+
+		if (!read_load(f, i, &ph))
+			continue;
+		dst = phys_ptr(load_base + (ph.p_paddr - f->low), ph.p_memsz);
+		memcpy(dst, f->data + ph.p_offset, ph.p_filesz);
+		memset(dst + ph.p_filesz, 0, ph.p_memsz - ph.p_filesz);
+	}
+}
+
+int elf_load(const void *file, uint64_t size, uint64_t slice_base, uint64_t slice_size,
+	     uint64_t load_base, struct elf_image *out, err_t *e)
+{
+	struct elf_file f = { .data = file, .size = size };
+	uint64_t entry = 0;
+
+	if (slice_base > UINT64_MAX - slice_size || load_base < slice_base ||
+	    load_base >= slice_base + slice_size)
+		return err_set(e, "elf: load base 0x%lx is outside the slice 0x%lx+0x%lx", load_base,
+			       slice_base, slice_size);
+	if (check_header(&f, e) || check_segments(&f, e) ||
+	    check_placement(&f, slice_base + slice_size, load_base, e) ||
+	    find_entry(&f, load_base, &entry, e))
+		return -1;
+	copy_segments(&f, load_base);
+	out->entry = entry;
+	out->start = load_base;
+	out->end = load_base + (f.high - f.low);
+	return 0;
+}

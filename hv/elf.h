@@ -1,0 +1,51 @@
+/* Guest ELF loader: copies an ELF64 x86-64 image's PT_LOAD segments into a slice, relative to it. */
+#ifndef HV_ELF_H
+#define HV_ELF_H
+
+#include "err.h"
+
+/* The ELF64 file header and program header (System V ABI, "ELF-64 Object File Format"). */
+#define ELF_NIDENT      16
+#define ELF_MAGIC       "\177ELF"
+#define ELF_MAGIC_LEN   4
+#define EI_CLASS        4
+#define EI_DATA         5
+#define ELFCLASS64      2
+#define ELFDATA2LSB     1
+#define ET_EXEC         2
+#define ET_DYN          3
+#define EM_X86_64       62
+#define PT_LOAD         1
+
+/* More program headers than any guest needs: a bound on work and on absurd input. */
+#define ELF_MAX_PHNUM   64
+
+struct elf64_ehdr {
+	uint8_t e_ident[ELF_NIDENT];
+	uint16_t e_type, e_machine;
+	uint32_t e_version;
+	uint64_t e_entry, e_phoff, e_shoff;
+	uint32_t e_flags;
+	uint16_t e_ehsize, e_phentsize, e_phnum, e_shentsize, e_shnum, e_shstrndx;
+};
+
+struct elf64_phdr {
+	uint32_t p_type, p_flags;
+	uint64_t p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_align;
+};
+
+struct elf_image {
+	uint64_t entry;      /* guest-physical address to start at */
+	uint64_t start, end; /* [start, end): what the segments span in the slice */
+};
+
+/*
+ * Load the ELF file [file, file + size) into the slice [slice_base, slice_base + slice_size):
+ * the lowest PT_LOAD p_paddr lands at load_base and every segment keeps its offset from it;
+ * bytes past p_filesz are zeroed. e_entry is translated through the PT_LOAD segment whose
+ * virtual range holds it. Everything is checked before anything is written (through phys_ptr).
+ */
+int elf_load(const void *file, uint64_t size, uint64_t slice_base, uint64_t slice_size,
+	     uint64_t load_base, struct elf_image *out, err_t *e);
+
+#endif

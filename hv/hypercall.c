@@ -1,0 +1,53 @@
+/* Hypercalls (the ABI is in hypercall.h): every address is checked against the caller's slice. */
+#include "hypercall.h"
+#include "cpu.h"
+#include "partition.h"
+#include "phys.h"
+#include "string.h"
+
+static int64_t hc_console_write(struct partition *p, uint64_t buf, uint64_t len)
+{
+	const char *s;
+
+	if (len == 0 || len > HC_CONSOLE_MAX)
+		return HC_ERR_BAD_LENGTH;
+	if (!partition_owns(p, buf, len) || !(s = phys_ptr(buf, len)))
+		return HC_ERR_BAD_ADDRESS;
+	for (uint64_t i = 0; i < len; i++)
+		partition_console_putc(p, s[i]);
+	return (int64_t)len;
+}
+
+static int64_t hc_partition_info(struct partition *p, uint64_t buf)
+{
+	struct hc_partition_info info = { 0 }, *out;
+
+	if (!partition_owns(p, buf, sizeof(info)) || !(out = phys_ptr(buf, sizeof(info))))
+		return HC_ERR_BAD_ADDRESS;
+	memcpy(info.name, p->cfg->name, sizeof(info.name) - 1);
+	info.index = p->index;
+	info.partitions = partition_count;
+	info.cpu = p->cfg->cpu;
+	info.apic_id = cpus[p->cfg->cpu].apic_id;
+	info.slice_base = p->cfg->base;
+	info.slice_size = p->cfg->size;
+	memcpy(out, &info, sizeof(info));
+	return 0;
+}
+
+int64_t hypercall(struct partition *p, uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2)
+{
+	(void)a2;
+	switch (nr) {
+	case HC_CONSOLE_WRITE:
+		return hc_console_write(p, a0, a1);
+	case HC_PARTITION_INFO:
+		return hc_partition_info(p, a0);
+	case HC_DONE:
+		p->status = (int)a0;
+		partition_stop(p, PARTITION_DONE);
+	default:
+		partition_deny(p, "unknown hypercall %lu", nr);
+		return HC_ERR_UNKNOWN_CALL;
+	}
+}

@@ -1,0 +1,182 @@
+/* Partitions at run time: building a slice, its virtual console, and how a partition ends. */
+#include "partition.h"
+#include "../arch/x86/x86.h"
+#include "console.h"
+#include "cpu.h"
+#include "fmt.h"
+#include "heap.h"
+#include "hypercall.h"
+#include "phys.h"
+#include "power.h"
+#include "string.h"
+
+/* Multiboot2 information tags the guest receives (Multiboot2 spec 3.6). */
+#define MB2_TAG_END 0
+#define MB2_TAG_CMDLINE 1
+#define MB2_TAG_LOADER_NAME 2
+#define MB2_TAG_MMAP 6
+#define MB2_TAG_ALIGN 8
+#define MB2_MMAP_ENTRY_VERSION 0
+
+struct partition partitions[HV_MAX_CPUS];
+unsigned partition_count;
+static volatile unsigned partitions_running;
+
+static const char *const state_names[] = {
+	[PARTITION_READY] = "ready",   [PARTITION_RUNNING] = "running", [PARTITION_DONE] = "done",
+	[PARTITION_HALTED] = "halted", [PARTITION_PARKED] = "parked",
+};
+
+const char *partition_state_name(enum partition_state s) { return state_names[s]; }
+
+bool partition_owns(const struct partition *p, uint64_t gpa, uint64_t len)
+{
+	uint64_t base = p->cfg->base, end = base + p->cfg->size;
+
+	return gpa >= base && len <= end - gpa && gpa + len <= end;
+}
+
+/* Appends one tag to a multiboot2 information block; returns the next tag's offset. */
+static uint32_t mb2_tag(uint8_t *info, uint32_t off, uint32_t type, const void *body, uint32_t len)
+{
+	uint32_t hdr[2] = { type, (uint32_t)(sizeof(hdr) + len) };
+
+	memcpy(info + off, hdr, sizeof(hdr));
+	memcpy(info + off + sizeof(hdr), body, len);
+	return (uint32_t)ALIGN_UP(off + sizeof(hdr) + len, MB2_TAG_ALIGN);
+}
+
+/* The guest's start-up information (hv/hypercall.h): its name, "slicehv", and its slice as RAM. */
+static void write_bootinfo(struct partition *p)
+{
+	uint8_t *info = phys_ptr(p->bootinfo, GUEST_BOOTINFO_MAX);
+	char cmdline[8 + CFG_NAME_MAX + 1];
+	struct {
+		uint32_t entry_size, entry_version;
+		uint64_t base, len;
+		uint32_t type, reserved;
+	} mmap = { 24, MB2_MMAP_ENTRY_VERSION, p->cfg->base, p->cfg->size, MEM_USABLE, 0 };
+	uint32_t off = 8; /* total_size and reserved come first */
+
+	memset(info, 0, GUEST_BOOTINFO_MAX);
+	ksnprintf(cmdline, sizeof(cmdline), "name=%s", p->cfg->name);
+	off = mb2_tag(info, off, MB2_TAG_CMDLINE, cmdline, strlen(cmdline) + 1);
+	off = mb2_tag(info, off, MB2_TAG_LOADER_NAME, "slicehv", sizeof("slicehv"));
+	off = mb2_tag(info, off, MB2_TAG_MMAP, &mmap, sizeof(mmap));
+	off = mb2_tag(info, off, MB2_TAG_END, NULL, 0);
+	*(uint32_t *)info = off;
+}
+
+int partition_prepare(struct partition *p, const struct boot_module *image, uint64_t max_leaf, err_t *e)
+{
+	const struct partition_cfg *c = p->cfg;
+	const void *file = phys_ptr(image->start, image->end - image->start);
+
+	if (!file)
+		return err_set(e, "image %s is not in mapped memory", image->name);
+	if (ept_build(&p->ept, c->base, c->size, max_leaf, heap_alloc_page, NULL, e) < 0)
+		return -1;
+	if (elf_load(file, image->end - image->start, c->base, c->size, c->base + GUEST_IMAGE_OFFSET,
+		     &p->image, e) < 0)
+		return -1;
+	p->bootinfo = c->base + GUEST_BOOTINFO_OFFSET;
+	write_bootinfo(p);
+	p->state = PARTITION_READY;
+	printk("slicehv: partition %s: ept %u table pages, leaves 1G=%lu 2M=%lu 4K=%lu; image "
+	       "[0x%lx-0x%lx) entry 0x%lx\n",
+	       c->name, p->ept.stats.tables, p->ept.stats.leaves_1g, p->ept.stats.leaves_2m,
+	       p->ept.stats.leaves_4k, p->image.start, p->image.end, p->image.entry);
+	return 0;
+}
+
+static void console_flush(struct partition *p)
+{
+	p->line[p->line_len] = '\0';
+	printk("[%s] %s\n", p->cfg->console, p->line);
+	p->line_len = 0;
+}
+
+void partition_console_putc(struct partition *p, char ch)
+{
+	if (ch == '\r')
+		return;
+	if (ch == '\n') {
+		console_flush(p);
+		return;
+	}
+	/* Anything unprintable is shown, not sent raw to the shared terminal. */
+	p->line[p->line_len++] = (ch >= ' ' && ch <= '~') ? ch : '?';
+	if (p->line_len == CONSOLE_LINE_MAX - 1)
+		console_flush(p);
+}
+
+void partition_deny(struct partition *p, const char *fmt, ...)
+{
+	char what[96];
+	va_list ap;
+
+	if (++p->denied > PRINTED_DENIALS_MAX)
+		return;
+	va_start(ap, fmt);
+	kvsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	printk("slicehv: partition %s: denied %s%s\n", p->cfg->name, what,
+	       p->denied == PRINTED_DENIALS_MAX ? " (further denials only counted)" : "");
+}
+
+static void print_stats(const struct partition *p)
+{
+	char line[CONSOLE_LINE_MAX];
+	uint64_t total = 0;
+	int n;
+
+	for (unsigned r = 0; r < EXIT_REASON_COUNT; r++)
+		total += p->exits[r];
+	n = ksnprintf(line, sizeof(line), "slicehv: stats %s: %s", p->cfg->name, partition_state_name(p->state));
+	if (p->state == PARTITION_DONE)
+		n += ksnprintf(line + n, sizeof(line) - n, " status %d", p->status);
+	n += ksnprintf(line + n, sizeof(line) - n, ", denied %u, exits %lu:", p->denied, total);
+	for (unsigned r = 0; r < EXIT_REASON_COUNT && n < (int)sizeof(line); r++)
+		if (p->exits[r])
+			n += ksnprintf(line + n, sizeof(line) - n, " %s=%u", exit_reason_name(r), p->exits[r]);
+	printk("%s\n", line);
+}
+
+/* Every partition has stopped: the statistics, then the machine ends with the overall verdict. */
+static void __attribute__((noreturn)) end_of_run(void)
+{
+	bool clean = true;
+
+	for (unsigned i = 0; i < partition_count; i++) {
+		print_stats(&partitions[i]);
+		clean &= partitions[i].state == PARTITION_DONE && partitions[i].status == 0;
+	}
+	printk("slicehv: all partitions done\n");
+	machine_exit(clean ? HV_EXIT_OK : HV_EXIT_FAILED);
+}
+
+void partition_stop(struct partition *p, enum partition_state why)
+{
+	if (p->line_len)
+		console_flush(p);
+	p->state = why;
+	if (__atomic_sub_fetch(&partitions_running, 1, __ATOMIC_ACQ_REL) == 0)
+		end_of_run();
+	cli();
+	for (;;)
+		hlt();
+}
+
+void partition_park(struct partition *p, const char *fmt, ...)
+{
+	char reason[CONSOLE_LINE_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	kvsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	printk("slicehv: partition %s parked: %s\n", p->cfg->name, reason);
+	partition_stop(p, PARTITION_PARKED);
+}
+
+void partition_expect(unsigned running) { partitions_running = running; }

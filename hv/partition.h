@@ -1,0 +1,58 @@
+/* Partitions at run time: one guest per core in its slice, its console, its exits and its end. */
+#ifndef HV_PARTITION_H
+#define HV_PARTITION_H
+
+#include "../arch/x86/ept.h"
+#include "../arch/x86/exits.h"
+#include "config.h"
+#include "elf.h"
+
+#define CONSOLE_LINE_MAX 200
+#define PRINTED_DENIALS_MAX 8 /* denied accesses reported one by one; the rest only counted */
+
+enum partition_state {
+	PARTITION_READY,   /* built, not yet launched */
+	PARTITION_RUNNING,
+	PARTITION_DONE,    /* said so with HC_DONE */
+	PARTITION_HALTED,  /* HLT with nothing that could ever wake it */
+	PARTITION_PARKED,  /* stopped on a fault; reason says which */
+};
+
+struct partition {
+	const struct partition_cfg *cfg; /* name, cpu, slice, image */
+	unsigned index;
+	enum partition_state state;
+	int status;                      /* HC_DONE's status */
+	struct ept ept;
+	struct elf_image image;
+	uint64_t bootinfo;               /* guest-physical address of its multiboot2 information */
+	char line[CONSOLE_LINE_MAX];     /* its console's unfinished line */
+	unsigned line_len;
+	uint8_t uart_lcr;                /* its virtual COM1's line control register */
+	uint32_t exits[EXIT_REASON_COUNT];
+	uint32_t denied;                 /* port and MSR accesses refused */
+};
+
+extern struct partition partitions[HV_MAX_CPUS];
+extern unsigned partition_count;
+
+/* Builds the EPT and loads the image and boot information into the slice. */
+int partition_prepare(struct partition *p, const struct boot_module *image, uint64_t max_leaf, err_t *e);
+/* True if [gpa, gpa + len) lies inside the partition's slice. */
+bool partition_owns(const struct partition *p, uint64_t gpa, uint64_t len);
+/* Its virtual COM1: buffers a character, printing whole lines as "[<name>] <line>". */
+void partition_console_putc(struct partition *p, char ch);
+/* Reports an access refused; the first few are printed, all are counted. */
+void partition_deny(struct partition *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The partition stops for good (done, halted or parked): this core idles; the last one ends the run. */
+void partition_stop(struct partition *p, enum partition_state why) __attribute__((noreturn));
+void partition_park(struct partition *p, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
+const char *partition_state_name(enum partition_state s);
+/* Before any launch: how many partitions must stop before the run ends. */
+void partition_expect(unsigned running);
+
+/* VMCALL: number and arguments from the guest's registers; the result goes back in its RAX. */
+int64_t hypercall(struct partition *p, uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2);
+
+#endif

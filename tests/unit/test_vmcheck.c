@@ -1,0 +1,570 @@
+/* Unit tests for the VM-entry self-check: slicehv's launch state passes, each single broken rule is named. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "vmcheck.h"
+#include "vmcs.h"
+
+/* Capability MSRs as a Skylake client reports them (TRUE controls, EPT with WB/UC, A/D, 4-level). */
+static const struct vmx_msrs skylake = {
+	.basic = 0x00da040000000004ull, /* bit 55: TRUE controls; bit 56 clear */
+	.pinbased = 0x0000007f00000016ull,
+	.procbased = 0xfff9fffe0401e172ull, /* must-1 includes CR3-load/store exiting */
+	.procbased2 = 0x00553cfe00000000ull,
+	.exit = 0x01ffffff00036dffull,
+	.entry = 0x0003ffff000011ffull,
+	.true_pinbased = 0x0000007f00000016ull,
+	.true_procbased = 0xfff9fffe04006172ull,
+	.true_exit = 0x01ffffff00036dfbull,
+	.true_entry = 0x0003ffff000011fbull,
+	.cr0_fixed0 = 0x80000021ull, /* PE, NE, PG */
+	.cr0_fixed1 = 0xffffffffull,
+	.cr4_fixed0 = 0x2000ull, /* VMXE */
+	.cr4_fixed1 = 0x3767ffull,
+	.ept_vpid_cap = 0x00000f0106734141ull,
+	.misc = 0x7004c1e7ull, /* HLT, shutdown, wait-for-SIPI; 4 CR3 targets */
+	.phys_addr_bits = 39,
+};
+
+#define BASIC_TRUE_CTLS (1ull << 55)
+#define BASIC_ANY_HW_ERROR_CODE (1ull << 56)
+#define MISC_ACTIVITY_HLT (1ull << 6)
+#define EPT_CAP_ACCESSED_DIRTY (1ull << 21)
+
+/* slicehv's launch controls: TRUE must-1 bits plus what vmcs.c asks for. */
+#define PIN_DEFAULT 0x16ull
+#define PROC_DEFAULT (0x04006172ull | CPU_HLT_EXITING | CPU_USE_IO_BITMAPS | CPU_USE_MSR_BITMAPS | \
+		      CPU_ACTIVATE_SECONDARY_CONTROLS)
+#define PROC2_DEFAULT (SECONDARY_ENABLE_EPT | SECONDARY_ENABLE_VPID | SECONDARY_UNRESTRICTED_GUEST)
+#define EXIT_DEFAULT (0x36dfbull | EXIT_HOST_ADDRESS_SPACE_SIZE | EXIT_SAVE_IA32_PAT | EXIT_LOAD_IA32_PAT | \
+		      EXIT_SAVE_IA32_EFER | EXIT_LOAD_IA32_EFER)
+#define ENTRY_DEFAULT (0x11fbull | ENTRY_LOAD_IA32_PAT | ENTRY_LOAD_IA32_EFER)
+#define ENTRY_LOAD_DEBUG_CONTROLS (1ull << 2)
+#define EPTP_DEFAULT (0x5000ull | 6 | (3 << 3)) /* WB, 4-level walk */
+
+#define HOST_CR0_DEFAULT 0x80000031ull /* PE NE ET PG */
+#define HOST_CR4_DEFAULT 0x2020ull     /* PAE VMXE */
+#define EFER_LME_LMA 0x500ull
+#define PAT_POWER_ON 0x0007040600070406ull
+#define GUEST_CR0_DEFAULT 0x31ull /* PE ET NE, paging off */
+#define GUEST_CR0_PAGED 0x80000031ull
+#define GUEST_CR4_PAE_VMXE 0x2020ull
+#define AR_CODE32 0xc09bull
+#define AR_CODE64 0xa09bull
+#define AR_DATA 0xc093ull
+#define AR_TSS32_BUSY 0x8bull
+#define AR_UNUSABLE_ONLY 0x10000ull
+#define FLAT 0xffffffffull
+#define NON_CANONICAL 0x0000800000000000ull
+#define HIGH_HALF 0xffff800000000000ull
+#define BEYOND_39_BITS (1ull << 39)
+
+/* Activity state, interruption types for the injection cases. */
+#define INJECT(type, vector, errc) ((1u << 31) | ((errc) ? 1u << 11 : 0) | ((type) << 8) | (vector))
+#define EXT_INT 0u
+#define NMI 2u
+#define HW_EXC 3u
+
+struct field {
+	uint32_t enc;
+	uint64_t val;
+};
+
+static const struct field baseline_fields[] = {
+	/* controls */
+	{ PIN_BASED_VM_EXEC_CONTROL, PIN_DEFAULT },
+	{ CPU_BASED_VM_EXEC_CONTROL, PROC_DEFAULT },
+	{ SECONDARY_VM_EXEC_CONTROL, PROC2_DEFAULT },
+	{ VM_EXIT_CONTROLS, EXIT_DEFAULT },
+	{ VM_ENTRY_CONTROLS, ENTRY_DEFAULT },
+	{ VIRTUAL_PROCESSOR_ID, 1 },
+	{ EPT_POINTER, EPTP_DEFAULT },
+	{ IO_BITMAP_A, 0x6000 },
+	{ IO_BITMAP_B, 0x7000 },
+	{ MSR_BITMAP, 0x8000 },
+	{ CR3_TARGET_COUNT, 0 },
+	{ VM_EXIT_MSR_STORE_COUNT, 0 },
+	{ VM_EXIT_MSR_STORE_ADDR, 0 },
+	{ VM_EXIT_MSR_LOAD_COUNT, 0 },
+	{ VM_EXIT_MSR_LOAD_ADDR, 0 },
+	{ VM_ENTRY_MSR_LOAD_COUNT, 0 },
+	{ VM_ENTRY_MSR_LOAD_ADDR, 0 },
+	{ VM_ENTRY_INTR_INFO_FIELD, 0 },
+	{ VM_ENTRY_EXCEPTION_ERROR_CODE, 0 },
+	{ VM_ENTRY_INSTRUCTION_LEN, 0 },
+	/* host: 64-bit, flat GDT (CS 0x8, data 0x10, TR 0x18) */
+	{ HOST_CR0, HOST_CR0_DEFAULT },
+	{ HOST_CR3, 0x10d000 },
+	{ HOST_CR4, HOST_CR4_DEFAULT },
+	{ HOST_ES_SELECTOR, 0x10 },
+	{ HOST_CS_SELECTOR, 0x08 },
+	{ HOST_SS_SELECTOR, 0x10 },
+	{ HOST_DS_SELECTOR, 0x10 },
+	{ HOST_FS_SELECTOR, 0 },
+	{ HOST_GS_SELECTOR, 0 },
+	{ HOST_TR_SELECTOR, 0x18 },
+	{ HOST_FS_BASE, 0 },
+	{ HOST_GS_BASE, 0x120000 },
+	{ HOST_TR_BASE, 0x121000 },
+	{ HOST_GDTR_BASE, 0x122000 },
+	{ HOST_IDTR_BASE, 0x123000 },
+	{ HOST_IA32_SYSENTER_CS, 0 },
+	{ HOST_IA32_SYSENTER_ESP, 0 },
+	{ HOST_IA32_SYSENTER_EIP, 0 },
+	{ HOST_IA32_PAT, PAT_POWER_ON },
+	{ HOST_IA32_EFER, EFER_LME_LMA },
+	{ HOST_RSP, 0x130000 },
+	{ HOST_RIP, 0x101234 },
+	/* guest: 32-bit protected mode, paging off, flat segments, under unrestricted guest */
+	{ GUEST_CR0, GUEST_CR0_DEFAULT },
+	{ GUEST_CR3, 0 },
+	{ GUEST_CR4, 0x2000 },
+	{ GUEST_DR7, 0x400 },
+	{ GUEST_RFLAGS, 0x2 },
+	{ GUEST_RSP, 0 },
+	{ GUEST_RIP, 0x100000 },
+	{ GUEST_CS_SELECTOR, 0x08 }, { GUEST_CS_BASE, 0 }, { GUEST_CS_LIMIT, FLAT }, { GUEST_CS_AR_BYTES, AR_CODE32 },
+	{ GUEST_SS_SELECTOR, 0x10 }, { GUEST_SS_BASE, 0 }, { GUEST_SS_LIMIT, FLAT }, { GUEST_SS_AR_BYTES, AR_DATA },
+	{ GUEST_DS_SELECTOR, 0x10 }, { GUEST_DS_BASE, 0 }, { GUEST_DS_LIMIT, FLAT }, { GUEST_DS_AR_BYTES, AR_DATA },
+	{ GUEST_ES_SELECTOR, 0x10 }, { GUEST_ES_BASE, 0 }, { GUEST_ES_LIMIT, FLAT }, { GUEST_ES_AR_BYTES, AR_DATA },
+	{ GUEST_FS_SELECTOR, 0x10 }, { GUEST_FS_BASE, 0 }, { GUEST_FS_LIMIT, FLAT }, { GUEST_FS_AR_BYTES, AR_DATA },
+	{ GUEST_GS_SELECTOR, 0x10 }, { GUEST_GS_BASE, 0 }, { GUEST_GS_LIMIT, FLAT }, { GUEST_GS_AR_BYTES, AR_DATA },
+	{ GUEST_TR_SELECTOR, 0 }, { GUEST_TR_BASE, 0 }, { GUEST_TR_LIMIT, 0xff }, { GUEST_TR_AR_BYTES, AR_TSS32_BUSY },
+	{ GUEST_LDTR_SELECTOR, 0 }, { GUEST_LDTR_BASE, 0 }, { GUEST_LDTR_LIMIT, 0 },
+	{ GUEST_LDTR_AR_BYTES, AR_UNUSABLE_ONLY },
+	{ GUEST_GDTR_BASE, 0 }, { GUEST_GDTR_LIMIT, 0 },
+	{ GUEST_IDTR_BASE, 0 }, { GUEST_IDTR_LIMIT, 0 },
+	{ GUEST_IA32_DEBUGCTL, 0 },
+	{ GUEST_IA32_PAT, PAT_POWER_ON },
+	{ GUEST_IA32_EFER, 0 },
+	{ GUEST_SYSENTER_CS, 0 },
+	{ GUEST_SYSENTER_ESP, 0 },
+	{ GUEST_SYSENTER_EIP, 0 },
+	{ GUEST_ACTIVITY_STATE, 0 },
+	{ GUEST_INTERRUPTIBILITY_INFO, 0 },
+	{ GUEST_PENDING_DBG_EXCEPTIONS, 0 },
+	{ VMCS_LINK_POINTER, ~0ull },
+};
+
+#define MAX_FIELDS ARRAY_SIZE(baseline_fields)
+#define MAX_SETS 6
+
+/* The fake VMCS: the baseline table, mutated in place. A read of a field it lacks fails the test. */
+struct fake_vmcs {
+	struct field f[MAX_FIELDS];
+};
+
+static uint64_t fake_read(uint32_t enc, void *ctx)
+{
+	struct fake_vmcs *v = ctx;
+
+	for (size_t i = 0; i < MAX_FIELDS; i++)
+		if (v->f[i].enc == enc)
+			return v->f[i].val;
+	fail_msg("vmcheck read field 0x%x, which the fake VMCS does not hold", enc);
+	return 0;
+}
+
+static void fake_set(struct fake_vmcs *v, uint32_t enc, uint64_t val)
+{
+	for (size_t i = 0; i < MAX_FIELDS; i++)
+		if (v->f[i].enc == enc) {
+			v->f[i].val = val;
+			return;
+		}
+	fail_msg("mutation of field 0x%x, which the fake VMCS does not hold", enc);
+}
+
+enum stage { PASSES, CONTROLS, HOST, GUEST };
+static const char *const stage_names[] = { "none", "controls", "host", "guest" };
+
+struct set {
+	bool used;
+	uint32_t field;
+	uint64_t value;
+};
+#define SET(f, v) { true, (f), (v) }
+
+/* The guest as slicehv will later run it: IA-32e mode, paging on, 64-bit code segment. */
+#define LONG_MODE                                                                               \
+	SET(VM_ENTRY_CONTROLS, ENTRY_DEFAULT | ENTRY_IA32E_MODE_GUEST), SET(GUEST_CR0, GUEST_CR0_PAGED), \
+		SET(GUEST_CR4, GUEST_CR4_PAE_VMXE), SET(GUEST_IA32_EFER, EFER_LME_LMA),                   \
+		SET(GUEST_CS_AR_BYTES, AR_CODE64)
+/* A paged protected-mode guest without unrestricted guest. */
+#define RESTRICTED SET(SECONDARY_VM_EXEC_CONTROL, SECONDARY_ENABLE_EPT | SECONDARY_ENABLE_VPID), \
+		   SET(GUEST_CR0, GUEST_CR0_PAGED)
+
+struct mutation {
+	const char *name;
+	struct set set[MAX_SETS];
+	void (*tweak)(struct vmx_msrs *m);
+	enum stage stage;   /* the check that must fail, or PASSES */
+	const char *expect; /* a distinctive substring of its message */
+};
+
+static void plain_ctls(struct vmx_msrs *m) { m->basic &= ~BASIC_TRUE_CTLS; }
+static void any_errcode(struct vmx_msrs *m) { m->basic |= BASIC_ANY_HW_ERROR_CODE; }
+static void no_ad_flags(struct vmx_msrs *m) { m->ept_vpid_cap &= ~EPT_CAP_ACCESSED_DIRTY; }
+static void no_hlt_state(struct vmx_msrs *m) { m->misc &= ~MISC_ACTIVITY_HLT; }
+
+static const struct mutation mutations[] = {
+	/* VM-execution, exit and entry controls (27.2.1) */
+	{ "pin must-be-1 bit clear", { SET(PIN_BASED_VM_EXEC_CONTROL, 0x14) }, NULL, CONTROLS,
+	  "pin-based controls 0x14: bit 1 is 0 but IA32_VMX_TRUE_PINBASED_CTLS requires 1 (SDM 27.2.1.1)" },
+	{ "pin may-be-1 bit set", { SET(PIN_BASED_VM_EXEC_CONTROL, PIN_DEFAULT | 0x80) }, NULL, CONTROLS,
+	  "bit 7 is 1 but IA32_VMX_TRUE_PINBASED_CTLS allows only 0" },
+	{ "plain MSRs when BASIC[55] is 0", { { 0 } }, plain_ctls, CONTROLS,
+	  "primary processor-based controls 0x960061f2: bit 15 is 0 but IA32_VMX_PROCBASED_CTLS requires 1" },
+	{ "secondary bit not allowed", { SET(SECONDARY_VM_EXEC_CONTROL, PROC2_DEFAULT | 0x100) }, NULL, CONTROLS,
+	  "secondary processor-based controls 0x1a2: bit 8 is 1 but IA32_VMX_PROCBASED_CTLS2 allows only 0" },
+	{ "secondary ignored unless activated",
+	  { SET(CPU_BASED_VM_EXEC_CONTROL, PROC_DEFAULT & ~CPU_ACTIVATE_SECONDARY_CONTROLS),
+	    SET(SECONDARY_VM_EXEC_CONTROL, ~0ull) },
+	  NULL, GUEST, "guest CR0: bit 31 (PG) is 0 but IA32_VMX_CR0_FIXED0 requires it (SDM 27.3.1.1)" },
+	{ "exit must-be-1 bit clear", { SET(VM_EXIT_CONTROLS, EXIT_DEFAULT & ~1ull) }, NULL, CONTROLS,
+	  "VM-exit controls 0x3f6ffa: bit 0 is 0 but IA32_VMX_TRUE_EXIT_CTLS requires 1 (SDM 27.2.1.2)" },
+	{ "entry bit not allowed", { SET(VM_ENTRY_CONTROLS, ENTRY_DEFAULT | (1ull << 20)) }, NULL, CONTROLS,
+	  "bit 20 is 1 but IA32_VMX_TRUE_ENTRY_CTLS allows only 0 (SDM 27.2.1.3)" },
+	{ "CR3-target count", { SET(CR3_TARGET_COUNT, 5) }, NULL, CONTROLS, "CR3-target count 5: above the 4" },
+	{ "I/O bitmap A unaligned", { SET(IO_BITMAP_A, 0x6800) }, NULL, CONTROLS,
+	  "I/O bitmap A address 0x6800: not 4096-byte aligned" },
+	{ "MSR bitmap too high", { SET(MSR_BITMAP, BEYOND_39_BITS) }, NULL, CONTROLS,
+	  "MSR bitmap address 0x8000000000: beyond the 39-bit physical-address width" },
+	{ "unused I/O bitmap is not checked",
+	  { SET(CPU_BASED_VM_EXEC_CONTROL, PROC_DEFAULT & ~CPU_USE_IO_BITMAPS), SET(IO_BITMAP_B, 0x7001) }, NULL,
+	  PASSES, NULL },
+	{ "unrestricted guest without EPT",
+	  { SET(SECONDARY_VM_EXEC_CONTROL, SECONDARY_ENABLE_VPID | SECONDARY_UNRESTRICTED_GUEST) }, NULL, CONTROLS,
+	  "\"unrestricted guest\" is 1 but \"enable EPT\" is 0" },
+	{ "VPID 0", { SET(VIRTUAL_PROCESSOR_ID, 0) }, NULL, CONTROLS, "VPID is 0 but \"enable VPID\" is 1" },
+	{ "EPTP memory type WC", { SET(EPT_POINTER, (EPTP_DEFAULT & ~7ull) | 1) }, NULL, CONTROLS,
+	  "EPTP 0x5019: memory type 1 is not UC or WB" },
+	{ "EPTP memory type UC", { SET(EPT_POINTER, EPTP_DEFAULT & ~7ull) }, NULL, PASSES, NULL },
+	{ "EPTP 5-level walk unsupported", { SET(EPT_POINTER, EPTP_DEFAULT + (1 << 3)) }, NULL, CONTROLS,
+	  "page-walk length 5: IA32_VMX_EPT_VPID_CAP allows 4, or 5 if bit 7" },
+	{ "EPTP A/D flags unsupported", { SET(EPT_POINTER, EPTP_DEFAULT | 0x40) }, no_ad_flags, CONTROLS,
+	  "accessed/dirty flags on but IA32_VMX_EPT_VPID_CAP bit 21 is 0" },
+	{ "EPTP A/D flags supported", { SET(EPT_POINTER, EPTP_DEFAULT | 0x40) }, NULL, PASSES, NULL },
+	{ "EPTP reserved bit", { SET(EPT_POINTER, EPTP_DEFAULT | 0x80) }, NULL, CONTROLS, "reserved bits 11:7 set" },
+	{ "EPTP too high", { SET(EPT_POINTER, EPTP_DEFAULT | BEYOND_39_BITS) }, NULL, CONTROLS,
+	  "EPTP 0x800000501e: beyond the 39-bit" },
+	{ "entry MSR-load area unaligned", { SET(VM_ENTRY_MSR_LOAD_COUNT, 1), SET(VM_ENTRY_MSR_LOAD_ADDR, 0x9008) },
+	  NULL, CONTROLS, "VM-entry MSR-load address 0x9008: not 16-byte aligned (SDM 27.2.1.3)" },
+	{ "entry MSR-load area runs off", { SET(VM_ENTRY_MSR_LOAD_COUNT, 2),
+	  SET(VM_ENTRY_MSR_LOAD_ADDR, BEYOND_39_BITS - 16) }, NULL, CONTROLS, "2 entries run past the 39-bit" },
+	{ "exit MSR-store area fine", { SET(VM_EXIT_MSR_STORE_COUNT, 4), SET(VM_EXIT_MSR_STORE_ADDR, 0x9000) },
+	  NULL, PASSES, NULL },
+	{ "injection reserved bit", { SET(VM_ENTRY_INTR_INFO_FIELD, INJECT(HW_EXC, 6, 0) | (1u << 12)) }, NULL,
+	  CONTROLS, "reserved bits 30:12 or type set" },
+	{ "injection reserved type 1", { SET(VM_ENTRY_INTR_INFO_FIELD, INJECT(1u, 6, 0)) }, NULL, CONTROLS,
+	  "reserved bits 30:12 or type set" },
+	{ "NMI with vector 3", { SET(VM_ENTRY_INTR_INFO_FIELD, INJECT(NMI, 3, 0)) }, NULL, CONTROLS,
+	  "vector 3 does not fit type 2" },
+	{ "#GP without error code", { SET(VM_ENTRY_INTR_INFO_FIELD, INJECT(HW_EXC, 13, 0)) }, NULL, CONTROLS,
+	  "deliver-error-code is 0, wrong for type 3 vector 13" },
+	{ "#UD with error code", { SET(VM_ENTRY_INTR_INFO_FIELD, INJECT(HW_EXC, 6, 1)) }, NULL, CONTROLS,
+	  "deliver-error-code is 1, wrong for type 3 vector 6" },
+	{ "#GP with error code", { SET(VM_ENTRY_INTR_INFO_FIELD, INJECT(HW_EXC, 13, 1)) }, NULL, PASSES, NULL },
+	{ "#UD with error code where BASIC[56]", { SET(VM_ENTRY_INTR_INFO_FIELD, INJECT(HW_EXC, 6, 1)) },
+	  any_errcode, PASSES, NULL },
+	{ "interrupt with error code where BASIC[56]", { SET(VM_ENTRY_INTR_INFO_FIELD, INJECT(EXT_INT, 32, 1)) },
+	  any_errcode, CONTROLS, "deliver-error-code is 1, wrong for type 0 vector 32" },
+	{ "#GP with error code in real mode",
+	  { SET(GUEST_CR0, GUEST_CR0_DEFAULT & ~1ull), SET(VM_ENTRY_INTR_INFO_FIELD, INJECT(HW_EXC, 13, 1)) }, NULL,
+	  CONTROLS, "deliver-error-code is 1, wrong for type 3 vector 13" },
+	{ "error code bits 31:16", { SET(VM_ENTRY_INTR_INFO_FIELD, INJECT(HW_EXC, 14, 1)),
+	  SET(VM_ENTRY_EXCEPTION_ERROR_CODE, 0x10000) }, NULL, CONTROLS, "error code: bits 31:16 must be 0" },
+	{ "interrupt injected with IF 0", { SET(VM_ENTRY_INTR_INFO_FIELD, INJECT(EXT_INT, 32, 0)) }, NULL, GUEST,
+	  "guest RFLAGS: IF is 0 but the entry injects an external interrupt (SDM 27.3.1.4)" },
+	{ "interrupt injected with IF 1",
+	  { SET(VM_ENTRY_INTR_INFO_FIELD, INJECT(EXT_INT, 32, 0)), SET(GUEST_RFLAGS, 0x202) }, NULL, PASSES, NULL },
+
+	/* host state (27.2.2 - 27.2.4) */
+	{ "32-bit host", { SET(VM_EXIT_CONTROLS, EXIT_DEFAULT & ~EXIT_HOST_ADDRESS_SPACE_SIZE) }, NULL, HOST,
+	  "\"host address-space size\" is 0 but the host is in IA-32e mode (SDM 27.2.4)" },
+	{ "host CR0.NE", { SET(HOST_CR0, HOST_CR0_DEFAULT & ~0x20ull) }, NULL, HOST,
+	  "host CR0: bit 5 (NE) is 0 but IA32_VMX_CR0_FIXED0 requires it (SDM 27.2.2)" },
+	{ "host CR4.LA57", { SET(HOST_CR4, HOST_CR4_DEFAULT | 0x1000) }, NULL, HOST,
+	  "host CR4: bit 12 (LA57) is 1 but IA32_VMX_CR4_FIXED1 forbids it" },
+	{ "host CR4.PAE", { SET(HOST_CR4, 0x2000) }, NULL, HOST, "host CR4: PAE is 0" },
+	{ "host CR3 too high", { SET(HOST_CR3, BEYOND_39_BITS) }, NULL, HOST, "host CR3 0x8000000000: beyond" },
+	{ "host PAT type 2", { SET(HOST_IA32_PAT, (PAT_POWER_ON & ~0xffull) | 2) }, NULL, HOST,
+	  "host IA32_PAT 0x7040600070402: entry 0 is 2, not a memory type (SDM 27.2.2)" },
+	{ "host EFER reserved", { SET(HOST_IA32_EFER, EFER_LME_LMA | 2) }, NULL, HOST,
+	  "host IA32_EFER 0x502: reserved bits set" },
+	{ "host EFER.LMA", { SET(HOST_IA32_EFER, 0x100) }, NULL, HOST,
+	  "host IA32_EFER: LMA is 0 but \"host address-space size\" is 1" },
+	{ "host EFER.LME", { SET(HOST_IA32_EFER, 0x400) }, NULL, HOST, "host IA32_EFER: LME is 0 but LMA is 1" },
+	{ "host CS RPL", { SET(HOST_CS_SELECTOR, 0x0b) }, NULL, HOST, "host CS selector 0xb: RPL and TI must be 0" },
+	{ "host DS TI", { SET(HOST_DS_SELECTOR, 0x14) }, NULL, HOST, "host DS selector 0x14" },
+	{ "host TR 0", { SET(HOST_TR_SELECTOR, 0) }, NULL, HOST, "host CS or TR selector is 0 (SDM 27.2.3)" },
+	{ "host SS 0 on a 64-bit host", { SET(HOST_SS_SELECTOR, 0) }, NULL, PASSES, NULL },
+	{ "host GS base", { SET(HOST_GS_BASE, NON_CANONICAL) }, NULL, HOST,
+	  "host GS base 0x800000000000: not canonical (SDM 27.2.3)" },
+	{ "host SYSENTER_EIP", { SET(HOST_IA32_SYSENTER_EIP, NON_CANONICAL) }, NULL, HOST,
+	  "host IA32_SYSENTER_EIP 0x800000000000: not canonical (SDM 27.2.2)" },
+	{ "host RIP", { SET(HOST_RIP, NON_CANONICAL) }, NULL, HOST, "host RIP 0x800000000000: not canonical" },
+	{ "host RIP in the high half", { SET(HOST_RIP, HIGH_HALF) }, NULL, PASSES, NULL },
+
+	/* guest control registers and MSRs (27.3.1.1) */
+	{ "guest CR0.NE", { SET(GUEST_CR0, GUEST_CR0_DEFAULT & ~0x20ull) }, NULL, GUEST,
+	  "guest CR0: bit 5 (NE) is 0 but IA32_VMX_CR0_FIXED0 requires it (SDM 27.3.1.1)" },
+	{ "guest CR0.PG without PE", { SET(GUEST_CR0, GUEST_CR0_PAGED & ~1ull) }, NULL, GUEST,
+	  "guest CR0: PG is 1 but PE is 0" },
+	{ "guest real mode", { SET(GUEST_CR0, GUEST_CR0_DEFAULT & ~1ull) }, NULL, PASSES, NULL },
+	{ "guest CR4.VMXE", { SET(GUEST_CR4, 0) }, NULL, GUEST,
+	  "guest CR4: bit 13 (VMXE) is 0 but IA32_VMX_CR4_FIXED0 requires it" },
+	{ "guest CR4 bit 15", { SET(GUEST_CR4, 0x2000 | 0x8000) }, NULL, GUEST,
+	  "guest CR4: bit 15 (reserved) is 1 but IA32_VMX_CR4_FIXED1 forbids it" },
+	{ "guest CR4.PCIDE in 32-bit mode", { SET(GUEST_CR4, 0x2000 | 0x20000) }, NULL, GUEST,
+	  "guest CR4: PCIDE is 1 but \"IA-32e mode guest\" is 0" },
+	{ "IA-32e guest without paging", { SET(VM_ENTRY_CONTROLS, ENTRY_DEFAULT | ENTRY_IA32E_MODE_GUEST),
+	  SET(GUEST_IA32_EFER, EFER_LME_LMA) }, NULL, GUEST,
+	  "\"IA-32e mode guest\" is 1 but guest CR0.PG or CR4.PAE is 0" },
+	{ "guest CR3 too high", { SET(GUEST_CR3, BEYOND_39_BITS) }, NULL, GUEST, "guest CR3 0x8000000000: beyond" },
+	{ "guest DR7 high bits", { SET(VM_ENTRY_CONTROLS, ENTRY_DEFAULT | ENTRY_LOAD_DEBUG_CONTROLS),
+	  SET(GUEST_DR7, 1ull << 32) }, NULL, GUEST, "guest DR7: bits 63:32 must be 0" },
+	{ "guest DR7 not loaded", { SET(GUEST_DR7, 1ull << 32) }, NULL, PASSES, NULL },
+	{ "guest PAT type 8", { SET(GUEST_IA32_PAT, PAT_POWER_ON | (8ull << 24)) }, NULL, GUEST,
+	  "guest IA32_PAT 0x7040608070406: entry 3 is 8" },
+	{ "guest EFER reserved", { SET(GUEST_IA32_EFER, 4) }, NULL, GUEST, "guest IA32_EFER 0x4: reserved bits set" },
+	{ "guest EFER.LMA in 32-bit mode", { SET(GUEST_IA32_EFER, 0x400) }, NULL, GUEST,
+	  "guest IA32_EFER: LMA is 1 but \"IA-32e mode guest\" is 0" },
+	{ "guest EFER.LME before paging", { SET(GUEST_IA32_EFER, 0x100) }, NULL, PASSES, NULL },
+	{ "guest EFER.LME with paging", { SET(GUEST_CR0, GUEST_CR0_PAGED), SET(GUEST_IA32_EFER, 0x100) }, NULL,
+	  GUEST, "guest IA32_EFER: LME is 1 but LMA is 0" },
+
+	/* guest RIP and RFLAGS (27.3.1.4) */
+	{ "guest RIP above 4 GiB", { SET(GUEST_RIP, 1ull << 32) }, NULL, GUEST,
+	  "guest RIP 0x100000000: bits 63:32 must be 0 outside 64-bit mode" },
+	{ "guest RFLAGS bit 1", { SET(GUEST_RFLAGS, 0) }, NULL, GUEST, "guest RFLAGS 0x0: bit 1 must be 1" },
+	{ "guest RFLAGS bit 15", { SET(GUEST_RFLAGS, 0x8002) }, NULL, GUEST, "guest RFLAGS 0x8002" },
+	{ "guest RFLAGS.VM in real mode", { SET(GUEST_CR0, GUEST_CR0_DEFAULT & ~1ull), SET(GUEST_RFLAGS, 0x20002) },
+	  NULL, GUEST, "guest RFLAGS: VM is 1 in IA-32e mode or with CR0.PE 0" },
+
+	/* 64-bit guest */
+	{ "64-bit guest", { LONG_MODE }, NULL, PASSES, NULL },
+	{ "64-bit guest, high-half RIP", { LONG_MODE, SET(GUEST_RIP, HIGH_HALF) }, NULL, PASSES, NULL },
+	{ "64-bit guest, non-canonical RIP", { LONG_MODE, SET(GUEST_RIP, NON_CANONICAL) }, NULL, GUEST,
+	  "guest RIP 0x800000000000: not canonical (SDM 27.3.1.4)" },
+	{ "64-bit guest, CS.L and CS.D", { LONG_MODE, SET(GUEST_CS_AR_BYTES, AR_CODE64 | 0x4000) }, NULL, GUEST,
+	  "guest CS access rights 0xe09b: L and D/B both 1 in IA-32e mode" },
+	{ "64-bit guest, 16-bit TSS", { LONG_MODE, SET(GUEST_TR_AR_BYTES, 0x83) }, NULL, GUEST,
+	  "guest TR access rights 0x83: type must be 11 (busy TSS), or 3 outside IA-32e mode" },
+	{ "64-bit guest, EFER.LMA 0", { LONG_MODE, SET(GUEST_IA32_EFER, 0x100) }, NULL, GUEST,
+	  "guest IA32_EFER: LMA is 0 but \"IA-32e mode guest\" is 1" },
+
+	/* guest segments (27.3.1.2) */
+	{ "restricted guest", { RESTRICTED }, NULL, PASSES, NULL },
+	{ "SS RPL differs from CS RPL", { RESTRICTED, SET(GUEST_SS_SELECTOR, 0x13) }, NULL, GUEST,
+	  "guest SS: RPL 3, DPL 0 and CS RPL 0 must be equal without unrestricted guest" },
+	{ "SS DPL in real mode", { SET(GUEST_CR0, GUEST_CR0_DEFAULT & ~1ull), SET(GUEST_CS_AR_BYTES, 0xc0fb),
+	  SET(GUEST_SS_AR_BYTES, 0xc0f3) }, NULL, GUEST, "guest SS: DPL 3 must be 0 when CS type is 3 or CR0.PE is 0" },
+	{ "CS data type without UG", { RESTRICTED, SET(GUEST_CS_AR_BYTES, AR_DATA) }, NULL, GUEST,
+	  "guest CS access rights 0xc093: type must be 9, 11, 13 or 15" },
+	{ "CS data type with UG", { SET(GUEST_CS_AR_BYTES, AR_DATA) }, NULL, PASSES, NULL },
+	{ "CS data type DPL 3", { SET(GUEST_CS_AR_BYTES, 0xc0f3) }, NULL, GUEST, "DPL must be 0 for type 3" },
+	{ "CS DPL differs from SS DPL", { SET(GUEST_CS_AR_BYTES, 0xc0fb) }, NULL, GUEST,
+	  "guest CS access rights 0xc0fb: DPL differs from SS DPL" },
+	{ "CS conforming DPL 0", { SET(GUEST_CS_AR_BYTES, 0xc09f) }, NULL, PASSES, NULL },
+	{ "CS conforming DPL 3", { SET(GUEST_CS_AR_BYTES, 0xc0ff) }, NULL, GUEST, "DPL above SS DPL" },
+	{ "CS conforming DPL 0, SS DPL 3", { SET(GUEST_CS_AR_BYTES, 0xc09f), SET(GUEST_SS_AR_BYTES, 0xc0f3) }, NULL,
+	  PASSES, NULL },
+	{ "CS DPL 0, SS DPL 3", { SET(GUEST_SS_AR_BYTES, 0xc0f3) }, NULL, GUEST,
+	  "guest CS access rights 0xc09b: DPL differs from SS DPL" },
+	{ "CS not present", { SET(GUEST_CS_AR_BYTES, AR_CODE32 & ~0x80ull) }, NULL, GUEST,
+	  "guest CS access rights 0xc01b: P must be 1" },
+	{ "CS base above 4 GiB", { SET(GUEST_CS_BASE, 1ull << 32) }, NULL, GUEST,
+	  "guest CS base 0x100000000: bits 63:32 must be 0" },
+	{ "SS code type", { SET(GUEST_SS_AR_BYTES, AR_CODE32) }, NULL, GUEST,
+	  "guest SS access rights 0xc09b: type must be 3 or 7" },
+	{ "SS expand-down", { SET(GUEST_SS_AR_BYTES, 0xc097) }, NULL, PASSES, NULL },
+	{ "SS unusable", { SET(GUEST_SS_AR_BYTES, AR_UNUSABLE_ONLY) }, NULL, PASSES, NULL },
+	{ "DS not accessed", { SET(GUEST_DS_AR_BYTES, 0xc092) }, NULL, GUEST,
+	  "guest DS access rights 0xc092: type must be accessed, and readable if code" },
+	{ "ES execute-only code", { SET(GUEST_ES_AR_BYTES, 0xc099) }, NULL, GUEST,
+	  "guest ES access rights 0xc099: type must be accessed, and readable if code" },
+	{ "DS DPL below RPL without UG", { RESTRICTED, SET(GUEST_DS_SELECTOR, 0x13) }, NULL, GUEST,
+	  "guest DS access rights 0xc093: DPL below the selector's RPL" },
+	{ "DS DPL below RPL with UG", { SET(GUEST_DS_SELECTOR, 0x13) }, NULL, PASSES, NULL },
+	{ "DS reserved AR bit 8", { SET(GUEST_DS_AR_BYTES, AR_DATA | 0x100) }, NULL, GUEST,
+	  "reserved bits 11:8 or 31:17 set" },
+	{ "GS reserved AR bit 17", { SET(GUEST_GS_AR_BYTES, AR_DATA | 0x20000) }, NULL, GUEST,
+	  "guest GS access rights 0x2c093: reserved bits 11:8 or 31:17 set" },
+	{ "DS system segment", { SET(GUEST_DS_AR_BYTES, 0xc083) }, NULL, GUEST, "S must be 1 (code or data)" },
+	{ "DS limit with G=1", { SET(GUEST_DS_LIMIT, 0xffffe) }, NULL, GUEST,
+	  "guest DS limit 0xffffe: G is 1 but bits 11:0 are not all 1" },
+	{ "DS limit with G=0", { SET(GUEST_DS_LIMIT, 0x100000), SET(GUEST_DS_AR_BYTES, 0x4093) }, NULL, GUEST,
+	  "guest DS limit 0x100000: G is 0 but bits 31:20 are not all 0" },
+	{ "DS byte-granular 1 MiB", { SET(GUEST_DS_LIMIT, 0xfffff), SET(GUEST_DS_AR_BYTES, 0x4093) }, NULL, PASSES,
+	  NULL },
+	{ "DS base above 4 GiB", { SET(GUEST_DS_BASE, 1ull << 32) }, NULL, GUEST, "guest DS base 0x100000000" },
+	{ "unusable DS is not checked", { SET(GUEST_DS_AR_BYTES, AR_UNUSABLE_ONLY | 0xf00),
+	  SET(GUEST_DS_BASE, 1ull << 32), SET(GUEST_DS_LIMIT, 0xfffff) }, NULL, PASSES, NULL },
+	{ "unusable FS base still canonical", { SET(GUEST_FS_AR_BYTES, AR_UNUSABLE_ONLY),
+	  SET(GUEST_FS_BASE, NON_CANONICAL) }, NULL, GUEST, "guest FS base 0x800000000000: not canonical" },
+	{ "GS base in the high half", { SET(GUEST_GS_BASE, HIGH_HALF) }, NULL, PASSES, NULL },
+	{ "TR 16-bit busy TSS", { SET(GUEST_TR_AR_BYTES, 0x83) }, NULL, PASSES, NULL },
+	{ "TR available TSS", { SET(GUEST_TR_AR_BYTES, 0x89) }, NULL, GUEST,
+	  "guest TR access rights 0x89: type must be 11" },
+	{ "TR unusable", { SET(GUEST_TR_AR_BYTES, AR_TSS32_BUSY | AR_UNUSABLE_ONLY) }, NULL, GUEST,
+	  "guest TR access rights 0x1008b: TR must be usable" },
+	{ "TR still checked in virtual-8086 mode", { SET(GUEST_RFLAGS, 0x20002), SET(GUEST_TR_AR_BYTES, 0x89) }, NULL,
+	  GUEST, "guest TR access rights 0x89: type must be 11" },
+	{ "TR with TI", { SET(GUEST_TR_SELECTOR, 0x1c) }, NULL, GUEST, "guest TR selector 0x1c: TI must be 0" },
+	{ "TR code/data", { SET(GUEST_TR_AR_BYTES, AR_TSS32_BUSY | 0x10) }, NULL, GUEST,
+	  "guest TR access rights 0x9b: S must be 0 (system segment)" },
+	{ "TR limit with G=1", { SET(GUEST_TR_AR_BYTES, AR_TSS32_BUSY | 0x8000) }, NULL, GUEST,
+	  "guest TR limit 0xff: G is 1 but bits 11:0 are not all 1" },
+	{ "TR base", { SET(GUEST_TR_BASE, NON_CANONICAL) }, NULL, GUEST, "guest TR base 0x800000000000" },
+	{ "LDTR usable", { SET(GUEST_LDTR_AR_BYTES, 0x82), SET(GUEST_LDTR_LIMIT, 0xff) }, NULL, PASSES, NULL },
+	{ "LDTR wrong type", { SET(GUEST_LDTR_AR_BYTES, 0x83), SET(GUEST_LDTR_LIMIT, 0xff) }, NULL, GUEST,
+	  "guest LDTR access rights 0x83: type must be 2 (LDT)" },
+	{ "LDTR with TI", { SET(GUEST_LDTR_AR_BYTES, 0x82), SET(GUEST_LDTR_SELECTOR, 0x4) }, NULL, GUEST,
+	  "guest LDTR selector 0x4: TI must be 0" },
+	{ "unusable LDTR is not checked", { SET(GUEST_LDTR_SELECTOR, 0x4), SET(GUEST_LDTR_BASE, NON_CANONICAL) },
+	  NULL, PASSES, NULL },
+
+	/* descriptor tables (27.3.1.3) */
+	{ "GDTR limit", { SET(GUEST_GDTR_LIMIT, 0x10000) }, NULL, GUEST,
+	  "guest GDTR limit 0x10000: bits 31:16 must be 0 (SDM 27.3.1.3)" },
+	{ "IDTR base", { SET(GUEST_IDTR_BASE, NON_CANONICAL) }, NULL, GUEST, "guest IDTR base 0x800000000000" },
+
+	/* non-register state (27.3.1.5) */
+	{ "activity state 4", { SET(GUEST_ACTIVITY_STATE, 4) }, NULL, GUEST, "guest activity state 4: not supported" },
+	{ "HLT unsupported", { SET(GUEST_ACTIVITY_STATE, 1) }, no_hlt_state, GUEST,
+	  "guest activity state 1: not supported per IA32_VMX_MISC" },
+	{ "HLT", { SET(GUEST_ACTIVITY_STATE, 1) }, NULL, PASSES, NULL },
+	{ "HLT with SS DPL 3", { SET(GUEST_ACTIVITY_STATE, 1), SET(GUEST_CS_AR_BYTES, 0xc0fb),
+	  SET(GUEST_SS_AR_BYTES, 0xc0f3) }, NULL, GUEST, "guest activity state HLT needs SS DPL 0" },
+	{ "interruptibility reserved", { SET(GUEST_INTERRUPTIBILITY_INFO, 0x20) }, NULL, GUEST,
+	  "guest interruptibility state 0x20: reserved bits 31:5 set" },
+	{ "STI and MOV SS blocking", { SET(GUEST_INTERRUPTIBILITY_INFO, 3) }, NULL, GUEST,
+	  "blocking by STI and by MOV SS both set" },
+	{ "VMCS link pointer", { SET(VMCS_LINK_POINTER, 0) }, NULL, GUEST,
+	  "VMCS link pointer 0x0: must be ~0, slicehv uses no shadow VMCS (SDM 27.3.1.5)" },
+};
+
+struct fixture {
+	struct fake_vmcs vmcs;
+	struct vmx_msrs msrs;
+	struct vmcheck_env env;
+};
+
+static void fixture_init(struct fixture *f)
+{
+	memcpy(f->vmcs.f, baseline_fields, sizeof(baseline_fields));
+	f->msrs = skylake;
+	f->env = (struct vmcheck_env){ &f->msrs, fake_read, &f->vmcs };
+}
+
+/* The first stage that fails, with its message in e. */
+static enum stage first_failure(const struct vmcheck_env *env, err_t *e)
+{
+	int (*const check[])(const struct vmcheck_env *, err_t *) = { vmcheck_controls, vmcheck_host,
+								       vmcheck_guest };
+
+	for (int s = 0; s < 3; s++)
+		if (check[s](env, e) < 0)
+			return (enum stage)(s + 1);
+	return PASSES;
+}
+
+static void test_baseline_passes(void **state)
+{
+	struct fixture f;
+	err_t e = { "" };
+
+	(void)state;
+	fixture_init(&f);
+	if (vmcheck_all(&f.env, &e) < 0)
+		fail_msg("slicehv's launch state was refused: %s", e.msg);
+	assert_int_equal(first_failure(&f.env, &e), PASSES);
+}
+
+/* Every mutation is tried and every mismatch printed before the test fails. */
+static void test_single_mutations(void **state)
+{
+	unsigned failures = 0;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(mutations); i++) {
+		const struct mutation *m = &mutations[i];
+		struct fixture f;
+		err_t e = { "" }, all = { "" };
+		enum stage got;
+
+		fixture_init(&f);
+		for (int s = 0; s < MAX_SETS && m->set[s].used; s++)
+			fake_set(&f.vmcs, m->set[s].field, m->set[s].value);
+		if (m->tweak)
+			m->tweak(&f.msrs);
+		got = first_failure(&f.env, &e);
+		if (got != m->stage) {
+			print_error("%s: expected %s to fail, got %s (\"%s\")\n", m->name, stage_names[m->stage],
+				    stage_names[got], e.msg);
+			failures++;
+			continue;
+		}
+		assert_int_equal(vmcheck_all(&f.env, &all), got == PASSES ? 0 : -1);
+		if (got == PASSES)
+			continue;
+		/* The whole line fits: it still ends by citing its section. */
+		if (!strstr(e.msg, m->expect) || !strstr(e.msg, " (SDM 27.") || e.msg[strlen(e.msg) - 1] != ')') {
+			print_error("%s: message \"%s\" lacks \"%s\"\n", m->name, e.msg, m->expect);
+			failures++;
+		}
+		assert_string_equal(all.msg, e.msg);
+	}
+	assert_int_equal(failures, 0);
+}
+
+/* Several broken rules: the controls are reported before the host, the host before the guest. */
+static void test_first_rule_wins(void **state)
+{
+	struct fixture f;
+	err_t e = { "" };
+
+	(void)state;
+	fixture_init(&f);
+	fake_set(&f.vmcs, GUEST_CR0, 0);
+	fake_set(&f.vmcs, HOST_TR_SELECTOR, 0);
+	assert_int_equal(vmcheck_all(&f.env, &e), -1);
+	assert_non_null(strstr(e.msg, "host CS or TR selector is 0"));
+	fake_set(&f.vmcs, VIRTUAL_PROCESSOR_ID, 0);
+	assert_int_equal(vmcheck_all(&f.env, &e), -1);
+	assert_non_null(strstr(e.msg, "VPID is 0"));
+	/* Within the guest checks, CR0 comes before RFLAGS. */
+	fixture_init(&f);
+	fake_set(&f.vmcs, GUEST_RFLAGS, 0);
+	fake_set(&f.vmcs, GUEST_CR0, GUEST_CR0_DEFAULT & ~0x20ull);
+	assert_int_equal(vmcheck_guest(&f.env, &e), -1);
+	assert_non_null(strstr(e.msg, "guest CR0: bit 5 (NE)"));
+}
+
+static void test_no_error_report(void **state)
+{
+	struct fixture f;
+
+	(void)state;
+	fixture_init(&f);
+	fake_set(&f.vmcs, VMCS_LINK_POINTER, 0);
+	assert_int_equal(vmcheck_all(&f.env, NULL), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_baseline_passes),
+		cmocka_unit_test(test_single_mutations),
+		cmocka_unit_test(test_first_rule_wins),
+		cmocka_unit_test(test_no_error_report),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
