@@ -74,6 +74,10 @@ int partition_prepare(struct partition *p, const struct boot_module *image, uint
 
 	if (!file)
 		return err_set(e, "image %s is not in mapped memory", image->name);
+	/* Guests start in 32-bit mode (hypercall.h), and slicehv itself maps only what it can reach. */
+	if (!phys_ptr(c->base, c->size) || c->base + c->size > GiB(4))
+		return err_set(e, "slice 0x%lx-0x%lx reaches above 4 GiB, where a 32-bit start cannot run",
+			       c->base, c->base + c->size - 1);
 	if (ept_build(&p->ept, c->base, c->size, max_leaf, heap_alloc_page, NULL, e) < 0)
 		return -1;
 	if (elf_load(file, image->end - image->start, c->base, c->size, c->base + GUEST_IMAGE_OFFSET,

@@ -190,70 +190,75 @@ enum vmcs_width { VMCS_WIDTH_16, VMCS_WIDTH_64, VMCS_WIDTH_32, VMCS_WIDTH_NATURA
 #define AR_UNUSABLE BIT(16)
 #define AR_DPL(ar) (((ar) >> 5) & 3)
 
-/* Basic exit reasons (SDM Vol 3D Appendix C). */
+/* Basic exit reasons (SDM Vol 3D Appendix C): enumerator, number, the name logs use. */
+#define EXIT_REASONS(X) \
+	X(EXCEPTION_NMI, 0, "exception-nmi") \
+	X(EXTERNAL_INTERRUPT, 1, "external-interrupt") \
+	X(TRIPLE_FAULT, 2, "triple-fault") \
+	X(INIT_SIGNAL, 3, "init-signal") \
+	X(SIPI, 4, "sipi") \
+	X(IO_SMI, 5, "io-smi") \
+	X(OTHER_SMI, 6, "other-smi") \
+	X(INTERRUPT_WINDOW, 7, "interrupt-window") \
+	X(NMI_WINDOW, 8, "nmi-window") \
+	X(TASK_SWITCH, 9, "task-switch") \
+	X(CPUID, 10, "cpuid") \
+	X(GETSEC, 11, "getsec") \
+	X(HLT, 12, "hlt") \
+	X(INVD, 13, "invd") \
+	X(INVLPG, 14, "invlpg") \
+	X(RDPMC, 15, "rdpmc") \
+	X(RDTSC, 16, "rdtsc") \
+	X(RSM, 17, "rsm") \
+	X(VMCALL, 18, "vmcall") \
+	X(VMCLEAR, 19, "vmclear") \
+	X(VMLAUNCH, 20, "vmlaunch") \
+	X(VMPTRLD, 21, "vmptrld") \
+	X(VMPTRST, 22, "vmptrst") \
+	X(VMREAD, 23, "vmread") \
+	X(VMRESUME, 24, "vmresume") \
+	X(VMWRITE, 25, "vmwrite") \
+	X(VMXOFF, 26, "vmxoff") \
+	X(VMXON, 27, "vmxon") \
+	X(CR_ACCESS, 28, "cr-access") \
+	X(DR_ACCESS, 29, "dr-access") \
+	X(IO_INSTRUCTION, 30, "io-instruction") \
+	X(RDMSR, 31, "rdmsr") \
+	X(WRMSR, 32, "wrmsr") \
+	X(INVALID_GUEST_STATE, 33, "invalid-guest-state") \
+	X(MSR_LOADING, 34, "msr-loading") \
+	X(MWAIT, 36, "mwait") \
+	X(MONITOR_TRAP_FLAG, 37, "monitor-trap-flag") \
+	X(MONITOR, 39, "monitor") \
+	X(PAUSE, 40, "pause") \
+	X(MACHINE_CHECK, 41, "machine-check") \
+	X(TPR_BELOW_THRESHOLD, 43, "tpr-below-threshold") \
+	X(APIC_ACCESS, 44, "apic-access") \
+	X(VIRTUALIZED_EOI, 45, "virtualized-eoi") \
+	X(GDTR_IDTR, 46, "gdtr-idtr") \
+	X(LDTR_TR, 47, "ldtr-tr") \
+	X(EPT_VIOLATION, 48, "ept-violation") \
+	X(EPT_MISCONFIG, 49, "ept-misconfig") \
+	X(INVEPT, 50, "invept") \
+	X(RDTSCP, 51, "rdtscp") \
+	X(PREEMPTION_TIMER, 52, "preemption-timer") \
+	X(INVVPID, 53, "invvpid") \
+	X(WBINVD, 54, "wbinvd") \
+	X(XSETBV, 55, "xsetbv") \
+	X(APIC_WRITE, 56, "apic-write") \
+	X(RDRAND, 57, "rdrand") \
+	X(INVPCID, 58, "invpcid") \
+	X(VMFUNC, 59, "vmfunc") \
+	X(ENCLS, 60, "encls") \
+	X(RDSEED, 61, "rdseed") \
+	X(PML_FULL, 62, "pml-full") \
+	X(XSAVES, 63, "xsaves") \
+	X(XRSTORS, 64, "xrstors")
+
 enum exit_reason {
-	EXIT_REASON_EXCEPTION_NMI = 0,
-	EXIT_REASON_EXTERNAL_INTERRUPT = 1,
-	EXIT_REASON_TRIPLE_FAULT = 2,
-	EXIT_REASON_INIT_SIGNAL = 3,
-	EXIT_REASON_SIPI = 4,
-	EXIT_REASON_IO_SMI = 5,
-	EXIT_REASON_OTHER_SMI = 6,
-	EXIT_REASON_INTERRUPT_WINDOW = 7,
-	EXIT_REASON_NMI_WINDOW = 8,
-	EXIT_REASON_TASK_SWITCH = 9,
-	EXIT_REASON_CPUID = 10,
-	EXIT_REASON_GETSEC = 11,
-	EXIT_REASON_HLT = 12,
-	EXIT_REASON_INVD = 13,
-	EXIT_REASON_INVLPG = 14,
-	EXIT_REASON_RDPMC = 15,
-	EXIT_REASON_RDTSC = 16,
-	EXIT_REASON_RSM = 17,
-	EXIT_REASON_VMCALL = 18,
-	EXIT_REASON_VMCLEAR = 19,
-	EXIT_REASON_VMLAUNCH = 20,
-	EXIT_REASON_VMPTRLD = 21,
-	EXIT_REASON_VMPTRST = 22,
-	EXIT_REASON_VMREAD = 23,
-	EXIT_REASON_VMRESUME = 24,
-	EXIT_REASON_VMWRITE = 25,
-	EXIT_REASON_VMXOFF = 26,
-	EXIT_REASON_VMXON = 27,
-	EXIT_REASON_CR_ACCESS = 28,
-	EXIT_REASON_DR_ACCESS = 29,
-	EXIT_REASON_IO_INSTRUCTION = 30,
-	EXIT_REASON_RDMSR = 31,
-	EXIT_REASON_WRMSR = 32,
-	EXIT_REASON_INVALID_GUEST_STATE = 33,
-	EXIT_REASON_MSR_LOADING = 34,
-	EXIT_REASON_MWAIT = 36,
-	EXIT_REASON_MONITOR_TRAP_FLAG = 37,
-	EXIT_REASON_MONITOR = 39,
-	EXIT_REASON_PAUSE = 40,
-	EXIT_REASON_MACHINE_CHECK = 41,
-	EXIT_REASON_TPR_BELOW_THRESHOLD = 43,
-	EXIT_REASON_APIC_ACCESS = 44,
-	EXIT_REASON_VIRTUALIZED_EOI = 45,
-	EXIT_REASON_GDTR_IDTR = 46,
-	EXIT_REASON_LDTR_TR = 47,
-	EXIT_REASON_EPT_VIOLATION = 48,
-	EXIT_REASON_EPT_MISCONFIG = 49,
-	EXIT_REASON_INVEPT = 50,
-	EXIT_REASON_RDTSCP = 51,
-	EXIT_REASON_PREEMPTION_TIMER = 52,
-	EXIT_REASON_INVVPID = 53,
-	EXIT_REASON_WBINVD = 54,
-	EXIT_REASON_XSETBV = 55,
-	EXIT_REASON_APIC_WRITE = 56,
-	EXIT_REASON_RDRAND = 57,
-	EXIT_REASON_INVPCID = 58,
-	EXIT_REASON_VMFUNC = 59,
-	EXIT_REASON_ENCLS = 60,
-	EXIT_REASON_RDSEED = 61,
-	EXIT_REASON_PML_FULL = 62,
-	EXIT_REASON_XSAVES = 63,
-	EXIT_REASON_XRSTORS = 64,
+#define EXIT_REASON_ENUM(name, nr, str) EXIT_REASON_##name = nr,
+	EXIT_REASONS(EXIT_REASON_ENUM)
+#undef EXIT_REASON_ENUM
 	EXIT_REASON_COUNT = 70, /* room for every basic reason the SDM defines */
 };
 #define EXIT_REASON_BASIC(r) ((r) & 0xffff)
