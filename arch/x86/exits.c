@@ -457,12 +457,12 @@ void vmexit_handler(struct guest_regs *regs)
 
 	if (basic < EXIT_REASON_COUNT)
 		v.p->exits[basic]++;
-	if (reason & EXIT_REASON_ENTRY_FAILURE)
-		park_with_dump(&v, "VM entry failed: invalid guest state or MSR loading");
-	if (basic >= EXIT_REASON_COUNT || !handlers[basic]) {
-		char what[64];
+	if ((reason & EXIT_REASON_ENTRY_FAILURE) || basic >= EXIT_REASON_COUNT || !handlers[basic]) {
+		char what[80];
 
-		ksnprintf(what, sizeof(what), "unexpected exit %s (%u)", exit_reason_name(basic), basic);
+		ksnprintf(what, sizeof(what), "%s %s (exit reason %u, qualification 0x%lx)",
+			  (reason & EXIT_REASON_ENTRY_FAILURE) ? "VM entry failed:" : "unexpected exit",
+			  exit_reason_name(basic), basic, v.qual);
 		park_with_dump(&v, what);
 	}
 	handlers[basic](&v);
