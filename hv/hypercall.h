@@ -6,7 +6,8 @@
  *   32-bit protected mode, paging off, flat 4 GiB CS/DS/ES/SS, interrupts off,
  *   EAX = MULTIBOOT2_BOOTLOADER_MAGIC, EBX = guest-physical address of a multiboot2 information
  *   structure inside the slice (at GUEST_BOOTINFO_OFFSET) with a boot loader name tag
- *   ("slicehv"), a command line tag (the partition's name as "name=<name>"), and a memory map
+ *   ("slicehv"), a command line tag ("name=<name>" followed by the image module's GRUB arguments
+ *   after its first word: `module2 /boot/x.elf evil attack=1` gives "name=<name> attack=1"), and a memory map
  *   tag with exactly one usable entry: the slice. The image's lowest PT_LOAD address is placed at
  *   GUEST_IMAGE_OFFSET into the slice, so a kernel linked at 1 MiB sits at slice base + 1 MiB.
  *   Guest-physical == host-physical: the guest must be position-independent.

@@ -46,11 +46,15 @@ static uint32_t mb2_tag(uint8_t *info, uint32_t off, uint32_t type, const void *
 	return (uint32_t)ALIGN_UP(off + sizeof(hdr) + len, MB2_TAG_ALIGN);
 }
 
-/* The guest's start-up information (hv/hypercall.h): its name, "slicehv", and its slice as RAM. */
-static void write_bootinfo(struct partition *p)
+/*
+ * The guest's start-up information (hv/hypercall.h): its name and its image module's arguments,
+ * "slicehv", and its slice as its only RAM.
+ */
+static void write_bootinfo(struct partition *p, const struct boot_module *image)
 {
+	const char *args = image->name;
 	uint8_t *info = phys_ptr(p->bootinfo, GUEST_BOOTINFO_MAX);
-	char cmdline[8 + CFG_NAME_MAX + 1];
+	char cmdline[BOOT_NAME_LEN + CFG_NAME_MAX + 8];
 	struct {
 		uint32_t entry_size, entry_version;
 		uint64_t base, len;
@@ -59,7 +63,10 @@ static void write_bootinfo(struct partition *p)
 	uint32_t off = 8; /* total_size and reserved come first */
 
 	memset(info, 0, GUEST_BOOTINFO_MAX);
-	ksnprintf(cmdline, sizeof(cmdline), "name=%s", p->cfg->name);
+	/* The module's GRUB arguments after its first word follow the name. */
+	while (*args && *args != ' ')
+		args++;
+	ksnprintf(cmdline, sizeof(cmdline), "name=%s%s", p->cfg->name, args);
 	off = mb2_tag(info, off, MB2_TAG_CMDLINE, cmdline, strlen(cmdline) + 1);
 	off = mb2_tag(info, off, MB2_TAG_LOADER_NAME, "slicehv", sizeof("slicehv"));
 	off = mb2_tag(info, off, MB2_TAG_MMAP, &mmap, sizeof(mmap));
@@ -84,7 +91,7 @@ int partition_prepare(struct partition *p, const struct boot_module *image, uint
 		     &p->image, e) < 0)
 		return -1;
 	p->bootinfo = c->base + GUEST_BOOTINFO_OFFSET;
-	write_bootinfo(p);
+	write_bootinfo(p, image);
 	p->state = PARTITION_READY;
 	printk("slicehv: partition %s: ept %u table pages, leaves 1G=%lu 2M=%lu 4K=%lu; image "
 	       "[0x%lx-0x%lx) entry 0x%lx\n",
