@@ -74,24 +74,36 @@ static void write_bootinfo(struct partition *p, const struct boot_module *image)
 	*(uint32_t *)info = off;
 }
 
-int partition_prepare(struct partition *p, const struct boot_module *image, uint64_t max_leaf, err_t *e)
+int partition_load(struct partition *p, err_t *e)
 {
 	const struct partition_cfg *c = p->cfg;
+	const struct boot_module *image = p->module;
 	const void *file = phys_ptr(image->start, image->end - image->start);
 
 	if (!file)
 		return err_set(e, "image %s is not in mapped memory", image->name);
-	/* Guests start in 32-bit mode (hypercall.h), and slicehv itself maps only what it can reach. */
-	if (!phys_ptr(c->base, c->size) || c->base + c->size > GiB(4))
-		return err_set(e, "slice 0x%lx-0x%lx reaches above 4 GiB, where a 32-bit start cannot run",
-			       c->base, c->base + c->size - 1);
-	if (ept_build(&p->ept, c->base, c->size, max_leaf, heap_alloc_page, NULL, e) < 0)
-		return -1;
 	if (elf_load(file, image->end - image->start, c->base, c->size, c->base + GUEST_IMAGE_OFFSET,
 		     &p->image, e) < 0)
 		return -1;
 	p->bootinfo = c->base + GUEST_BOOTINFO_OFFSET;
 	write_bootinfo(p, image);
+	p->line_len = 0;
+	p->uart_lcr = 0;
+	return 0;
+}
+
+int partition_prepare(struct partition *p, const struct boot_module *image, uint64_t max_leaf, err_t *e)
+{
+	const struct partition_cfg *c = p->cfg;
+
+	/* Guests start in 32-bit mode (hypercall.h), and slicehv itself maps only what it can reach. */
+	if (!phys_ptr(c->base, c->size) || c->base + c->size > GiB(4))
+		return err_set(e, "slice 0x%lx-0x%lx reaches above 4 GiB, where a 32-bit start cannot run",
+			       c->base, c->base + c->size - 1);
+	p->module = image;
+	if (ept_build(&p->ept, c->base, c->size, max_leaf, heap_alloc_page, NULL, e) < 0 ||
+	    partition_load(p, e) < 0)
+		return -1;
 	p->state = PARTITION_READY;
 	printk("slicehv: partition %s: ept %u table pages, leaves 1G=%lu 2M=%lu 4K=%lu; image "
 	       "[0x%lx-0x%lx) entry 0x%lx\n",
@@ -146,6 +158,8 @@ static void print_stats(const struct partition *p)
 	n = ksnprintf(line, sizeof(line), "slicehv: stats %s: %s", p->cfg->name, partition_state_name(p->state));
 	if (p->state == PARTITION_DONE)
 		n += ksnprintf(line + n, sizeof(line) - n, " status %d", p->status);
+	if (p->restarts)
+		n += ksnprintf(line + n, sizeof(line) - n, ", restarts %u", p->restarts);
 	n += ksnprintf(line + n, sizeof(line) - n, ", denied %u, exits %lu:", p->denied, total);
 	for (unsigned r = 0; r < EXIT_REASON_COUNT && n < (int)sizeof(line); r++)
 		if (p->exits[r])
@@ -178,6 +192,18 @@ void partition_stop(struct partition *p, enum partition_state why)
 		hlt();
 }
 
+/* on-fault=restart: a clean image and a fresh VMCS on the same core, a bounded number of times. */
+static void restart(struct partition *p)
+{
+	struct cpu *c = &cpus[p->cfg->cpu];
+	err_t e;
+
+	p->restarts++;
+	printk("slicehv: partition %s restarting (%u of %u)\n", p->cfg->name, p->restarts, p->cfg->restarts);
+	if (partition_load(p, &e) < 0 || vmcs_launch(c, p, &e) < 0)
+		printk("slicehv: partition %s parked: restart failed: %s\n", p->cfg->name, e.msg);
+}
+
 void partition_park(struct partition *p, const char *fmt, ...)
 {
 	char reason[CONSOLE_LINE_MAX];
@@ -186,7 +212,11 @@ void partition_park(struct partition *p, const char *fmt, ...)
 	va_start(ap, fmt);
 	kvsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
+	if (p->line_len)
+		console_flush(p);
 	printk("slicehv: partition %s parked: %s\n", p->cfg->name, reason);
+	if (p->cfg->on_fault == FAULT_RESTART && p->restarts < p->cfg->restarts)
+		restart(p);
 	partition_stop(p, PARTITION_PARKED);
 }
 

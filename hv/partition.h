@@ -20,7 +20,9 @@ enum partition_state {
 
 struct partition {
 	const struct partition_cfg *cfg; /* name, cpu, slice, image */
+	const struct boot_module *module; /* its image, reloaded on a restart */
 	unsigned index;
+	unsigned restarts;               /* done so far, up to cfg->restarts */
 	enum partition_state state;
 	int status;                      /* HC_DONE's status */
 	struct ept ept;
@@ -38,6 +40,8 @@ extern unsigned partition_count;
 
 /* Builds the EPT and loads the image and boot information into the slice. */
 int partition_prepare(struct partition *p, const struct boot_module *image, uint64_t max_leaf, err_t *e);
+/* Puts a clean image and boot information back into the slice (the EPT stays). */
+int partition_load(struct partition *p, err_t *e);
 /* True if [gpa, gpa + len) lies inside the partition's slice. */
 bool partition_owns(const struct partition *p, uint64_t gpa, uint64_t len);
 /* Its virtual COM1: buffers a character, printing whole lines as "[<name>] <line>". */
@@ -45,7 +49,11 @@ void partition_console_putc(struct partition *p, char ch);
 /* Reports an access refused; the first few are printed, all are counted. */
 void partition_deny(struct partition *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* The partition stops for good (done, halted or parked): this core idles; the last one ends the run. */
+/*
+ * The partition stops for good (done, halted or parked): this core idles; the last one ends the
+ * run. partition_park first restarts it from a clean image when its config says on-fault=restart
+ * and restarts are left.
+ */
 void partition_stop(struct partition *p, enum partition_state why) __attribute__((noreturn));
 void partition_park(struct partition *p, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
 const char *partition_state_name(enum partition_state s);
