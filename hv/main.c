@@ -10,6 +10,7 @@
 #include "console.h"
 #include "cpu.h"
 #include "heap.h"
+#include "isolation.h"
 #include "partition.h"
 #include "phys.h"
 #include "power.h"
@@ -170,16 +171,24 @@ static void print_config_error(void *ctx, const char *msg)
 }
 
 /* The partition config module, else the embedded default: one partition per online CPU. */
-static unsigned load_config(const struct boot_info *bi, uint64_t heap)
+/* Memory that belongs to slicehv or the firmware: no slice may overlap it, no EPT may map it. */
+enum { RESERVED_BIOS, RESERVED_IMAGE, RESERVED_HEAP, RESERVED_TRAMPOLINE, RESERVED_BOOTINFO, RESERVED_COUNT };
+static struct reserved_range reserved[RESERVED_COUNT];
+
+static void note_reserved(const struct boot_info *bi, uint64_t heap)
 {
-	const struct reserved_range reserved[] = {
-		{ 0, BIOS_AREAS_END, "BIOS areas (first MiB)" },
-		{ (uint64_t)__image_start, (uint64_t)__image_end, "hypervisor image" },
-		{ heap, heap + HEAP_SIZE, "hypervisor heap" },
-		{ smp_trampoline_page(), smp_trampoline_page() + PAGE_SIZE, "AP trampoline" },
-		{ bi->info_start, bi->info_end, "boot information" },
-	};
-	struct machine_desc m = { bi->mmap, bi->mmap_count, reserved, ARRAY_SIZE(reserved),
+	reserved[RESERVED_BIOS] = (struct reserved_range){ 0, BIOS_AREAS_END, "BIOS areas (first MiB)" };
+	reserved[RESERVED_IMAGE] = (struct reserved_range){ (uint64_t)__image_start, (uint64_t)__image_end,
+							    "hypervisor image" };
+	reserved[RESERVED_HEAP] = (struct reserved_range){ heap, heap + HEAP_SIZE, "hypervisor heap" };
+	reserved[RESERVED_TRAMPOLINE] = (struct reserved_range){ smp_trampoline_page(),
+								 smp_trampoline_page() + PAGE_SIZE, "AP trampoline" };
+	reserved[RESERVED_BOOTINFO] = (struct reserved_range){ bi->info_start, bi->info_end, "boot information" };
+}
+
+static unsigned load_config(const struct boot_info *bi)
+{
+	struct machine_desc m = { bi->mmap, bi->mmap_count, reserved, RESERVED_COUNT,
 				  bi->mod, bi->mod_count, cpu_count };
 
 	for (unsigned i = 0; i < bi->mod_count; i++) {
@@ -208,6 +217,30 @@ static void print_partition_table(void)
 	}
 }
 
+/* Before p may run: its real EPT, walked, maps none of slicehv, the modules or the other slices. */
+static int check_isolation(const struct partition *p, const struct boot_info *bi, err_t *e)
+{
+	struct reserved_range forbid[RESERVED_COUNT + BOOT_MAX_MODULES + CFG_MAX_PARTITIONS];
+	unsigned n = 0;
+	uint64_t leaves;
+
+	for (unsigned i = 0; i < RESERVED_COUNT; i++)
+		forbid[n++] = reserved[i];
+	for (unsigned i = 0; i < bi->mod_count; i++)
+		forbid[n++] = (struct reserved_range){ bi->mod[i].start, bi->mod[i].end, "a boot module" };
+	for (unsigned i = 0; i < config.count; i++) {
+		const struct partition_cfg *c = &config.part[i];
+
+		if (c->valid && c != p->cfg)
+			forbid[n++] = (struct reserved_range){ c->base, c->base + c->size, "another partition's slice" };
+	}
+	if (isolation_check(p->ept.pml4, p->cfg->base, p->cfg->size, bi, forbid, n, &leaves, e) < 0)
+		return -1;
+	printk("slicehv: isolation: partition %s: ept maps only its slice 0x%lx-0x%lx, identity, %lu leaves\n",
+	       p->cfg->name, p->cfg->base, p->cfg->base + p->cfg->size - 1, leaves);
+	return 0;
+}
+
 /* Build every valid partition on the boot CPU; one that fails is reported and not started. */
 static unsigned build_partitions(const struct boot_info *bi)
 {
@@ -226,7 +259,7 @@ static unsigned build_partitions(const struct boot_info *bi)
 		}
 		p->cfg = c;
 		p->index = partition_count;
-		if (partition_prepare(p, &bi->mod[c->module], max_leaf, &e) < 0) {
+		if (partition_prepare(p, &bi->mod[c->module], max_leaf, &e) < 0 || check_isolation(p, bi, &e) < 0) {
 			printk("slicehv: partition %s: %s; not started\n", c->name, e.msg);
 			continue;
 		}
@@ -288,7 +321,8 @@ void hv_main(uint32_t magic, uint32_t info)
 	heap_init(heap, HEAP_SIZE);
 	if (exits_init(&e) < 0)
 		boot_fail("memory layout", &e);
-	load_config(&boot_info, heap);
+	note_reserved(&boot_info, heap);
+	load_config(&boot_info);
 	print_partition_table();
 	if (build_partitions(&boot_info) == 0) {
 		printk("slicehv: no partition to run\n");

@@ -144,3 +144,25 @@ bool ept_translate(const uint64_t *pml4, uint64_t gpa, uint64_t *hpa, uint64_t *
 		table = entry_table(entry);
 	}
 }
+
+static int walk(const uint64_t *table, unsigned level, uint64_t gpa, ept_leaf_fn fn, void *ctx)
+{
+	for (unsigned i = 0; i < EPT_ENTRIES; i++) {
+		uint64_t entry = table[i], span = level_span(level), at = gpa + i * span;
+
+		if (!(entry & EPT_RWX))
+			continue;
+		if (level == EPT_LEVEL_PT || (level != EPT_LEVEL_PML4 && (entry & EPT_LEAF))) {
+			if (fn(ctx, at, entry & EPT_ADDR_MASK & ~(span - 1), span, entry) < 0)
+				return -1;
+		} else if (walk(entry_table(entry), level - 1, at, fn, ctx) < 0) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int ept_for_each_leaf(const uint64_t *pml4, ept_leaf_fn fn, void *ctx)
+{
+	return walk(pml4, EPT_LEVEL_PML4, 0, fn, ctx);
+}

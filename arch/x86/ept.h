@@ -54,4 +54,8 @@ uint64_t ept_pointer(const struct ept *ept);
 /* Walk the tables in software: true and the host address and leaf size if gpa is mapped. */
 bool ept_translate(const uint64_t *pml4, uint64_t gpa, uint64_t *hpa, uint64_t *leaf_size);
 
+/* Every present leaf, in address order: fn returns -1 to stop the walk (which then returns -1). */
+typedef int (*ept_leaf_fn)(void *ctx, uint64_t gpa, uint64_t hpa, uint64_t size, uint64_t entry);
+int ept_for_each_leaf(const uint64_t *pml4, ept_leaf_fn fn, void *ctx);
+
 #endif

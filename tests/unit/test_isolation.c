@@ -1,0 +1,135 @@
+/* Unit tests for the isolation self-check: a clean EPT passes, every kind of stray leaf is named. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "../../arch/x86/ept.h"
+#include "isolation.h"
+
+#define SLICE_BASE MiB(64)
+#define SLICE_SIZE MiB(64)
+#define PAGES 16
+
+static void *pages[PAGES];
+static unsigned used;
+
+static void *alloc(void *ctx)
+{
+	(void)ctx;
+	if (used == PAGES)
+		return NULL;
+	pages[used] = aligned_alloc(PAGE_SIZE, PAGE_SIZE);
+	memset(pages[used], 0, PAGE_SIZE);
+	return pages[used++];
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	while (used)
+		free(pages[--used]);
+	return 0;
+}
+
+/* RAM from 1 MiB to 512 MiB, and one firmware hole inside it at 256 MiB. */
+static const struct boot_info machine = {
+	.mmap = { { MiB(1), MiB(255), MEM_USABLE }, { MiB(256), MiB(2), MEM_RESERVED },
+		  { MiB(258), MiB(254), MEM_USABLE } },
+	.mmap_count = 3,
+};
+static const struct reserved_range forbid[] = {
+	{ MiB(1), MiB(2), "hypervisor image" },
+	{ MiB(200), MiB(264), "another partition's slice" },
+};
+
+static struct ept build(uint64_t max_leaf)
+{
+	struct ept ept;
+	err_t e;
+
+	assert_int_equal(ept_build(&ept, SLICE_BASE, SLICE_SIZE, max_leaf, alloc, NULL, &e), 0);
+	return ept;
+}
+
+static int check(const struct ept *ept, err_t *e)
+{
+	uint64_t leaves;
+
+	return isolation_check(ept->pml4, SLICE_BASE, SLICE_SIZE, &machine, forbid, 2, &leaves, e);
+}
+
+/* The PD entry (2 MiB leaf) that maps gpa, to corrupt it. */
+static uint64_t *pd_entry(const struct ept *ept, uint64_t gpa)
+{
+	uint64_t *pdpt = (uint64_t *)(uintptr_t)(ept->pml4[0] & EPT_ADDR_MASK);
+	uint64_t *pd = (uint64_t *)(uintptr_t)(pdpt[(gpa >> 30) & 511] & EPT_ADDR_MASK);
+
+	return &pd[(gpa >> 21) & 511];
+}
+
+static void test_clean_slice_passes(void **state)
+{
+	struct ept ept = build(EPT_PAGE_2M);
+	uint64_t leaves;
+	err_t e;
+
+	(void)state;
+	assert_int_equal(isolation_check(ept.pml4, SLICE_BASE, SLICE_SIZE, &machine, forbid, 2, &leaves, &e), 0);
+	assert_int_equal(leaves, SLICE_SIZE / MiB(2));
+}
+
+static void test_leaf_outside_slice(void **state)
+{
+	struct ept ept = build(EPT_PAGE_2M);
+	err_t e;
+
+	(void)state;
+	/* One more identity leaf right after the slice. */
+	*pd_entry(&ept, SLICE_BASE + SLICE_SIZE) = (SLICE_BASE + SLICE_SIZE) | *pd_entry(&ept, SLICE_BASE) % PAGE_SIZE;
+	assert_int_equal(check(&ept, &e), -1);
+	assert_non_null(strstr(e.msg, "outside its slice"));
+}
+
+static void test_non_identity_leaf(void **state)
+{
+	struct ept ept = build(EPT_PAGE_2M);
+	uint64_t *entry = pd_entry(&ept, SLICE_BASE);
+	err_t e;
+
+	(void)state;
+	*entry = (*entry % PAGE_SIZE) | MiB(1); /* the slice's first page points at the hypervisor */
+	assert_int_equal(check(&ept, &e), -1);
+	assert_non_null(strstr(e.msg, "not itself"));
+}
+
+static void test_forbidden_and_non_ram(void **state)
+{
+	struct ept ept;
+	uint64_t leaves;
+	err_t e;
+
+	(void)state;
+	/* A slice that (wrongly) covers another partition's range and the firmware hole. */
+	assert_int_equal(ept_build(&ept, MiB(192), MiB(64), EPT_PAGE_2M, alloc, NULL, &e), 0);
+	assert_int_equal(isolation_check(ept.pml4, MiB(192), MiB(64), &machine, forbid, 2, &leaves, &e), -1);
+	assert_non_null(strstr(e.msg, "maps another partition's slice"));
+	assert_int_equal(ept_build(&ept, MiB(254), MiB(4), EPT_PAGE_2M, alloc, NULL, &e), 0);
+	assert_int_equal(isolation_check(ept.pml4, MiB(254), MiB(4), &machine, NULL, 0, &leaves, &e), -1);
+	assert_non_null(strstr(e.msg, "not usable RAM"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_clean_slice_passes, teardown),
+		cmocka_unit_test_teardown(test_leaf_outside_slice, teardown),
+		cmocka_unit_test_teardown(test_non_identity_leaf, teardown),
+		cmocka_unit_test_teardown(test_forbidden_and_non_ram, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
