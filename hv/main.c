@@ -2,6 +2,7 @@
 #include "../arch/x86/acpi.h"
 #include "../arch/x86/apic.h"
 #include "../arch/x86/exits.h"
+#include "../arch/x86/paging.h"
 #include "../arch/x86/smp.h"
 #include "../arch/x86/vmx.h"
 #include "../arch/x86/x86.h"
@@ -131,6 +132,7 @@ static void __attribute__((noreturn)) cpu_run(struct cpu *c)
 {
 	err_t e;
 
+	paging_load();
 	if (c->partition && vmcs_launch(c, c->partition, &e) < 0)
 		partition_park(c->partition, "%s", e.msg);
 	cli();
@@ -319,6 +321,9 @@ void hv_main(uint32_t magic, uint32_t info)
 	if (!heap)
 		boot_fail("memory layout", &(err_t){ "no free usable RAM for the hypervisor heap" });
 	heap_init(heap, HEAP_SIZE);
+	if (paging_harden(&e) < 0)
+		boot_fail("hardening", &e);
+	paging_load();
 	if (exits_init(&e) < 0)
 		boot_fail("memory layout", &e);
 	note_reserved(&boot_info, heap);

@@ -1,0 +1,106 @@
+/* W^X for the hypervisor itself: after start-up no page of its address space is writable and executable. */
+#include "paging.h"
+#include "../../hv/console.h"
+#include "../../hv/heap.h"
+#include "msr.h"
+#include "x86.h"
+
+/* 4-level paging entries (SDM Vol 3A 4.5, Tables 4-15 to 4-20). */
+#define PTE_PRESENT BIT(0)
+#define PTE_WRITE BIT(1)
+#define PTE_LARGE BIT(7)
+#define PTE_NX BIT(63)
+#define PTE_ADDR_MASK 0x000ffffffffff000ull
+#define ENTRIES 512
+#define MAPPED_GIB 4
+#define CPUID_EXT_FEATURES 0x80000001u
+#define CPUID_EXT_EDX_NX BIT(20)
+
+extern uint8_t __image_start[], __text_end[], __rodata_end[];
+
+static uint64_t hardened_cr3;
+
+/* The rights of one 4 KiB page of the image: text executes, rodata is read-only, the rest is data. */
+static uint64_t image_page_rights(uint64_t addr)
+{
+	if (addr >= (uint64_t)__image_start && addr < (uint64_t)__text_end)
+		return PTE_PRESENT;
+	if (addr >= (uint64_t)__text_end && addr < (uint64_t)__rodata_end)
+		return PTE_PRESENT | PTE_NX;
+	return PTE_PRESENT | PTE_WRITE | PTE_NX;
+}
+
+static uint64_t *table(void) { return heap_alloc_page(NULL); }
+
+/* A 2 MiB region holding part of the image gets 4 KiB pages; every other one is a RW, NX large page. */
+static int map_2m(uint64_t *pd_entry, uint64_t region, err_t *e)
+{
+	uint64_t *pt;
+
+	if (region + MiB(2) <= (uint64_t)__image_start || region >= (uint64_t)__rodata_end) {
+		*pd_entry = region | PTE_PRESENT | PTE_WRITE | PTE_LARGE | PTE_NX;
+		return 0;
+	}
+	if (!(pt = table()))
+		return err_set(e, "no heap page for the hypervisor's page tables");
+	for (unsigned i = 0; i < ENTRIES; i++)
+		pt[i] = (region + (uint64_t)i * PAGE_SIZE) | image_page_rights(region + (uint64_t)i * PAGE_SIZE);
+	*pd_entry = (uint64_t)pt | PTE_PRESENT | PTE_WRITE;
+	return 0;
+}
+
+/* Counts leaves that are both writable and executable, walking what the CPU will walk. */
+static unsigned count_wx(const uint64_t *t, unsigned level)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < ENTRIES; i++) {
+		uint64_t entry = t[i];
+
+		if (!(entry & PTE_PRESENT))
+			continue;
+		if (level == 1 || (level < 4 && (entry & PTE_LARGE)))
+			n += (entry & PTE_WRITE) && !(entry & PTE_NX);
+		else
+			n += count_wx((const uint64_t *)(uintptr_t)(entry & PTE_ADDR_MASK), level - 1);
+	}
+	return n;
+}
+
+int paging_harden(err_t *e)
+{
+	uint64_t *pml4 = table(), *pdpt = table();
+	unsigned wx;
+
+	if (!(cpuid(CPUID_EXT_FEATURES, 0).edx & CPUID_EXT_EDX_NX))
+		return err_set(e, "this CPU has no NX bit: W^X cannot be enforced");
+	if (!pml4 || !pdpt)
+		return err_set(e, "no heap page for the hypervisor's page tables");
+	pml4[0] = (uint64_t)pdpt | PTE_PRESENT | PTE_WRITE;
+	for (unsigned g = 0; g < MAPPED_GIB; g++) {
+		uint64_t *pd = table();
+
+		if (!pd)
+			return err_set(e, "no heap page for the hypervisor's page tables");
+		pdpt[g] = (uint64_t)pd | PTE_PRESENT | PTE_WRITE;
+		for (unsigned i = 0; i < ENTRIES; i++)
+			if (map_2m(&pd[i], GiB(g) + MiB(2) * i, e) < 0)
+				return -1;
+	}
+	wx = count_wx(pml4, 4);
+	printk("slicehv: hardening: hypervisor page tables: %u pages writable and executable; text "
+	       "[0x%lx-0x%lx) read-execute, the rest no-execute\n",
+	       wx, (uint64_t)__image_start, (uint64_t)__text_end);
+	if (wx)
+		return err_set(e, "%u hypervisor pages are writable and executable", wx);
+	hardened_cr3 = (uint64_t)pml4;
+	return 0;
+}
+
+void paging_load(void)
+{
+	if (!hardened_cr3)
+		return;
+	wrmsr(IA32_EFER, rdmsr(IA32_EFER) | IA32_EFER_NXE);
+	write_cr3(hardened_cr3);
+}

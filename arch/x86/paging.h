@@ -1,0 +1,12 @@
+/* The hypervisor's own page tables: identity map, and no page both writable and executable. */
+#ifndef ARCH_X86_PAGING_H
+#define ARCH_X86_PAGING_H
+
+#include "../../hv/err.h"
+
+/* Builds tables from the heap for [0, 4 GiB): text RX, rodata R, everything else RW and NX. */
+int paging_harden(err_t *e);
+/* On every core, once they exist: EFER.NXE on, then the hardened tables. */
+void paging_load(void);
+
+#endif
