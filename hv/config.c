@@ -16,22 +16,22 @@ struct parser {
 	struct config *cfg;
 	const struct machine_desc *m;
 	const char *file;
+	unsigned line; /* the line being parsed, or 0 */
 	config_report_fn report;
 	void *ctx;
 };
 
 /* Says where: file:line, or file and name for a default partition. Marks pc (if any) invalid. */
-__attribute__((format(printf, 4, 5)))
-static bool report(struct parser *p, struct partition_cfg *pc, unsigned line, const char *fmt, ...)
+__attribute__((format(printf, 3, 4)))
+static bool report(struct parser *p, struct partition_cfg *pc, const char *fmt, ...)
 {
 	char msg[CFG_MSG_MAX];
 	va_list ap;
-	int n;
+	int n = p->line ? ksnprintf(msg, sizeof(msg), "%s:%u: ", p->file, p->line)
+			: ksnprintf(msg, sizeof(msg), "%s: %s%s", p->file, pc ? pc->name : "", pc ? ": " : "");
 
 	if (pc)
-		line = pc->line, pc->valid = false;
-	n = line ? ksnprintf(msg, sizeof(msg), "%s:%u: ", p->file, line)
-		 : ksnprintf(msg, sizeof(msg), "%s: %s%s", p->file, pc ? pc->name : "", pc ? ": " : "");
+		pc->valid = false;
 	n = n < (int)sizeof(msg) ? n : (int)sizeof(msg) - 1;
 	va_start(ap, fmt);
 	kvsnprintf(msg + n, sizeof(msg) - n, fmt, ap);
@@ -58,10 +58,12 @@ static unsigned digit_value(char c)
 	return lower >= 'a' && lower <= 'f' ? (unsigned)(lower - 'a' + 10) : DIGIT_NONE;
 }
 
-/* Decimal or 0x hex over [s, end), then a K, M or G (binary multiples) where allowed. */
+/* Binary multiples, largest first: 64M is 64 << 20 bytes. */
+static const struct { char c; unsigned shift; } units[] = { { 'G', 30 }, { 'M', 20 }, { 'K', 10 } };
+
+/* Decimal or 0x hex over [s, end), then a K, M or G where allowed. */
 static const char *parse_num(const char *s, const char *end, bool suffix, uint64_t *out)
 {
-	static const struct { char c; unsigned shift; } units[] = { { 'K', 10 }, { 'M', 20 }, { 'G', 30 } };
 	unsigned base = 10, shift = 0, d;
 	const char *digits;
 	uint64_t v = 0;
@@ -129,11 +131,9 @@ enum cfg_key { KEY_CPU, KEY_MEM, KEY_IMAGE, KEY_CONSOLE, KEY_ON_FAULT, KEY_RESTA
 static const char *const key_names[KEY_COUNT] = { "cpu", "mem", "image", "console", "on-fault",
 						  "restarts" };
 
-/* Stores one value; NULL, or why it is wrong. */
+/* Stores one value; NULL, or why it is wrong (a partition with a wrong value is never used). */
 static const char *set_field(struct partition_cfg *pc, enum cfg_key k, const char *val)
 {
-	const char *why = NULL;
-
 	switch (k) {
 	case KEY_CPU:
 		return parse_small(val, &pc->cpu);
@@ -142,20 +142,16 @@ static const char *set_field(struct partition_cfg *pc, enum cfg_key k, const cha
 	case KEY_MEM:
 		return parse_mem(pc, val);
 	case KEY_IMAGE:
-		if (strlen(val) >= sizeof(pc->image))
-			return "is longer than a module name can be";
 		ksnprintf(pc->image, sizeof(pc->image), "%s", val);
-		break;
+		return strlen(val) >= sizeof(pc->image) ? "is longer than a module name can be" : NULL;
 	case KEY_CONSOLE:
-		if (!(why = name_error(val)))
-			ksnprintf(pc->console, sizeof(pc->console), "%s", val);
-		break;
+		ksnprintf(pc->console, sizeof(pc->console), "%s", val);
+		return name_error(val);
 	case KEY_ON_FAULT:
-		if (strcmp(val, "park") && strcmp(val, "restart"))
-			return "expected park or restart";
 		pc->on_fault = strcmp(val, "park") ? FAULT_RESTART : FAULT_PARK;
+		return strcmp(val, "park") && strcmp(val, "restart") ? "expected park or restart" : NULL;
 	}
-	return why;
+	return NULL;
 }
 
 static bool parse_field(struct parser *p, struct partition_cfg *pc, char *tok, unsigned *seen)
@@ -164,20 +160,20 @@ static bool parse_field(struct parser *p, struct partition_cfg *pc, char *tok, u
 	const char *why;
 
 	if (!*eq)
-		return report(p, pc, 0, "expected key=value, got '%s'", tok);
+		return report(p, pc, "expected key=value, got '%s'", tok);
 	*eq = '\0';
 	for (unsigned k = 0; k < KEY_COUNT; k++) {
 		if (strcmp(tok, key_names[k]))
 			continue;
 		if (*seen & BIT(k))
-			return report(p, pc, 0, "%s= is given twice", tok);
+			return report(p, pc, "%s= is given twice", tok);
 		*seen |= BIT(k);
 		if (!eq[1])
-			return report(p, pc, 0, "%s= has no value", tok);
+			return report(p, pc, "%s= has no value", tok);
 		why = set_field(pc, k, eq + 1);
-		return why ? report(p, pc, 0, "%s %s: %s", tok, eq + 1, why) : true;
+		return why ? report(p, pc, "%s %s: %s", tok, eq + 1, why) : true;
 	}
-	return report(p, pc, 0, "unknown key '%s'", tok);
+	return report(p, pc, "unknown key '%s'", tok);
 }
 
 static bool parse_partition(struct parser *p, struct partition_cfg *pc, char **tok, unsigned ntok)
@@ -186,20 +182,19 @@ static bool parse_partition(struct parser *p, struct partition_cfg *pc, char **t
 	unsigned seen = 0;
 
 	if (ntok < 2 || *find_char(tok[1], '='))
-		return report(p, pc, 0, "missing partition name after 'partition'");
+		return report(p, pc, "missing partition name after 'partition'");
 	ksnprintf(pc->name, sizeof(pc->name), "%s", tok[1]);
 	if ((why = name_error(tok[1])))
-		return report(p, pc, 0, "name %s: %s", tok[1], why);
-	for (unsigned i = 0; i + 1 < p->cfg->count; i++)
-		if (!strcmp(p->cfg->part[i].name, pc->name))
-			return report(p, pc, 0, "name %s is already used on line %u", pc->name,
-				      p->cfg->part[i].line);
+		return report(p, pc, "name %s: %s", tok[1], why);
+	for (const struct partition_cfg *q = p->cfg->part; q < pc; q++)
+		if (!strcmp(q->name, pc->name))
+			return report(p, pc, "name %s is already used on line %u", pc->name, q->line);
 	for (unsigned i = 2; i < ntok; i++)
 		if (!parse_field(p, pc, tok[i], &seen))
 			return false;
 	for (unsigned k = 0; k < KEY_FIRST_OPTIONAL; k++)
 		if (!(seen & BIT(k)))
-			return report(p, pc, 0, "missing %s=", key_names[k]);
+			return report(p, pc, "missing %s=", key_names[k]);
 	if (!pc->console[0])
 		ksnprintf(pc->console, sizeof(pc->console), "%s", pc->name);
 	return true;
@@ -208,8 +203,6 @@ static bool parse_partition(struct parser *p, struct partition_cfg *pc, char **t
 /* The largest binary unit that divides v exactly: 64M, 1G, 12K, or plain bytes. */
 static int format_size(char *buf, size_t size, uint64_t v)
 {
-	static const struct { unsigned shift; char c; } units[] = { { 30, 'G' }, { 20, 'M' }, { 10, 'K' } };
-
 	for (unsigned i = 0; i < ARRAY_SIZE(units); i++)
 		if (v && v % BIT(units[i].shift) == 0)
 			return ksnprintf(buf, size, "%lu%c", v >> units[i].shift, units[i].c);
@@ -244,47 +237,12 @@ static bool in_usable_ram(const struct machine_desc *m, uint64_t at, uint64_t en
 /* Reserved ranges, then the modules: everything a slice must not overlap. */
 static struct reserved_range blocker(const struct machine_desc *m, unsigned i)
 {
-	const struct boot_module *mod = &m->modules[i - m->reserved_count];
+	const struct boot_module *mod;
 
 	if (i < m->reserved_count)
 		return m->reserved[i];
+	mod = &m->modules[i - m->reserved_count];
 	return (struct reserved_range){ mod->start, mod->end, mod->name };
-}
-
-static void check_cpu(struct parser *p, struct partition_cfg *pc)
-{
-	const struct config *cfg = p->cfg;
-
-	if (pc->cpu >= p->m->cpu_count)
-		report(p, pc, 0, "cpu %u does not exist: %u CPUs are online", pc->cpu, p->m->cpu_count);
-	for (unsigned i = 0; i + 1 < cfg->count; i++)
-		if (cfg->part[i].valid && cfg->part[i].cpu == pc->cpu)
-			report(p, pc, 0, "cpu %u is already owned by partition %s", pc->cpu,
-			       cfg->part[i].name);
-}
-
-static void check_memory(struct parser *p, struct partition_cfg *pc)
-{
-	const struct config *cfg = p->cfg;
-	uint64_t end = pc->base + pc->size;
-	char mem[CFG_MEM_STR];
-
-	format_mem(mem, sizeof(mem), pc);
-	if (!in_usable_ram(p->m, pc->base, end))
-		report(p, pc, 0, "mem %s is not inside usable RAM", mem);
-	for (unsigned i = 0; i + 1 < cfg->count; i++) {
-		const struct partition_cfg *q = &cfg->part[i];
-
-		if (q->valid && range_overlaps(pc->base, end, q->base, q->base + q->size))
-			report(p, pc, 0, "mem %s overlaps partition %s", mem, q->name);
-	}
-	for (unsigned i = 0; i < p->m->reserved_count + p->m->module_count; i++) {
-		struct reserved_range r = blocker(p->m, i);
-
-		if (range_overlaps(pc->base, end, r.start, r.end))
-			report(p, pc, 0, "mem %s overlaps %s%s [0x%lx, 0x%lx)", mem,
-			       i < p->m->reserved_count ? "" : "module ", r.name, r.start, r.end);
-	}
 }
 
 static void check_image(struct parser *p, struct partition_cfg *pc)
@@ -294,14 +252,14 @@ static void check_image(struct parser *p, struct partition_cfg *pc)
 
 	pc->module = config_find_module(p->m, pc->image);
 	if (pc->module < 0) {
-		report(p, pc, 0, "image %s: no module of that name", pc->image);
+		report(p, pc, "image %s: no module of that name", pc->image);
 		return;
 	}
 	mod = &p->m->modules[pc->module];
 	format_size(have, sizeof(have), mod->end - mod->start);
 	format_size(room, sizeof(room), pc->size);
 	if (mod->end - mod->start > pc->size)
-		report(p, pc, 0, "image %s (%s) is larger than the slice (%s)", pc->image, have, room);
+		report(p, pc, "image %s (%s) is larger than the slice (%s)", pc->image, have, room);
 }
 
 /*
@@ -310,8 +268,28 @@ static void check_image(struct parser *p, struct partition_cfg *pc)
  */
 static void validate(struct parser *p, struct partition_cfg *pc)
 {
-	check_cpu(p, pc);
-	check_memory(p, pc);
+	const struct machine_desc *m = p->m;
+	uint64_t end = pc->base + pc->size;
+	char mem[CFG_MEM_STR];
+
+	format_mem(mem, sizeof(mem), pc);
+	if (pc->cpu >= m->cpu_count)
+		report(p, pc, "cpu %u does not exist: %u CPUs are online", pc->cpu, m->cpu_count);
+	if (!in_usable_ram(m, pc->base, end))
+		report(p, pc, "mem %s is not inside usable RAM", mem);
+	for (const struct partition_cfg *q = p->cfg->part; q < pc; q++) {
+		if (q->valid && q->cpu == pc->cpu)
+			report(p, pc, "cpu %u is already owned by partition %s", pc->cpu, q->name);
+		if (q->valid && range_overlaps(pc->base, end, q->base, q->base + q->size))
+			report(p, pc, "mem %s overlaps partition %s", mem, q->name);
+	}
+	for (unsigned i = 0; i < m->reserved_count + m->module_count; i++) {
+		struct reserved_range r = blocker(m, i);
+
+		if (range_overlaps(pc->base, end, r.start, r.end))
+			report(p, pc, "mem %s overlaps %s%s [0x%lx, 0x%lx)", mem,
+			       i < m->reserved_count ? "" : "module ", r.name, r.start, r.end);
+	}
 	check_image(p, pc);
 }
 
@@ -325,17 +303,16 @@ static struct partition_cfg *new_partition(struct config *cfg, unsigned line)
 }
 
 /* Printable ASCII and tabs only, before any '#': a comment may hold anything. */
-static bool check_bytes(struct parser *p, const char *s, size_t n, unsigned line)
+static bool check_bytes(struct parser *p, const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		uint8_t c = (uint8_t)s[i];
 
 		if (c >= ASCII_LIMIT || ((c < ASCII_SPACE || c == ASCII_DEL) && c != '\t'))
-			return report(p, NULL, line, "%s byte 0x%02x in column %zu",
+			return report(p, NULL, "%s byte 0x%02x in column %zu",
 				      c >= ASCII_LIMIT ? "non-ASCII" : "control", c, i + 1);
 	}
-	return n <= CFG_LINE_MAX ||
-	       report(p, NULL, line, "line is longer than %u characters", CFG_LINE_MAX);
+	return n <= CFG_LINE_MAX || report(p, NULL, "line is longer than %u characters", CFG_LINE_MAX);
 }
 
 /* Cuts s into words in place; returns how many there were, storing at most CFG_MAX_FIELDS + 1. */
@@ -352,7 +329,7 @@ static unsigned split(char *s, char **tok)
 	return n;
 }
 
-static void parse_line(struct parser *p, const char *s, size_t n, unsigned line)
+static void parse_line(struct parser *p, const char *s, size_t n)
 {
 	char buf[CFG_LINE_MAX + 2] = "", *tok[CFG_MAX_FIELDS + 1];
 	unsigned ntok;
@@ -362,20 +339,19 @@ static void parse_line(struct parser *p, const char *s, size_t n, unsigned line)
 			n = i;
 	if (n && s[n - 1] == '\r')
 		n--;
-	if (!check_bytes(p, s, n, line))
+	if (!check_bytes(p, s, n))
 		return;
-	memcpy(buf + 1, s, n); /* buf[0] stays NUL: split finds word starts by the byte before */
-	buf[n + 1] = '\0';
+	memcpy(buf + 1, s, n); /* buf[0] and buf[n + 1] stay NUL: split finds word starts by the byte before */
 	ntok = split(buf + 1, tok);
 	if (ntok == 0)
 		return;
 	if (strcmp(tok[0], "partition"))
-		report(p, NULL, line, "expected 'partition <name> key=value...', got '%s'", tok[0]);
+		report(p, NULL, "expected 'partition <name> key=value...', got '%s'", tok[0]);
 	else if (ntok > CFG_MAX_FIELDS)
-		report(p, NULL, line, "more than %u fields", CFG_MAX_FIELDS);
+		report(p, NULL, "more than %u fields", CFG_MAX_FIELDS);
 	else if (p->cfg->count == CFG_MAX_PARTITIONS)
-		report(p, NULL, line, "too many partitions: at most %u", CFG_MAX_PARTITIONS);
-	else if (parse_partition(p, new_partition(p->cfg, line), tok, ntok))
+		report(p, NULL, "too many partitions: at most %u", CFG_MAX_PARTITIONS);
+	else if (parse_partition(p, new_partition(p->cfg, p->line), tok, ntok))
 		validate(p, &p->cfg->part[p->cfg->count - 1]);
 }
 
@@ -391,27 +367,27 @@ static unsigned count_valid(const struct config *cfg)
 unsigned config_parse(struct config *cfg, const char *file, const char *text, size_t len,
 		      const struct machine_desc *m, config_report_fn report_fn, void *ctx)
 {
-	struct parser p = { cfg, m, file, report_fn, ctx };
-	unsigned line = 1;
+	struct parser p = { cfg, m, file, 1, report_fn, ctx };
 
 	memset(cfg, 0, sizeof(*cfg));
-	for (size_t pos = 0, n; pos < len; pos += n + 1, line++) {
+	for (size_t pos = 0, n; pos < len; pos += n + 1, p.line++) {
 		for (n = 0; pos + n < len && text[pos + n] != '\n'; n++)
 			;
-		parse_line(&p, text + pos, n, line);
+		parse_line(&p, text + pos, n);
 	}
+	p.line = 0; /* a message about the whole file names no line */
 	if (cfg->count == 0 && cfg->errors == 0) /* an empty file: say so, as nothing will run */
-		report(&p, NULL, 0, "no partitions");
+		report(&p, NULL, "no partitions");
 	return count_valid(cfg);
 }
 
-/* A free stretch runs from start to the next blocker or the end of its RAM range. */
+/* A free stretch runs from start to the next blocker or the end of its usable RAM range. */
 static void consider(const struct machine_desc *m, const struct mem_range *r, uint64_t start,
 		     uint64_t *best_base, uint64_t *best_size)
 {
 	uint64_t end = r->base + r->len;
 
-	if (start < r->base || start >= end)
+	if (r->type != MEM_USABLE || start < r->base || start >= end)
 		return;
 	for (unsigned i = 0; i < m->reserved_count + m->module_count; i++) {
 		struct reserved_range b = blocker(m, i);
@@ -431,8 +407,6 @@ static void largest_free(const struct machine_desc *m, uint64_t *base, uint64_t 
 {
 	*base = *size = 0;
 	for (unsigned i = 0; i < m->ram_count; i++) {
-		if (m->ram[i].type != MEM_USABLE)
-			continue;
 		consider(m, &m->ram[i], m->ram[i].base, base, size);
 		for (unsigned j = 0; j < m->reserved_count + m->module_count; j++)
 			consider(m, &m->ram[i], blocker(m, j).end, base, size);
@@ -442,14 +416,14 @@ static void largest_free(const struct machine_desc *m, uint64_t *base, uint64_t 
 unsigned config_default(struct config *cfg, const char *image, const struct machine_desc *m,
 			config_report_fn report_fn, void *ctx)
 {
-	struct parser p = { cfg, m, "default config", report_fn, ctx };
+	struct parser p = { cfg, m, "default config", 0, report_fn, ctx };
 	unsigned n = m->cpu_count < CFG_MAX_PARTITIONS ? m->cpu_count : CFG_MAX_PARTITIONS;
 	uint64_t base, size;
 
 	memset(cfg, 0, sizeof(*cfg));
 	largest_free(m, &base, &size);
 	if (n == 0 || size / n < CFG_SLICE_ALIGN)
-		return report(&p, NULL, 0, "no room for %u slices of 2 MiB: largest free RAM is 0x%lx bytes",
+		return report(&p, NULL, "no room for %u slices of 2 MiB: largest free RAM is 0x%lx bytes",
 			      n, size);
 	size = ALIGN_DOWN(size / n, CFG_SLICE_ALIGN);
 	for (unsigned i = 0; i < n; i++) {

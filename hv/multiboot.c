@@ -4,6 +4,7 @@
 
 /* Multiboot2 spec 3.6: an 8-byte fixed part, then tags padded to 8 bytes, ending with type 0. */
 #define MB2_ALIGN 8u
+#define MB2_MIN_INFO (sizeof(struct mb2_fixed) + sizeof(struct mb2_tag)) /* the fixed part and the end tag */
 #define MB2_MAX_INFO MiB(1) /* far above what any loader writes; rejects a garbage total_size */
 #define MB2_TAG_FMT "multiboot2 tag at +0x%x (type %u): "
 #define ACPI_RSDP_V1_LEN 20 /* an ACPI 1.0 RSDP, the payload of tag 14 */
@@ -102,19 +103,15 @@ static int add_module(struct boot_info *bi, uint64_t start, uint64_t end, err_t 
 /* Two usable entries claiming the same byte would let it be handed out twice. */
 static int check_usable_overlap(const struct boot_info *bi, err_t *e)
 {
-	for (unsigned i = 0; i < bi->mmap_count; i++) {
-		const struct mem_range *a = &bi->mmap[i];
-
+	for (unsigned i = 0; i < bi->mmap_count; i++)
 		for (unsigned j = i + 1; j < bi->mmap_count; j++) {
-			const struct mem_range *b = &bi->mmap[j];
+			const struct mem_range *a = &bi->mmap[i], *b = &bi->mmap[j];
 
 			if (a->type == MEM_USABLE && b->type == MEM_USABLE &&
 			    range_overlaps(a->base, a->base + a->len, b->base, b->base + b->len))
-				return err_set(e, "memory map entries %u [0x%lx, +0x%lx) and %u [0x%lx, "
-					       "+0x%lx) are both usable and overlap",
-					       i, a->base, a->len, j, b->base, b->len);
+				return err_set(e, "memory map entries %u [0x%lx, +0x%lx) and %u [0x%lx, +0x%lx) "
+					       "are both usable and overlap", i, a->base, a->len, j, b->base, b->len);
 		}
-	}
 	return 0;
 }
 
@@ -209,11 +206,9 @@ static int mb2_parse(uint64_t info, struct boot_info *bi, err_t *e)
 		return err_set(e, "multiboot2 information at 0x%lx is not 8-byte aligned", info);
 	if (!fx)
 		return err_set(e, "multiboot2 information at 0x%lx is outside memory", info);
-	if (fx->total_size < sizeof(*fx) + sizeof(struct mb2_tag))
-		return err_set(e, "multiboot2 total_size %u is too small for the header and end tag",
-			       fx->total_size);
-	if (fx->total_size > MB2_MAX_INFO)
-		return err_set(e, "multiboot2 total_size %u is too large (limit %lu)", fx->total_size,
+	if (fx->total_size < MB2_MIN_INFO || fx->total_size > MB2_MAX_INFO)
+		return err_set(e, "multiboot2 total_size %u is too %s (not within [%zu, %lu])",
+			       fx->total_size, fx->total_size < MB2_MIN_INFO ? "small" : "large", MB2_MIN_INFO,
 			       MB2_MAX_INFO);
 	base = phys_ptr(info, fx->total_size);
 	if (!base)
@@ -282,9 +277,7 @@ static int mb1_parse(uint64_t info, struct boot_info *bi, err_t *e)
 		return -1;
 	if ((mi->flags & MB1_FLAG_MODS) && mb1_modules(bi, mi->mods_addr, mi->mods_count, e))
 		return -1;
-	if ((mi->flags & MB1_FLAG_MMAP) && mb1_mmap(bi, mi->mmap_addr, mi->mmap_length, e))
-		return -1;
-	return 0;
+	return (mi->flags & MB1_FLAG_MMAP) ? mb1_mmap(bi, mi->mmap_addr, mi->mmap_length, e) : 0;
 }
 
 int boot_parse(uint32_t magic, uint64_t info, struct boot_info *bi, err_t *e)
@@ -314,12 +307,9 @@ uint64_t boot_usable_bytes(const struct boot_info *bi)
 
 const char *boot_mem_type_name(uint32_t type)
 {
-	switch (type) {
-	case MEM_USABLE: return "usable";
-	case MEM_RESERVED: return "reserved";
-	case MEM_ACPI_RECLAIMABLE: return "ACPI data";
-	case MEM_ACPI_NVS: return "ACPI NVS";
-	case MEM_BAD: return "bad";
-	default: return "unknown";
-	}
+	static const char *const names[] = { [MEM_USABLE] = "usable", [MEM_RESERVED] = "reserved",
+					     [MEM_ACPI_RECLAIMABLE] = "ACPI data", [MEM_ACPI_NVS] = "ACPI NVS",
+					     [MEM_BAD] = "bad" };
+
+	return type < ARRAY_SIZE(names) && names[type] ? names[type] : "unknown";
 }

@@ -1,6 +1,7 @@
 /* ACPI: find and check the RSDP, walk the RSDT/XSDT, and read the MADT's local APICs. */
 #include "acpi.h"
 #include "../../hv/phys.h"
+#include "../../hv/string.h"
 
 /* ACPI 6.5 section 5.2.5.3: the RSDP; fields from 'length' on exist from revision 2. */
 struct acpi_rsdp {
@@ -8,8 +9,7 @@ struct acpi_rsdp {
 	uint8_t checksum;
 	char oem_id[6];
 	uint8_t revision;
-	uint32_t rsdt;
-	uint32_t length;
+	uint32_t rsdt, length;
 	uint64_t xsdt;
 	uint8_t ext_checksum, reserved[3];
 } __attribute__((packed));
@@ -40,21 +40,9 @@ struct acpi_sdt {
 /* 5.2.12: the MADT and the entries we read from it. */
 struct acpi_madt { struct acpi_sdt hdr; uint32_t lapic_addr, flags; } __attribute__((packed));
 struct madt_entry { uint8_t type, length; } __attribute__((packed));
-struct madt_lapic {
-	struct madt_entry h;
-	uint8_t acpi_id, apic_id;
-	uint32_t flags;
-} __attribute__((packed));
-struct madt_lapic_override {
-	struct madt_entry h;
-	uint16_t reserved;
-	uint64_t address;
-} __attribute__((packed));
-struct madt_x2apic {
-	struct madt_entry h;
-	uint16_t reserved;
-	uint32_t x2apic_id, flags, acpi_uid;
-} __attribute__((packed));
+struct madt_lapic { struct madt_entry h; uint8_t acpi_id, apic_id; uint32_t flags; } __attribute__((packed));
+struct madt_lapic_override { struct madt_entry h; uint16_t reserved; uint64_t address; } __attribute__((packed));
+struct madt_x2apic { struct madt_entry h; uint16_t reserved; uint32_t x2apic_id, flags, uid; } __attribute__((packed));
 
 /* 5.2.12.2, 5.2.12.8, 5.2.12.12: the entry types we read; the rest are skipped. */
 enum madt_type { MADT_LAPIC = 0, MADT_LAPIC_OVERRIDE = 5, MADT_X2APIC = 9 };
@@ -79,14 +67,6 @@ static uint8_t sum_bytes(const void *p, uint64_t n)
 	return s;
 }
 
-static bool sig_eq(const char *a, const char *b, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (a[i] != b[i])
-			return false;
-	return true;
-}
-
 /* A table signature as a printable C string, since it comes from firmware. */
 static void sig_str(char out[SDT_SIG_LEN + 1], const char *sig)
 {
@@ -95,20 +75,19 @@ static void sig_str(char out[SDT_SIG_LEN + 1], const char *sig)
 	out[SDT_SIG_LEN] = '\0';
 }
 
-/* Little-endian integer of n bytes: XSDT entries are 8-byte values at 4-byte alignment. */
-static uint64_t read_le(const uint8_t *p, size_t n)
+/* An n-byte table entry: XSDT entries are 8-byte values at 4-byte alignment; x86 and ACPI are little-endian. */
+static uint64_t read_entry(const void *p, size_t n)
 {
 	uint64_t v = 0;
 
-	while (n--)
-		v = v << 8 | p[n];
+	memcpy(&v, p, n);
 	return v;
 }
 
 /* What is wrong with r, or NULL; r must be readable for 36 bytes when its revision is 2+. */
 static const char *rsdp_problem(const struct acpi_rsdp *r)
 {
-	if (!sig_eq(r->signature, RSDP_SIG, sizeof(r->signature)))
+	if (memcmp(r->signature, RSDP_SIG, sizeof(r->signature)))
 		return "signature is not \"" RSDP_SIG "\"";
 	if (sum_bytes(r, RSDP_V1_LEN))
 		return "checksum over the first 20 bytes is not zero";
@@ -140,22 +119,16 @@ int acpi_find_rsdp(const struct boot_info *bi, const void **rsdp, err_t *e)
 	uint64_t ebda = seg ? (uint64_t)*seg << REAL_MODE_SEG_SHIFT : 0;
 	const char *why;
 
-	*rsdp = NULL;
 	if (bi && bi->has_rsdp) {
 		why = rsdp_problem((const struct acpi_rsdp *)bi->rsdp);
-		if (why)
-			return err_set(e, "the boot loader's RSDP copy is bad: %s", why);
-		*rsdp = bi->rsdp;
-		return 0;
+		*rsdp = why ? NULL : bi->rsdp;
+		return why ? err_set(e, "the boot loader's RSDP copy is bad: %s", why) : 0;
 	}
-	if (ebda)
-		*rsdp = rsdp_scan(ebda, ebda + EBDA_SCAN_LEN);
+	*rsdp = ebda ? rsdp_scan(ebda, ebda + EBDA_SCAN_LEN) : NULL;
 	if (!*rsdp)
 		*rsdp = rsdp_scan(BIOS_ROM_START, BIOS_ROM_END);
-	if (!*rsdp)
-		return err_set(e, "no RSDP: the loader gave none and no valid \"" RSDP_SIG "\" is in "
-			       "the EBDA (0x%lx) or [0x%x, 0x%x)", ebda, BIOS_ROM_START, BIOS_ROM_END);
-	return 0;
+	return *rsdp ? 0 : err_set(e, "no RSDP: the loader gave none and no valid \"" RSDP_SIG "\" is in the "
+				   "EBDA (0x%lx) or [0x%x, 0x%x)", ebda, BIOS_ROM_START, BIOS_ROM_END);
 }
 
 /* The table at addr once its length and checksum are checked; what names it in messages. */
@@ -192,14 +165,14 @@ static int find_madt(const struct acpi_rsdp *r, const struct acpi_sdt **madt, ui
 
 	if (sdt_map(root_addr, root_sig, &root, e))
 		return -1;
-	if (!sig_eq(root->signature, root_sig, SDT_SIG_LEN))
+	if (memcmp(root->signature, root_sig, SDT_SIG_LEN))
 		return err_set(e, "%s at 0x%lx: the signature is wrong", root_sig, root_addr);
 	n = (root->length - sizeof(*root)) / esz;
 	for (uint32_t i = 0; i < n; i++) {
-		*addr = read_le((const uint8_t *)(root + 1) + i * esz, esz);
+		*addr = read_entry((const uint8_t *)(root + 1) + i * esz, esz);
 		if (sdt_map(*addr, x ? "table listed in the XSDT" : "table listed in the RSDT", madt, e))
 			return -1;
-		if (sig_eq((*madt)->signature, MADT_SIG, SDT_SIG_LEN))
+		if (!memcmp((*madt)->signature, MADT_SIG, SDT_SIG_LEN))
 			return 0;
 	}
 	return err_set(e, "no MADT (\"" MADT_SIG "\") among the %u tables of the %s at 0x%lx", n,

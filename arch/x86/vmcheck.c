@@ -1,5 +1,6 @@
 /* VM-entry checks on slicehv's own VMCS before VMLAUNCH (SDM Vol 3C 27.2, 27.3): the first rule broken. */
 #include "vmcheck.h"
+#include "cpu.h"
 #include "ept.h"
 #include "msr.h"
 #include "vmcs.h"
@@ -22,16 +23,10 @@
 #define CPU_MONITOR_TRAP_FLAG BIT(27)
 #define ENTRY_LOAD_DEBUG_CONTROLS BIT(2)
 
-/* Capability MSR fields (SDM Vol 3D A.1, A.6, A.10) and EPTP fields (Vol 3C 25.6.11). */
-#define VMX_BASIC_TRUE_CTLS BIT(55)
+/* Capability MSR fields msr.h does not name (SDM Vol 3D A.1, A.6) and EPTP fields (Vol 3C 25.6.11). */
 #define VMX_BASIC_ANY_HW_ERROR_CODE BIT(56) /* hardware exceptions injectable with or without one */
 #define VMX_MISC_ACTIVITY_SHIFT 5           /* bits 6, 7, 8: HLT, shutdown, wait-for-SIPI supported */
 #define VMX_MISC_CR3_TARGETS(m) (((m) >> 16) & 0x1ff)
-#define EPT_CAP_WALK_LENGTH_4 BIT(6)
-#define EPT_CAP_WALK_LENGTH_5 BIT(7)
-#define EPT_CAP_MEMTYPE_UC BIT(8)
-#define EPT_CAP_MEMTYPE_WB BIT(14)
-#define EPT_CAP_ACCESSED_DIRTY BIT(21)
 #define EPTP_MEMTYPE_UC 0ull
 #define EPTP_FIELD_MASK 7ull /* bits 2:0 memory type, bits 5:3 page-walk length - 1 */
 #define EPTP_ACCESSED_DIRTY BIT(6)
@@ -46,23 +41,17 @@
 #define INTR_TYPE_NMI (2u << 8)
 #define INTR_TYPE_OTHER_EVENT (7u << 8)
 #define NMI_VECTOR 2
-#define LAST_EXCEPTION_VECTOR 31
 #define EXCEPTIONS_WITH_ERROR_CODE /* #DF #TS #NP #SS #GP #PF #AC #CP */ \
 	(BIT(8) | BIT(10) | BIT(11) | BIT(12) | BIT(13) | BIT(14) | BIT(17) | BIT(21))
 #define ERROR_CODE_RESERVED 0xffff0000ull
 #define MSR_AREA_ENTRY_SIZE 16ull /* also the alignment an MSR-load/store area needs */
 
-/* Guest non-register state (SDM Vol 3C 25.4.2). */
-enum { ACTIVITY_ACTIVE, ACTIVITY_HLT, ACTIVITY_SHUTDOWN, ACTIVITY_WAIT_FOR_SIPI };
-#define BLOCKING_BY_STI BIT(0)
-#define BLOCKING_BY_MOV_SS BIT(1)
-#define INTERRUPTIBILITY_RESERVED 0xffffffe0ull                               /* bits 31:5 */
-#define VMCS_LINK_POINTER_NONE (~0ull)
+/* Guest interruptibility state (SDM Vol 3C 25.4.2). */
+#define INTERRUPTIBILITY_RESERVED 0xffffffe0ull /* bits 31:5 */
 
 /* Register bits x86.h does not name yet (SDM Vol 3A 2.5, 11.12.2; Vol 1 3.4.3). */
 #define CR4_LA57 BIT(12)
 #define CR4_PCIDE BIT(17)
-#define RFLAGS_FIXED1 BIT(1)
 #define RFLAGS_VM BIT(17)
 #define RFLAGS_RESERVED (BIT(3) | BIT(5) | BIT(15) | ~(BIT(22) - 1))
 #define IA32_EFER_VALID (IA32_EFER_SCE | IA32_EFER_LME | IA32_EFER_LMA | IA32_EFER_NXE)
@@ -75,23 +64,15 @@ enum { ACTIVITY_ACTIVE, ACTIVITY_HLT, ACTIVITY_SHUTDOWN, ACTIVITY_WAIT_FOR_SIPI 
 #define SEL_RPL_MASK 3u
 #define SEL_TI BIT(2)
 #define AR_TYPE(ar) ((unsigned)(ar) & 0xf)
-#define AR_TYPE_ACCESSED BIT(0)
-#define AR_TYPE_READABLE BIT(1)   /* code segments */
 #define AR_TYPE_CONFORMING BIT(2) /* code segments */
 #define AR_TYPE_CODE BIT(3)
-#define AR_TYPE_DATA_RW_DOWN_ACCESSED 0x7
-#define AR_TYPE_TSS_BUSY_16 0x3
 #define AR_RESERVED 0xfffe0f00ull /* bits 31:17 and 11:8 */
 #define LIMIT_PAGE_BITS 0xfffu      /* limit bits 11:0, all 1 when G = 1 */
 #define LIMIT_HIGH_BITS 0xfff00000u /* limit bits 31:20, all 0 when G = 0 */
 #define DTR_LIMIT_MAX 0xffffu
 
 /* The rules read as a list: the condition that breaks one, then the message naming it. */
-#define BROKEN(r, cond, ...)                              \
-	do {                                              \
-		if (cond)                                 \
-			return err_set((r)->e, __VA_ARGS__); \
-	} while (0)
+#define BROKEN(r, cond, ...) do { if (cond) return err_set((r)->e, __VA_ARGS__); } while (0)
 
 enum ctl { PIN, PROC, PROC2, EXIT, ENTRY, NCTL };
 
@@ -103,13 +84,18 @@ struct run {
 	uint32_t ctl[NCTL]; /* secondary controls count as 0 unless activated (27.2.1.1) */
 };
 
-static const char *const ctl_names[NCTL] = { "pin-based controls", "primary processor-based controls",
-					     "secondary processor-based controls", "VM-exit controls",
-					     "VM-entry controls" };
-static const char *const ctl_msr_names[NCTL] = { "PINBASED_CTLS", "PROCBASED_CTLS", "PROCBASED_CTLS2",
-						 "EXIT_CTLS", "ENTRY_CTLS" };
+/* Each control field, the capability MSR it obeys (IA32_VMX_[TRUE_]...) and the section of its rules. */
+static const struct {
+	uint32_t field;
+	const char *name, *msr, *sdm;
+} ctls[NCTL] = {
+	[PIN] = { PIN_BASED_VM_EXEC_CONTROL, "pin-based controls", "PINBASED_CTLS", SDM_EXEC },
+	[PROC] = { CPU_BASED_VM_EXEC_CONTROL, "primary processor-based controls", "PROCBASED_CTLS", SDM_EXEC },
+	[PROC2] = { SECONDARY_VM_EXEC_CONTROL, "secondary processor-based controls", "PROCBASED_CTLS2", SDM_EXEC },
+	[EXIT] = { VM_EXIT_CONTROLS, "VM-exit controls", "EXIT_CTLS", SDM_EXIT },
+	[ENTRY] = { VM_ENTRY_CONTROLS, "VM-entry controls", "ENTRY_CTLS", SDM_ENTRY },
+};
 
-static const char *ctl_sdm(enum ctl c) { return c == EXIT ? SDM_EXIT : c == ENTRY ? SDM_ENTRY : SDM_EXEC; }
 static uint64_t rd(const struct run *r, uint32_t field) { return r->env->read(field, r->env->ctx); }
 static bool has(const struct run *r, enum ctl c, uint64_t bits) { return r->ctl[c] & bits; }
 static unsigned low_bit(uint64_t x) { return (unsigned)__builtin_ctzll(x); }
@@ -117,13 +103,10 @@ static bool true_ctls(const struct run *r) { return r->m->basic & VMX_BASIC_TRUE
 
 static void run_init(struct run *r, const struct vmcheck_env *env, err_t *e)
 {
-	static const uint32_t fields[NCTL] = { PIN_BASED_VM_EXEC_CONTROL, CPU_BASED_VM_EXEC_CONTROL,
-					       SECONDARY_VM_EXEC_CONTROL, VM_EXIT_CONTROLS, VM_ENTRY_CONTROLS };
-
 	*r = (struct run){ .env = env, .m = env->msrs, .e = e };
 	for (int c = 0; c < NCTL; c++)
 		if (c != PROC2 || has(r, PROC, CPU_ACTIVATE_SECONDARY_CONTROLS))
-			r->ctl[c] = (uint32_t)rd(r, fields[c]);
+			r->ctl[c] = (uint32_t)rd(r, ctls[c].field);
 }
 
 /* Linear addresses are 57 bits wide where the CPU lets CR4.LA57 be set, else 48. */
@@ -214,9 +197,9 @@ static int check_allowed(const struct run *r, enum ctl c)
 	uint32_t v = r->ctl[c], bad = ((uint32_t)caps & ~v) | (v & ~(uint32_t)(caps >> 32));
 	unsigned b = bad ? low_bit(bad) : 0, is1 = v >> b & 1;
 
-	BROKEN(r, bad, "%s 0x%x: bit %u is %u but IA32_VMX_%s%s %s (%s)", ctl_names[c], v, b, is1,
-	       true_ctls(r) && c != PROC2 ? "TRUE_" : "", ctl_msr_names[c], is1 ? "allows only 0" : "requires 1",
-	       ctl_sdm(c));
+	BROKEN(r, bad, "%s 0x%x: bit %u is %u but IA32_VMX_%s%s %s (%s)", ctls[c].name, v, b, is1,
+	       true_ctls(r) && c != PROC2 ? "TRUE_" : "", ctls[c].msr, is1 ? "allows only 0" : "requires 1",
+	       ctls[c].sdm);
 	return 0;
 }
 
@@ -238,52 +221,46 @@ static int check_eptp(const struct run *r)
 	return check_phys(r, "EPTP", p, 1, SDM_EXEC);
 }
 
-static int check_exec_fields(const struct run *r)
+/* The bitmaps (a page each, where enabled) and the MSR areas (16 bytes an entry, where any): inside the width. */
+static int check_control_addrs(const struct run *r)
 {
 	static const struct {
-		uint32_t use, field;
+		uint32_t field, count, use; /* the entry count's field for an area, the enabling control for a bitmap */
+		enum ctl ctl;
 		const char *name;
-	} bitmaps[] = {
-		{ CPU_USE_IO_BITMAPS, IO_BITMAP_A, "I/O bitmap A address" },
-		{ CPU_USE_IO_BITMAPS, IO_BITMAP_B, "I/O bitmap B address" },
-		{ CPU_USE_MSR_BITMAPS, MSR_BITMAP, "MSR bitmap address" },
+	} addrs[] = {
+		{ IO_BITMAP_A, 0, CPU_USE_IO_BITMAPS, PROC, "I/O bitmap A address" },
+		{ IO_BITMAP_B, 0, CPU_USE_IO_BITMAPS, PROC, "I/O bitmap B address" },
+		{ MSR_BITMAP, 0, CPU_USE_MSR_BITMAPS, PROC, "MSR bitmap address" },
+		{ VM_EXIT_MSR_STORE_ADDR, VM_EXIT_MSR_STORE_COUNT, 0, EXIT, "VM-exit MSR-store address" },
+		{ VM_EXIT_MSR_LOAD_ADDR, VM_EXIT_MSR_LOAD_COUNT, 0, EXIT, "VM-exit MSR-load address" },
+		{ VM_ENTRY_MSR_LOAD_ADDR, VM_ENTRY_MSR_LOAD_COUNT, 0, ENTRY, "VM-entry MSR-load address" },
 	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(addrs); i++) {
+		uint64_t n = addrs[i].count ? rd(r, addrs[i].count) : has(r, addrs[i].ctl, addrs[i].use);
+		uint64_t size = addrs[i].count ? MSR_AREA_ENTRY_SIZE : PAGE_SIZE, a = n ? rd(r, addrs[i].field) : 0;
+		const char *sdm = ctls[addrs[i].ctl].sdm;
+
+		if (n && check_phys(r, addrs[i].name, a, size, sdm) < 0)
+			return -1;
+		BROKEN(r, n && beyond_phys(r, a + n * size - 1),
+		       "%s 0x%lx: %lu entries run past the %u-bit physical-address width (%s)", addrs[i].name, a, n,
+		       r->m->phys_addr_bits, sdm);
+	}
+	return 0;
+}
+
+static int check_exec_fields(const struct run *r)
+{
 	uint64_t n = rd(r, CR3_TARGET_COUNT), max = VMX_MISC_CR3_TARGETS(r->m->misc);
 
 	BROKEN(r, n > max, "CR3-target count %lu: above the %lu IA32_VMX_MISC allows (" SDM_EXEC ")", n, max);
-	for (size_t i = 0; i < ARRAY_SIZE(bitmaps); i++)
-		if (has(r, PROC, bitmaps[i].use) &&
-		    check_phys(r, bitmaps[i].name, rd(r, bitmaps[i].field), PAGE_SIZE, SDM_EXEC) < 0)
-			return -1;
 	BROKEN(r, has(r, PROC2, SECONDARY_UNRESTRICTED_GUEST) && !has(r, PROC2, SECONDARY_ENABLE_EPT),
 	       "secondary processor-based controls: \"unrestricted guest\" is 1 but \"enable EPT\" is 0 (" SDM_EXEC ")");
 	BROKEN(r, has(r, PROC2, SECONDARY_ENABLE_VPID) && !rd(r, VIRTUAL_PROCESSOR_ID),
 	       "VPID is 0 but \"enable VPID\" is 1 (" SDM_EXEC ")");
 	return has(r, PROC2, SECONDARY_ENABLE_EPT) ? check_eptp(r) : 0;
-}
-
-static int check_msr_areas(const struct run *r)
-{
-	static const struct {
-		uint32_t count, addr;
-		enum ctl ctl;
-		const char *name;
-	} areas[] = {
-		{ VM_EXIT_MSR_STORE_COUNT, VM_EXIT_MSR_STORE_ADDR, EXIT, "VM-exit MSR-store address" },
-		{ VM_EXIT_MSR_LOAD_COUNT, VM_EXIT_MSR_LOAD_ADDR, EXIT, "VM-exit MSR-load address" },
-		{ VM_ENTRY_MSR_LOAD_COUNT, VM_ENTRY_MSR_LOAD_ADDR, ENTRY, "VM-entry MSR-load address" },
-	};
-
-	for (size_t i = 0; i < ARRAY_SIZE(areas); i++) {
-		uint64_t n = rd(r, areas[i].count), a = n ? rd(r, areas[i].addr) : 0;
-
-		if (n && check_phys(r, areas[i].name, a, MSR_AREA_ENTRY_SIZE, ctl_sdm(areas[i].ctl)) < 0)
-			return -1;
-		BROKEN(r, n && beyond_phys(r, a + n * MSR_AREA_ENTRY_SIZE - 1),
-		       "%s 0x%lx: %lu entries run past the %u-bit physical-address width (%s)", areas[i].name, a, n,
-		       r->m->phys_addr_bits, ctl_sdm(areas[i].ctl));
-	}
-	return 0;
 }
 
 /* VM-entry event injection: type, vector and error code consistent (27.2.1.3). */
@@ -299,7 +276,7 @@ static int check_injection(const struct run *r)
 		  (type == INTR_TYPE_OTHER_EVENT && !(ctl_caps(r, PROC) >> 32 & CPU_MONITOR_TRAP_FLAG)),
 	       "VM-entry interruption information 0x%x: reserved bits 30:12 or type set (" SDM_ENTRY ")", info);
 	BROKEN(r, (type == INTR_TYPE_NMI && vec != NMI_VECTOR) || (type == INTR_TYPE_OTHER_EVENT && vec) ||
-		  (type == INTR_TYPE_HARD_EXCEPTION && vec > LAST_EXCEPTION_VECTOR),
+		  (type == INTR_TYPE_HARD_EXCEPTION && vec >= NUM_EXCEPTIONS),
 	       "VM-entry interruption information 0x%x: vector %u does not fit type %u (" SDM_ENTRY ")", info, vec,
 	       type >> 8);
 	/* Only protected-mode hardware exceptions push an error code, and only some vectors (unless BASIC[56]). */
@@ -322,7 +299,7 @@ int vmcheck_controls(const struct vmcheck_env *env, err_t *e)
 	for (int c = 0; c < NCTL; c++)
 		if ((c != PROC2 || has(&r, PROC, CPU_ACTIVATE_SECONDARY_CONTROLS)) && check_allowed(&r, c) < 0)
 			return -1;
-	if (check_exec_fields(&r) < 0 || check_msr_areas(&r) < 0)
+	if (check_exec_fields(&r) < 0 || check_control_addrs(&r) < 0)
 		return -1;
 	return check_injection(&r);
 }
@@ -374,7 +351,7 @@ int vmcheck_host(const struct vmcheck_env *env, err_t *e)
 /* Guest facts several rules share. */
 struct guest {
 	uint64_t cr0, cr4, rflags;
-	uint32_t cs_ar, ss_ar, intr_info;
+	uint32_t cs_ar, ss_ar;
 	bool ug, ia32e, v86;
 };
 
@@ -400,7 +377,7 @@ static int guest_regs(const struct run *r, const struct guest *g)
 
 static int guest_rip_rflags(const struct run *r, const struct guest *g)
 {
-	uint64_t rip = rd(r, GUEST_RIP), fl = g->rflags;
+	uint64_t rip = rd(r, GUEST_RIP), fl = g->rflags, intr_info = rd(r, VM_ENTRY_INTR_INFO_FIELD);
 	bool cs_l = g->ia32e && (g->cs_ar & AR_L);
 
 	BROKEN(r, cs_l ? !canonical(r, rip) : rip >> 32, "guest RIP 0x%lx: %s (" SDM_GUEST_RIP ")", rip,
@@ -409,8 +386,8 @@ static int guest_rip_rflags(const struct run *r, const struct guest *g)
 	       "guest RFLAGS 0x%lx: bit 1 must be 1, bits 63:22, 15, 5, 3 must be 0 (" SDM_GUEST_RIP ")", fl);
 	BROKEN(r, (fl & RFLAGS_VM) && (g->ia32e || !(g->cr0 & CR0_PE)),
 	       "guest RFLAGS: VM is 1 in IA-32e mode or with CR0.PE 0 (" SDM_GUEST_RIP ")");
-	BROKEN(r, (g->intr_info & INTR_INFO_VALID) && !(fl & RFLAGS_IF) &&
-		  (g->intr_info & INTR_INFO_TYPE_MASK) == INTR_TYPE_EXTERNAL_INTERRUPT,
+	BROKEN(r, (intr_info & INTR_INFO_VALID) && !(fl & RFLAGS_IF) &&
+		  (intr_info & INTR_INFO_TYPE_MASK) == INTR_TYPE_EXTERNAL_INTERRUPT,
 	       "guest RFLAGS: IF is 0 but the entry injects an external interrupt (" SDM_GUEST_RIP ")");
 	return 0;
 }
@@ -448,35 +425,40 @@ static const struct seg {
 #undef SEG
 };
 
+/* The access-rights types each kind may have (bit n: type n), and that rule as messages state it. */
+static const struct {
+	uint16_t types;
+	const char *rule;
+} seg_types[] = {
+	[SEG_CODE] = { BIT(9) | BIT(11) | BIT(13) | BIT(15),
+		       "type must be 9, 11, 13 or 15 (3 with unrestricted guest)" },
+	[SEG_STACK] = { BIT(3) | BIT(7), "type must be 3 or 7" },
+	[SEG_DATA] = { BIT(1) | BIT(3) | BIT(5) | BIT(7) | BIT(11) | BIT(15),
+		       "type must be accessed, and readable if code" },
+	[SEG_TSS] = { BIT(AR_TYPE_TSS_BUSY), "type must be 11 (busy TSS), or 3 outside IA-32e mode" },
+	[SEG_LDT] = { BIT(AR_TYPE_LDT), "type must be 2 (LDT)" },
+};
+
 /* Why the access rights of one segment break its type and DPL rules, or NULL (27.3.1.2). */
 static const char *seg_type_error(const struct guest *g, const struct seg *s, uint64_t sel, uint64_t ar)
 {
 	unsigned type = AR_TYPE(ar), dpl = AR_DPL(ar), ss_dpl = AR_DPL(g->ss_ar);
 	bool code = type & AR_TYPE_CODE, conforming = code && (type & AR_TYPE_CONFORMING);
+	/* Type 3 also serves: as CS under unrestricted guest, as TR (a busy 16-bit TSS) outside IA-32e mode. */
+	bool type3_too = s->kind == SEG_CODE ? g->ug : s->kind == SEG_TSS && !g->ia32e;
 
-	switch (s->kind) {
-	case SEG_CODE:
-		if (!(code && (type & AR_TYPE_ACCESSED)) && !(g->ug && type == AR_TYPE_DATA_RW_ACCESSED))
-			return "type must be 9, 11, 13 or 15 (3 with unrestricted guest)";
-		if (!code && dpl)
-			return "DPL must be 0 for type 3";
-		if (code && (conforming ? dpl > ss_dpl : dpl != ss_dpl))
-			return conforming ? "DPL above SS DPL" : "DPL differs from SS DPL";
-		return g->ia32e && (ar & AR_L) && (ar & AR_DB) ? "L and D/B both 1 in IA-32e mode" : NULL;
-	case SEG_STACK:
-		return type == AR_TYPE_DATA_RW_ACCESSED || type == AR_TYPE_DATA_RW_DOWN_ACCESSED ? NULL
-												 : "type must be 3 or 7";
-	case SEG_DATA:
-		if (!(type & AR_TYPE_ACCESSED) || (code && !(type & AR_TYPE_READABLE)))
-			return "type must be accessed, and readable if code";
+	if (!(seg_types[s->kind].types & BIT(type)) && !(type3_too && type == AR_TYPE_DATA_RW_ACCESSED))
+		return seg_types[s->kind].rule;
+	if (s->kind == SEG_DATA)
 		return !g->ug && type <= AR_TYPE_CODE_XR_ACCESSED && dpl < (sel & SEL_RPL_MASK)
 			       ? "DPL below the selector's RPL" : NULL;
-	case SEG_TSS:
-		return type == AR_TYPE_TSS_BUSY || (!g->ia32e && type == AR_TYPE_TSS_BUSY_16)
-			       ? NULL : "type must be 11 (busy TSS), or 3 outside IA-32e mode";
-	default:
-		return type == AR_TYPE_LDT ? NULL : "type must be 2 (LDT)";
-	}
+	if (s->kind != SEG_CODE)
+		return NULL;
+	if (!code && dpl)
+		return "DPL must be 0 for type 3";
+	if (code && (conforming ? dpl > ss_dpl : dpl != ss_dpl))
+		return conforming ? "DPL above SS DPL" : "DPL differs from SS DPL";
+	return g->ia32e && (ar & AR_L) && (ar & AR_DB) ? "L and D/B both 1 in IA-32e mode" : NULL;
 }
 
 /* Why a usable segment's access rights are malformed, or NULL (27.3.1.2). */
@@ -558,16 +540,11 @@ int vmcheck_guest(const struct vmcheck_env *env, err_t *e)
 
 	run_init(&r, env, e);
 	g = (struct guest){
-		.cr0 = rd(&r, GUEST_CR0),
-		.cr4 = rd(&r, GUEST_CR4),
-		.rflags = rd(&r, GUEST_RFLAGS),
-		.cs_ar = (uint32_t)rd(&r, GUEST_CS_AR_BYTES),
-		.ss_ar = (uint32_t)rd(&r, GUEST_SS_AR_BYTES),
-		.intr_info = (uint32_t)rd(&r, VM_ENTRY_INTR_INFO_FIELD),
-		.ug = has(&r, PROC2, SECONDARY_UNRESTRICTED_GUEST),
-		.ia32e = has(&r, ENTRY, ENTRY_IA32E_MODE_GUEST),
-		.v86 = rd(&r, GUEST_RFLAGS) & RFLAGS_VM,
+		.cr0 = rd(&r, GUEST_CR0), .cr4 = rd(&r, GUEST_CR4), .rflags = rd(&r, GUEST_RFLAGS),
+		.cs_ar = (uint32_t)rd(&r, GUEST_CS_AR_BYTES), .ss_ar = (uint32_t)rd(&r, GUEST_SS_AR_BYTES),
+		.ug = has(&r, PROC2, SECONDARY_UNRESTRICTED_GUEST), .ia32e = has(&r, ENTRY, ENTRY_IA32E_MODE_GUEST),
 	};
+	g.v86 = g.rflags & RFLAGS_VM;
 	/* RFLAGS before the segments: RFLAGS.VM decides which segment rules apply. */
 	if (guest_regs(&r, &g) < 0 || guest_rip_rflags(&r, &g) < 0 || guest_ss(&r, &g) < 0)
 		return -1;

@@ -11,16 +11,12 @@
 #include "vmx.h"
 #include "x86.h"
 
-#define CR0_ET BIT(4)
-#define RFLAGS_RESERVED_1 BIT(1)
 #define DR7_INIT 0x400ull              /* DR7's value after reset (SDM Vol 3B 18.2.4) */
 #define PAT_POWER_ON 0x0007040600070406ull /* IA32_PAT's value after reset (SDM Vol 3A 13.12.2) */
-#define VMCS_LINK_NONE (~0ull)
 #define FLAT_LIMIT 0xffffffffu
 #define TSS_LIMIT 0xffu
 #define GUEST_SEL_CODE 0x08
 #define GUEST_SEL_DATA 0x10
-#define ACTIVITY_ACTIVE 0
 
 /* Guest-owned CR bits the hypervisor must keep (fixed bits) or see change (PG: EFER.LMA). */
 uint64_t guest_cr0_fixed1, guest_cr0_forced, guest_cr4_forced;
@@ -198,7 +194,7 @@ static void setup_guest(const struct partition *p)
 	vmcs_write32(GUEST_IDTR_LIMIT, 0);
 	vmcs_write64(GUEST_IDTR_BASE, 0);
 	vmcs_write64(GUEST_DR7, DR7_INIT);
-	vmcs_write64(GUEST_RFLAGS, RFLAGS_RESERVED_1);
+	vmcs_write64(GUEST_RFLAGS, RFLAGS_FIXED1);
 	vmcs_write64(GUEST_RSP, 0);
 	vmcs_write64(GUEST_RIP, p->image.entry);
 	vmcs_write64(GUEST_PENDING_DBG_EXCEPTIONS, 0);
@@ -210,7 +206,7 @@ static void setup_guest(const struct partition *p)
 	vmcs_write64(GUEST_IA32_DEBUGCTL, 0);
 	vmcs_write64(GUEST_IA32_PAT, PAT_POWER_ON);
 	vmcs_write64(GUEST_IA32_EFER, 0);
-	vmcs_write64(VMCS_LINK_POINTER, VMCS_LINK_NONE);
+	vmcs_write64(VMCS_LINK_POINTER, VMCS_LINK_POINTER_NONE);
 }
 
 static uint64_t vmcs_reader(uint32_t field, void *ctx)

@@ -177,6 +177,12 @@ enum vmcs_width { VMCS_WIDTH_16, VMCS_WIDTH_64, VMCS_WIDTH_32, VMCS_WIDTH_NATURA
 #define INTR_INFO_DELIVER_ERROR_CODE BIT(11)
 #define INTR_TYPE_HARD_EXCEPTION (3u << 8)
 
+/* Guest non-register state (25.4.2). */
+enum activity_state { ACTIVITY_ACTIVE, ACTIVITY_HLT, ACTIVITY_SHUTDOWN, ACTIVITY_WAIT_FOR_SIPI };
+#define BLOCKING_BY_STI BIT(0)
+#define BLOCKING_BY_MOV_SS BIT(1)
+#define VMCS_LINK_POINTER_NONE (~0ull) /* no shadow VMCS */
+
 /* Segment access rights as the VMCS holds them (25.4.1). */
 #define AR_TYPE_CODE_XR_ACCESSED 0xb
 #define AR_TYPE_DATA_RW_ACCESSED 0x3

@@ -3,30 +3,12 @@
 #include "../../hv/console.h"
 #include "../../hv/cpu.h"
 #include "msr.h"
+#include "vmcs.h"
 #include "x86.h"
-
-/* IA32_VMX_BASIC fields (SDM Vol 3D A.1). */
-#define VMX_BASIC_REVISION_MASK 0x7fffffffu
-#define VMX_BASIC_TRUE_CTLS BIT(55)
-
-/* Allowed-1 settings live in the high 32 bits of a control MSR (SDM Vol 3D A.3). */
-#define PIN_PREEMPTION_TIMER BIT(6)
-#define PROC_SECONDARY_CONTROLS BIT(31)
-#define PROC2_ENABLE_EPT BIT(1)
-#define PROC2_ENABLE_VPID BIT(5)
-#define PROC2_UNRESTRICTED_GUEST BIT(7)
-
-/* IA32_VMX_EPT_VPID_CAP bits (SDM Vol 3D A.10). */
-#define EPT_CAP_WALK_LENGTH_4 BIT(6)
-#define EPT_CAP_MEMTYPE_WB BIT(14)
-#define EPT_CAP_2M_PAGES BIT(16)
-#define EPT_CAP_1G_PAGES BIT(17)
-#define EPT_CAP_INVEPT BIT(20)
-#define EPT_CAP_INVEPT_SINGLE BIT(25)
-#define EPT_CAP_INVEPT_ALL BIT(26)
 
 struct vmx_caps vmx_caps;
 
+/* Allowed-1 settings live in the high 32 bits of a control MSR (SDM Vol 3D A.3). */
 static bool allowed1(uint32_t msr, uint64_t bit) { return (rdmsr(msr) >> 32) & bit; }
 
 static const char *yes_no(bool b) { return b ? "yes" : "no"; }
@@ -42,11 +24,11 @@ static void vmx_read_caps(struct vmx_caps *v)
 	v->preempt_timer = allowed1(v->true_ctls ? IA32_VMX_TRUE_PINBASED_CTLS : IA32_VMX_PINBASED_CTLS,
 				    PIN_PREEMPTION_TIMER);
 	secondary = allowed1(v->true_ctls ? IA32_VMX_TRUE_PROCBASED_CTLS : IA32_VMX_PROCBASED_CTLS,
-			     PROC_SECONDARY_CONTROLS);
+			     CPU_ACTIVATE_SECONDARY_CONTROLS);
 	if (secondary) {
-		v->ept = allowed1(IA32_VMX_PROCBASED_CTLS2, PROC2_ENABLE_EPT);
-		v->vpid = allowed1(IA32_VMX_PROCBASED_CTLS2, PROC2_ENABLE_VPID);
-		v->unrestricted = allowed1(IA32_VMX_PROCBASED_CTLS2, PROC2_UNRESTRICTED_GUEST);
+		v->ept = allowed1(IA32_VMX_PROCBASED_CTLS2, SECONDARY_ENABLE_EPT);
+		v->vpid = allowed1(IA32_VMX_PROCBASED_CTLS2, SECONDARY_ENABLE_VPID);
+		v->unrestricted = allowed1(IA32_VMX_PROCBASED_CTLS2, SECONDARY_UNRESTRICTED_GUEST);
 	}
 	/* The EPT/VPID capability MSR exists only when one of the two can be enabled. */
 	if (v->ept || v->vpid)

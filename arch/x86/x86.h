@@ -6,6 +6,7 @@
 
 /* Control-register bits (SDM Vol 3A 2.5). */
 #define CR0_PE BIT(0)
+#define CR0_ET BIT(4)
 #define CR0_NE BIT(5)
 #define CR0_PG BIT(31)
 #define CR4_PAE BIT(5)
@@ -13,6 +14,7 @@
 
 /* RFLAGS bits (SDM Vol 1 3.4.3). */
 #define RFLAGS_CF BIT(0)
+#define RFLAGS_FIXED1 BIT(1) /* always 1 */
 #define RFLAGS_ZF BIT(6)
 #define RFLAGS_IF BIT(9)
 
