@@ -36,6 +36,7 @@ enum hypercall {
 	HC_CONSOLE_WRITE = 1,   /* RDI = buffer, RSI = length (<= HC_CONSOLE_MAX); returns length */
 	HC_PARTITION_INFO = 2,  /* RDI = struct hc_partition_info to fill; returns 0 */
 	HC_DONE = 3,            /* RDI = status (0 = success); does not return */
+	HC_EXIT_COUNT = 4,      /* returns the VM exits this partition has taken, this call included */
 };
 
 #define HC_CONSOLE_MAX 4096

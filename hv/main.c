@@ -133,6 +133,8 @@ static void __attribute__((noreturn)) cpu_run(struct cpu *c)
 	err_t e;
 
 	paging_load();
+	if (c->partition)
+		c->partition->tsc_launched = boot_ticks();
 	if (c->partition && vmcs_launch(c, c->partition, &e) < 0)
 		partition_park(c->partition, "%s", e.msg);
 	cli();
@@ -249,6 +251,12 @@ static unsigned build_partitions(const struct boot_info *bi)
 	uint64_t max_leaf = vmx_caps.ept_1g ? EPT_PAGE_1G : vmx_caps.ept_2m ? EPT_PAGE_2M : EPT_PAGE_4K;
 	err_t e;
 
+	/* ept=4k or ept=2m on the command line caps the leaf size: what large pages buy, measured. */
+	if (strstr_word(bi->cmdline, "ept=4k"))
+		max_leaf = EPT_PAGE_4K;
+	else if (strstr_word(bi->cmdline, "ept=2m") && max_leaf > EPT_PAGE_2M)
+		max_leaf = EPT_PAGE_2M;
+
 	for (unsigned i = 0; i < config.count; i++) {
 		struct partition_cfg *c = &config.part[i];
 		struct partition *p = &partitions[partition_count];
@@ -316,6 +324,7 @@ void hv_main(uint32_t magic, uint32_t info)
 			       cpus[i].apic_id);
 	}
 	printk("slicehv: %u cpus online\n", online);
+	printk("slicehv: timing: cpus online +%lu ticks\n", boot_ticks());
 
 	uint64_t heap = find_free(&boot_info, HEAP_SIZE);
 	if (!heap)

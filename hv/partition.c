@@ -112,8 +112,26 @@ int partition_prepare(struct partition *p, const struct boot_module *image, uint
 	return 0;
 }
 
+uint64_t boot_ticks(void)
+{
+	extern uint64_t boot_tsc;
+
+	return rdtsc() - boot_tsc;
+}
+
+uint64_t partition_exits(const struct partition *p)
+{
+	uint64_t total = 0;
+
+	for (unsigned r = 0; r < EXIT_REASON_COUNT; r++)
+		total += p->exits[r];
+	return total;
+}
+
 static void console_flush(struct partition *p)
 {
+	if (!p->tsc_first_output)
+		p->tsc_first_output = boot_ticks();
 	p->line[p->line_len] = '\0';
 	printk("[%s] %s\n", p->cfg->console, p->line);
 	p->line_len = 0;
@@ -150,17 +168,16 @@ void partition_deny(struct partition *p, const char *fmt, ...)
 static void print_stats(const struct partition *p)
 {
 	char line[CONSOLE_LINE_MAX];
-	uint64_t total = 0;
 	int n;
 
-	for (unsigned r = 0; r < EXIT_REASON_COUNT; r++)
-		total += p->exits[r];
+	printk("slicehv: timing %s: launched +%lu first-output +%lu ticks\n", p->cfg->name, p->tsc_launched,
+	       p->tsc_first_output);
 	n = ksnprintf(line, sizeof(line), "slicehv: stats %s: %s", p->cfg->name, partition_state_name(p->state));
 	if (p->state == PARTITION_DONE)
 		n += ksnprintf(line + n, sizeof(line) - n, " status %d", p->status);
 	if (p->restarts)
 		n += ksnprintf(line + n, sizeof(line) - n, ", restarts %u", p->restarts);
-	n += ksnprintf(line + n, sizeof(line) - n, ", denied %u, exits %lu:", p->denied, total);
+	n += ksnprintf(line + n, sizeof(line) - n, ", denied %u, exits %lu:", p->denied, partition_exits(p));
 	for (unsigned r = 0; r < EXIT_REASON_COUNT && n < (int)sizeof(line); r++)
 		if (p->exits[r])
 			n += ksnprintf(line + n, sizeof(line) - n, " %s=%u", exit_reason_name(r), p->exits[r]);

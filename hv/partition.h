@@ -33,6 +33,7 @@ struct partition {
 	uint8_t uart_lcr;                /* its virtual COM1's line control register */
 	uint32_t exits[EXIT_REASON_COUNT];
 	uint32_t denied;                 /* port and MSR accesses refused */
+	uint64_t tsc_launched, tsc_first_output; /* TSC ticks since slicehv's first instruction */
 };
 
 extern struct partition partitions[HV_MAX_CPUS];
@@ -57,6 +58,10 @@ void partition_deny(struct partition *p, const char *fmt, ...) __attribute__((fo
 void partition_stop(struct partition *p, enum partition_state why) __attribute__((noreturn));
 void partition_park(struct partition *p, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
 const char *partition_state_name(enum partition_state s);
+/* All its VM exits so far, every reason. */
+uint64_t partition_exits(const struct partition *p);
+/* TSC ticks since slicehv's first instruction. */
+uint64_t boot_ticks(void);
 /* Before any launch: how many partitions must stop before the run ends. */
 void partition_expect(unsigned running);
 

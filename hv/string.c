@@ -1,22 +1,20 @@
 /* The few C library functions the compiler and our code need in a freestanding build. */
 #include "string.h"
 
+/* REP STOSB/MOVSB: one instruction for the whole range, fast on every CPU with ERMSB. */
 void *memset(void *dst, int c, size_t n)
 {
-	uint8_t *d = dst;
+	void *d = dst;
 
-	while (n--)
-		*d++ = (uint8_t)c;
+	__asm__ volatile("rep stosb" : "+D"(d), "+c"(n) : "a"(c) : "memory");
 	return dst;
 }
 
 void *memcpy(void *dst, const void *src, size_t n)
 {
-	uint8_t *d = dst;
-	const uint8_t *s = src;
+	void *d = dst;
 
-	while (n--)
-		*d++ = *s++;
+	__asm__ volatile("rep movsb" : "+D"(d), "+S"(src), "+c"(n) : : "memory");
 	return dst;
 }
 

@@ -4,7 +4,7 @@
 
 extern __image_start, __load_end, __image_end
 extern hv_main, bsp_stack_top
-global _start, boot_pml4
+global _start, boot_pml4, boot_tsc
 
 ; ---- Multiboot 1 header: the address fields let `qemu -kernel` load this ELF64 as a flat image.
 MB1_MAGIC       equ 0x1badb002
@@ -48,6 +48,9 @@ _start:
 	cld
 	mov edi, eax                    ; loader magic, first argument of hv_main
 	mov esi, ebx                    ; loader information, second argument
+	rdtsc                           ; the first instruction's time, for boot timings
+	mov [boot_tsc], eax
+	mov [boot_tsc + 4], edx
 
 	; A 32-bit-only CPU cannot run slicehv: say so on COM1 rather than fault.
 	mov eax, CPUID_EXT_FEATURES
@@ -119,6 +122,10 @@ long_mode:
 .hang:
 	hlt
 	jmp .hang
+
+section .data
+align 8
+boot_tsc: dq 0
 
 section .rodata
 msg_no_lm: db "slicehv: no vmx: CPU has no long mode (64-bit) support", 13, 10, 0
