@@ -125,11 +125,11 @@ static const char *parse_mem(struct partition_cfg *pc, const char *val)
 }
 
 /* The keys, required ones first. */
-enum cfg_key { KEY_CPU, KEY_MEM, KEY_IMAGE, KEY_CONSOLE, KEY_ON_FAULT, KEY_RESTARTS };
+enum cfg_key { KEY_CPU, KEY_MEM, KEY_IMAGE, KEY_CONSOLE, KEY_ON_FAULT, KEY_RESTARTS, KEY_BUDGET };
 #define KEY_FIRST_OPTIONAL KEY_CONSOLE
-#define KEY_COUNT (KEY_RESTARTS + 1)
+#define KEY_COUNT (KEY_BUDGET + 1)
 static const char *const key_names[KEY_COUNT] = { "cpu", "mem", "image", "console", "on-fault",
-						  "restarts" };
+						  "restarts", "budget" };
 
 /* Stores one value; NULL, or why it is wrong (a partition with a wrong value is never used). */
 static const char *set_field(struct partition_cfg *pc, enum cfg_key k, const char *val)
@@ -139,6 +139,8 @@ static const char *set_field(struct partition_cfg *pc, enum cfg_key k, const cha
 		return parse_small(val, &pc->cpu);
 	case KEY_RESTARTS:
 		return parse_small(val, &pc->restarts);
+	case KEY_BUDGET:
+		return parse_small(val, &pc->budget_ms);
 	case KEY_MEM:
 		return parse_mem(pc, val);
 	case KEY_IMAGE:

@@ -20,6 +20,7 @@ struct partition_cfg {
 	uint64_t base, size;              /* the slice [base, base + size) */
 	enum fault_policy on_fault;       /* defaults to FAULT_PARK */
 	unsigned restarts;                /* with FAULT_RESTART; defaults to CFG_DEFAULT_RESTARTS */
+	unsigned budget_ms;               /* guest run time before it is parked; 0: no limit */
 	int module;                       /* index of the image in machine_desc.modules, or -1 */
 	unsigned line;                    /* config line, 0 for a default partition */
 	bool valid;                       /* false: reported, and never started */

@@ -33,6 +33,7 @@ struct partition {
 	uint8_t uart_lcr;                /* its virtual COM1's line control register */
 	uint32_t exits[EXIT_REASON_COUNT];
 	uint32_t denied;                 /* port and MSR accesses refused */
+	uint64_t budget_left;            /* TSC ticks of guest run time not yet armed in the timer */
 	uint64_t tsc_launched, tsc_first_output; /* TSC ticks since slicehv's first instruction */
 };
 

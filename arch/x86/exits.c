@@ -387,6 +387,30 @@ static void handle_xsetbv(struct vcpu *v)
 	skip_instruction();
 }
 
+void budget_arm(struct partition *p)
+{
+	unsigned rate = VMX_MISC_PREEMPTION_RATE(rdmsr(IA32_VMX_MISC));
+	uint64_t chunk = p->budget_left >> rate;
+
+	if (chunk > UINT32_MAX)
+		chunk = UINT32_MAX;
+	p->budget_left = chunk ? p->budget_left - (chunk << rate) : 0;
+	vmcs_write32(VMX_PREEMPTION_TIMER_VALUE, chunk);
+}
+
+/* A guest that never yields (even with interrupts off) still ends when its budget= is used up. */
+static void handle_preemption_timer(struct vcpu *v)
+{
+	char what[64];
+
+	if (v->p->budget_left) {
+		budget_arm(v->p);
+		return;
+	}
+	ksnprintf(what, sizeof(what), "run-time budget of %u ms used up", v->p->cfg->budget_ms);
+	park_with_dump(v, what);
+}
+
 static void handle_ept_violation(struct vcpu *v)
 {
 	uint64_t gpa = vmcs_read64(GUEST_PHYSICAL_ADDRESS);
@@ -445,6 +469,7 @@ static void (*const handlers[EXIT_REASON_COUNT])(struct vcpu *) = {
 	[EXIT_REASON_WRMSR] = handle_wrmsr,
 	[EXIT_REASON_EPT_VIOLATION] = handle_ept_violation,
 	[EXIT_REASON_XSETBV] = handle_xsetbv,
+	[EXIT_REASON_PREEMPTION_TIMER] = handle_preemption_timer,
 };
 
 void vmexit_handler(struct guest_regs *regs);

@@ -5,6 +5,7 @@
 #include "../../hv/hypercall.h"
 #include "../../hv/partition.h"
 #include "../../hv/power.h"
+#include "apic.h"
 #include "exits.h"
 #include "msr.h"
 #include "vmcheck.h"
@@ -76,10 +77,13 @@ static int control(uint32_t field, uint32_t msr, uint32_t true_msr, uint32_t wan
 	return 0;
 }
 
-static int setup_controls(const struct partition *p, err_t *e)
+static int setup_controls(struct partition *p, err_t *e)
 {
 	uint32_t secondary = SECONDARY_ENABLE_EPT | SECONDARY_UNRESTRICTED_GUEST;
 	uint32_t may2 = rdmsr(IA32_VMX_PROCBASED_CTLS2) >> 32;
+	/* budget=: the VMX-preemption timer counts the guest's run time, kept across exits. */
+	uint32_t pin = p->cfg->budget_ms ? PIN_PREEMPTION_TIMER : 0;
+	uint32_t exit_timer = p->cfg->budget_ms ? EXIT_SAVE_PREEMPTION_TIMER : 0;
 
 	if (!vmx_caps.unrestricted)
 		return err_set(e, "partitions start in 32-bit protected mode without paging, which needs "
@@ -90,7 +94,7 @@ static int setup_controls(const struct partition *p, err_t *e)
 		secondary |= SECONDARY_ENABLE_VPID;
 		vmcs_write16(VIRTUAL_PROCESSOR_ID, p->index + 1); /* 0 is the host's */
 	}
-	if (control(PIN_BASED_VM_EXEC_CONTROL, IA32_VMX_PINBASED_CTLS, IA32_VMX_TRUE_PINBASED_CTLS, 0,
+	if (control(PIN_BASED_VM_EXEC_CONTROL, IA32_VMX_PINBASED_CTLS, IA32_VMX_TRUE_PINBASED_CTLS, pin,
 		    "pin-based controls", e) < 0 ||
 	    control(CPU_BASED_VM_EXEC_CONTROL, IA32_VMX_PROCBASED_CTLS, IA32_VMX_TRUE_PROCBASED_CTLS,
 		    CPU_HLT_EXITING | CPU_USE_IO_BITMAPS | CPU_USE_MSR_BITMAPS | CPU_ACTIVATE_SECONDARY_CONTROLS,
@@ -98,7 +102,7 @@ static int setup_controls(const struct partition *p, err_t *e)
 	    control(SECONDARY_VM_EXEC_CONTROL, IA32_VMX_PROCBASED_CTLS2, 0, secondary, "secondary controls", e) < 0 ||
 	    control(VM_EXIT_CONTROLS, IA32_VMX_EXIT_CTLS, IA32_VMX_TRUE_EXIT_CTLS,
 		    EXIT_HOST_ADDRESS_SPACE_SIZE | EXIT_SAVE_IA32_PAT | EXIT_LOAD_IA32_PAT | EXIT_SAVE_IA32_EFER |
-			    EXIT_LOAD_IA32_EFER,
+			    EXIT_LOAD_IA32_EFER | exit_timer,
 		    "VM-exit controls", e) < 0 ||
 	    control(VM_ENTRY_CONTROLS, IA32_VMX_ENTRY_CTLS, IA32_VMX_TRUE_ENTRY_CTLS,
 		    ENTRY_LOAD_IA32_PAT | ENTRY_LOAD_IA32_EFER, "VM-entry controls", e) < 0)
@@ -113,6 +117,10 @@ static int setup_controls(const struct partition *p, err_t *e)
 	vmcs_write32(VM_EXIT_MSR_LOAD_COUNT, 0);
 	vmcs_write32(VM_ENTRY_MSR_LOAD_COUNT, 0);
 	vmcs_write32(VM_ENTRY_INTR_INFO_FIELD, 0);
+	if (p->cfg->budget_ms) {
+		p->budget_left = p->cfg->budget_ms * tsc_per_ms;
+		budget_arm(p);
+	}
 	return 0;
 }
 

@@ -88,6 +88,7 @@ enum vmcs_field {
 	GUEST_INTERRUPTIBILITY_INFO = 0x4824,
 	GUEST_ACTIVITY_STATE = 0x4826,
 	GUEST_SYSENTER_CS = 0x482a,
+	VMX_PREEMPTION_TIMER_VALUE = 0x482e,
 	/* 32-bit host-state field (B.3.4) */
 	HOST_IA32_SYSENTER_CS = 0x4c00,
 	/* natural-width control fields (B.4.1) */
@@ -166,6 +167,7 @@ enum vmcs_width { VMCS_WIDTH_16, VMCS_WIDTH_64, VMCS_WIDTH_32, VMCS_WIDTH_NATURA
 #define EXIT_LOAD_IA32_PAT BIT(19)
 #define EXIT_SAVE_IA32_EFER BIT(20)
 #define EXIT_LOAD_IA32_EFER BIT(21)
+#define EXIT_SAVE_PREEMPTION_TIMER BIT(22)
 
 /* VM-entry controls (25.8.1). */
 #define ENTRY_IA32E_MODE_GUEST BIT(9)

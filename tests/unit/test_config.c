@@ -105,7 +105,7 @@ static void test_good_config(void **state)
 		"\n"
 		"partition rt0 cpu=1 mem=64M@0x8000000 image=toy.elf   # real-time\n"
 		"\tpartition  gp_1-x\tcpu=2 mem=1G@4G image=/boot/toy.elf console=gp on-fault=restart "
-		"restarts=5\r\n"
+		"restarts=5 budget=250\r\n"
 		"   \n"
 		"partition p3 cpu=0 mem=4096K@0x10000000 image=big.elf on-fault=park";
 	const struct partition_cfg *a = &cfg.part[0], *b = &cfg.part[1], *c = &cfg.part[2];
@@ -122,6 +122,7 @@ static void test_good_config(void **state)
 	assert_int_equal(a->size, MiB(64));
 	assert_int_equal(a->on_fault, FAULT_PARK);
 	assert_int_equal(a->restarts, CFG_DEFAULT_RESTARTS);
+	assert_int_equal(a->budget_ms, 0);
 	assert_int_equal(a->module, 0);
 	assert_int_equal(a->line, 3);
 	assert_true(a->valid);
@@ -131,6 +132,7 @@ static void test_good_config(void **state)
 	assert_int_equal(b->size, GiB(1));
 	assert_int_equal(b->on_fault, FAULT_RESTART);
 	assert_int_equal(b->restarts, 5);
+	assert_int_equal(b->budget_ms, 250);
 	assert_int_equal(b->module, 0);
 	assert_int_equal(b->line, 4);
 	assert_int_equal(c->size, MiB(4));
@@ -217,6 +219,8 @@ static const struct nasty nasty[] = {
 	{ "partition a cpu=1 mem=2M@0x8000000 image=toy.elf on-fault=explode",
 	  "on-fault explode: expected park or restart" },
 	{ "partition a cpu=1 mem=2M@0x8000000 image=toy.elf restarts=many", "restarts many: is not a number" },
+	{ "partition a cpu=1 mem=2M@0x8000000 image=toy.elf budget=1s", "budget 1s: is not a number" },
+	{ "partition a cpu=1 mem=2M@0x8000000 image=toy.elf budget=5000000000", "budget 5000000000: is too large" },
 	{ "partition a cpu=1 mem=2M@0x8000000 "
 	  "image=0123456789012345678901234567890123456789012345678901234567890123",
 	  "image 0123456789012345678901234567890123456789012345678901234567890123: is longer than" },
