@@ -8,6 +8,7 @@
 #include "../../hv/partition.h"
 #include "../../hv/string.h"
 #include "msr.h"
+#include "vmx.h"
 #include "x86.h"
 
 /* Exception vectors injected into guests (SDM Vol 3A Table 6-1). */
@@ -30,7 +31,6 @@
 #define EPT_QUAL_LINEAR_VALID BIT(7)
 
 #define GPR_RSP 4 /* register numbering of exit qualifications: RSP lives in the VMCS */
-#define INTERRUPTIBILITY_STI_MOVSS 3u
 
 /* Our virtual COM1 (a 16550 that is always ready). */
 #define COM1_BASE 0x3f8
@@ -128,8 +128,8 @@ static void skip_instruction(void)
 
 	vmcs_write64(GUEST_RIP, vmcs_read64(GUEST_RIP) + vmcs_read32(VM_EXIT_INSTRUCTION_LEN));
 	/* The emulated instruction retired: STI/MOV SS blocking ends with it (SDM Vol 3C 25.4.2). */
-	if (blocking & INTERRUPTIBILITY_STI_MOVSS)
-		vmcs_write32(GUEST_INTERRUPTIBILITY_INFO, blocking & ~INTERRUPTIBILITY_STI_MOVSS);
+	if (blocking & (BLOCKING_BY_STI | BLOCKING_BY_MOV_SS))
+		vmcs_write32(GUEST_INTERRUPTIBILITY_INFO, blocking & ~(BLOCKING_BY_STI | BLOCKING_BY_MOV_SS));
 }
 
 /* A fault: delivered on the next entry with RIP still at the faulting instruction. */
@@ -389,7 +389,7 @@ static void handle_xsetbv(struct vcpu *v)
 
 void budget_arm(struct partition *p)
 {
-	unsigned rate = VMX_MISC_PREEMPTION_RATE(rdmsr(IA32_VMX_MISC));
+	unsigned rate = VMX_MISC_PREEMPTION_RATE(vmx_msrs.misc);
 	uint64_t chunk = p->budget_left >> rate;
 
 	if (chunk > UINT32_MAX)

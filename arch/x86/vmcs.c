@@ -65,10 +65,9 @@ static bool vmptrld(uint64_t vmcs)
 	return vmx_ok(cf, zf);
 }
 
-/* Settings a control field must and may have: from the TRUE MSR where IA32_VMX_BASIC says so. */
-static int control(uint32_t field, uint32_t msr, uint32_t true_msr, uint32_t want, const char *name, err_t *e)
+/* Settings a control field must (low half) and may (high half) have, from vmx_msrs. */
+static int control(uint32_t field, uint64_t caps, uint32_t want, const char *name, err_t *e)
 {
-	uint64_t caps = rdmsr(vmx_caps.true_ctls && true_msr ? true_msr : msr);
 	uint32_t must = (uint32_t)caps, may = (uint32_t)(caps >> 32);
 
 	if (want & ~may)
@@ -80,7 +79,8 @@ static int control(uint32_t field, uint32_t msr, uint32_t true_msr, uint32_t wan
 static int setup_controls(struct partition *p, err_t *e)
 {
 	uint32_t secondary = SECONDARY_ENABLE_EPT | SECONDARY_UNRESTRICTED_GUEST;
-	uint32_t may2 = rdmsr(IA32_VMX_PROCBASED_CTLS2) >> 32;
+	const struct vmx_msrs *m = &vmx_msrs;
+	uint32_t may2 = m->procbased2 >> 32;
 	/* budget=: the VMX-preemption timer counts the guest's run time, kept across exits. */
 	uint32_t pin = p->cfg->budget_ms ? PIN_PREEMPTION_TIMER : 0;
 	uint32_t exit_timer = p->cfg->budget_ms ? EXIT_SAVE_PREEMPTION_TIMER : 0;
@@ -94,18 +94,16 @@ static int setup_controls(struct partition *p, err_t *e)
 		secondary |= SECONDARY_ENABLE_VPID;
 		vmcs_write16(VIRTUAL_PROCESSOR_ID, p->index + 1); /* 0 is the host's */
 	}
-	if (control(PIN_BASED_VM_EXEC_CONTROL, IA32_VMX_PINBASED_CTLS, IA32_VMX_TRUE_PINBASED_CTLS, pin,
-		    "pin-based controls", e) < 0 ||
-	    control(CPU_BASED_VM_EXEC_CONTROL, IA32_VMX_PROCBASED_CTLS, IA32_VMX_TRUE_PROCBASED_CTLS,
+	if (control(PIN_BASED_VM_EXEC_CONTROL, m->true_pinbased, pin, "pin-based controls", e) < 0 ||
+	    control(CPU_BASED_VM_EXEC_CONTROL, m->true_procbased,
 		    CPU_HLT_EXITING | CPU_USE_IO_BITMAPS | CPU_USE_MSR_BITMAPS | CPU_ACTIVATE_SECONDARY_CONTROLS,
 		    "processor-based controls", e) < 0 ||
-	    control(SECONDARY_VM_EXEC_CONTROL, IA32_VMX_PROCBASED_CTLS2, 0, secondary, "secondary controls", e) < 0 ||
-	    control(VM_EXIT_CONTROLS, IA32_VMX_EXIT_CTLS, IA32_VMX_TRUE_EXIT_CTLS,
+	    control(SECONDARY_VM_EXEC_CONTROL, m->procbased2, secondary, "secondary controls", e) < 0 ||
+	    control(VM_EXIT_CONTROLS, m->true_exit,
 		    EXIT_HOST_ADDRESS_SPACE_SIZE | EXIT_SAVE_IA32_PAT | EXIT_LOAD_IA32_PAT | EXIT_SAVE_IA32_EFER |
 			    EXIT_LOAD_IA32_EFER | exit_timer,
 		    "VM-exit controls", e) < 0 ||
-	    control(VM_ENTRY_CONTROLS, IA32_VMX_ENTRY_CTLS, IA32_VMX_TRUE_ENTRY_CTLS,
-		    ENTRY_LOAD_IA32_PAT | ENTRY_LOAD_IA32_EFER, "VM-entry controls", e) < 0)
+	    control(VM_ENTRY_CONTROLS, m->true_entry, ENTRY_LOAD_IA32_PAT | ENTRY_LOAD_IA32_EFER, "VM-entry controls", e) < 0)
 		return -1;
 	vmcs_write64(EPT_POINTER, ept_pointer(&p->ept));
 	vmcs_write64(IO_BITMAP_A, (uint64_t)exit_bitmaps.io_a);
@@ -175,9 +173,9 @@ static void setup_guest(const struct partition *p)
 	uint32_t data = AR_TYPE_DATA_RW_ACCESSED | AR_S | AR_P | AR_DB | AR_G;
 	uint64_t cr0 = CR0_PE | CR0_ET;
 
-	guest_cr0_forced = rdmsr(IA32_VMX_CR0_FIXED0) & ~(CR0_PE | CR0_PG); /* unrestricted guest */
-	guest_cr0_fixed1 = rdmsr(IA32_VMX_CR0_FIXED1);
-	guest_cr4_forced = rdmsr(IA32_VMX_CR4_FIXED0);
+	guest_cr0_forced = vmx_msrs.cr0_fixed0 & ~(CR0_PE | CR0_PG); /* unrestricted guest */
+	guest_cr0_fixed1 = vmx_msrs.cr0_fixed1;
+	guest_cr4_forced = vmx_msrs.cr4_fixed0;
 	vmcs_write64(CR0_GUEST_HOST_MASK, guest_cr0_forced | CR0_PG);
 	vmcs_write64(CR0_READ_SHADOW, cr0);
 	vmcs_write64(GUEST_CR0, cr0 | guest_cr0_forced);
@@ -226,29 +224,8 @@ static uint64_t vmcs_reader(uint32_t field, void *ctx)
 /* Bochs accepts some states silicon rejects: check ours against the SDM before trusting it. */
 static int check_entry_state(err_t *e)
 {
-	static const uint32_t msr_index[] = {
-		IA32_VMX_BASIC, IA32_VMX_PINBASED_CTLS, IA32_VMX_PROCBASED_CTLS, IA32_VMX_PROCBASED_CTLS2,
-		IA32_VMX_EXIT_CTLS, IA32_VMX_ENTRY_CTLS,
-	};
-	struct vmx_msrs m = { 0 };
-	uint64_t *dst[] = { &m.basic, &m.pinbased, &m.procbased, &m.procbased2, &m.exit, &m.entry };
-	struct vmcheck_env env = { &m, vmcs_reader, NULL };
+	struct vmcheck_env env = { &vmx_msrs, vmcs_reader, NULL };
 
-	for (unsigned i = 0; i < ARRAY_SIZE(msr_index); i++)
-		*dst[i] = rdmsr(msr_index[i]);
-	if (vmx_caps.true_ctls) {
-		m.true_pinbased = rdmsr(IA32_VMX_TRUE_PINBASED_CTLS);
-		m.true_procbased = rdmsr(IA32_VMX_TRUE_PROCBASED_CTLS);
-		m.true_exit = rdmsr(IA32_VMX_TRUE_EXIT_CTLS);
-		m.true_entry = rdmsr(IA32_VMX_TRUE_ENTRY_CTLS);
-	}
-	m.cr0_fixed0 = rdmsr(IA32_VMX_CR0_FIXED0);
-	m.cr0_fixed1 = rdmsr(IA32_VMX_CR0_FIXED1);
-	m.cr4_fixed0 = rdmsr(IA32_VMX_CR4_FIXED0);
-	m.cr4_fixed1 = rdmsr(IA32_VMX_CR4_FIXED1);
-	m.ept_vpid_cap = (vmx_caps.ept || vmx_caps.vpid) ? rdmsr(IA32_VMX_EPT_VPID_CAP) : 0;
-	m.misc = rdmsr(IA32_VMX_MISC);
-	m.phys_addr_bits = cpu_phys_addr_bits();
 	return vmcheck_all(&env, e);
 }
 

@@ -140,15 +140,10 @@ enum vmcs_field {
 enum vmcs_width { VMCS_WIDTH_16, VMCS_WIDTH_64, VMCS_WIDTH_32, VMCS_WIDTH_NATURAL };
 
 /* Pin-based VM-execution controls (25.6.1). */
-#define PIN_EXTERNAL_INTERRUPT_EXITING BIT(0)
-#define PIN_NMI_EXITING BIT(3)
 #define PIN_PREEMPTION_TIMER BIT(6)
 
 /* Primary processor-based VM-execution controls (25.6.2). */
 #define CPU_HLT_EXITING BIT(7)
-#define CPU_CR3_LOAD_EXITING BIT(15)
-#define CPU_CR3_STORE_EXITING BIT(16)
-#define CPU_UNCONDITIONAL_IO_EXITING BIT(24)
 #define CPU_USE_IO_BITMAPS BIT(25)
 #define CPU_USE_MSR_BITMAPS BIT(28)
 #define CPU_ACTIVATE_SECONDARY_CONTROLS BIT(31)

@@ -7,34 +7,51 @@
 #include "x86.h"
 
 struct vmx_caps vmx_caps;
+struct vmx_msrs vmx_msrs;
+
+/* Every capability MSR, read once on the boot CPU: the cores of one machine report the same. */
+static void vmx_read_msrs(struct vmx_msrs *m)
+{
+	m->basic = rdmsr(IA32_VMX_BASIC);
+	m->pinbased = rdmsr(IA32_VMX_PINBASED_CTLS);
+	m->procbased = rdmsr(IA32_VMX_PROCBASED_CTLS);
+	m->exit = rdmsr(IA32_VMX_EXIT_CTLS);
+	m->entry = rdmsr(IA32_VMX_ENTRY_CTLS);
+	m->misc = rdmsr(IA32_VMX_MISC);
+	m->cr0_fixed0 = rdmsr(IA32_VMX_CR0_FIXED0);
+	m->cr0_fixed1 = rdmsr(IA32_VMX_CR0_FIXED1);
+	m->cr4_fixed0 = rdmsr(IA32_VMX_CR4_FIXED0);
+	m->cr4_fixed1 = rdmsr(IA32_VMX_CR4_FIXED1);
+	m->phys_addr_bits = cpu_phys_addr_bits();
+	/* Without TRUE MSRs the plain ones are the truth (SDM Vol 3D A.2). */
+	m->true_pinbased = (m->basic & VMX_BASIC_TRUE_CTLS) ? rdmsr(IA32_VMX_TRUE_PINBASED_CTLS) : m->pinbased;
+	m->true_procbased = (m->basic & VMX_BASIC_TRUE_CTLS) ? rdmsr(IA32_VMX_TRUE_PROCBASED_CTLS) : m->procbased;
+	m->true_exit = (m->basic & VMX_BASIC_TRUE_CTLS) ? rdmsr(IA32_VMX_TRUE_EXIT_CTLS) : m->exit;
+	m->true_entry = (m->basic & VMX_BASIC_TRUE_CTLS) ? rdmsr(IA32_VMX_TRUE_ENTRY_CTLS) : m->entry;
+	/* These two exist only when the controls that use them can be set (SDM Vol 3D A.3.3, A.10). */
+	if (m->procbased & ((uint64_t)CPU_ACTIVATE_SECONDARY_CONTROLS << 32))
+		m->procbased2 = rdmsr(IA32_VMX_PROCBASED_CTLS2);
+	if (m->procbased2 & ((uint64_t)(SECONDARY_ENABLE_EPT | SECONDARY_ENABLE_VPID) << 32))
+		m->ept_vpid_cap = rdmsr(IA32_VMX_EPT_VPID_CAP);
+}
 
 /* Allowed-1 settings live in the high 32 bits of a control MSR (SDM Vol 3D A.3). */
-static bool allowed1(uint32_t msr, uint64_t bit) { return (rdmsr(msr) >> 32) & bit; }
+static bool allowed1(uint64_t msr_value, uint64_t bit) { return (msr_value >> 32) & bit; }
 
 static const char *yes_no(bool b) { return b ? "yes" : "no"; }
 
-static void vmx_read_caps(struct vmx_caps *v)
+static void vmx_read_caps(struct vmx_caps *v, const struct vmx_msrs *m)
 {
-	uint64_t basic = rdmsr(IA32_VMX_BASIC);
-	bool secondary;
-	uint64_t ept = 0;
+	uint64_t ept = m->ept_vpid_cap;
 
-	v->revision = basic & VMX_BASIC_REVISION_MASK;
-	v->true_ctls = basic & VMX_BASIC_TRUE_CTLS;
-	v->preempt_timer = allowed1(v->true_ctls ? IA32_VMX_TRUE_PINBASED_CTLS : IA32_VMX_PINBASED_CTLS,
-				    PIN_PREEMPTION_TIMER);
-	secondary = allowed1(v->true_ctls ? IA32_VMX_TRUE_PROCBASED_CTLS : IA32_VMX_PROCBASED_CTLS,
-			     CPU_ACTIVATE_SECONDARY_CONTROLS);
-	if (secondary) {
-		v->ept = allowed1(IA32_VMX_PROCBASED_CTLS2, SECONDARY_ENABLE_EPT);
-		v->vpid = allowed1(IA32_VMX_PROCBASED_CTLS2, SECONDARY_ENABLE_VPID);
-		v->unrestricted = allowed1(IA32_VMX_PROCBASED_CTLS2, SECONDARY_UNRESTRICTED_GUEST);
-	}
-	/* The EPT/VPID capability MSR exists only when one of the two can be enabled. */
-	if (v->ept || v->vpid)
-		ept = rdmsr(IA32_VMX_EPT_VPID_CAP);
+	v->revision = m->basic & VMX_BASIC_REVISION_MASK;
+	v->true_ctls = m->basic & VMX_BASIC_TRUE_CTLS;
+	v->preempt_timer = allowed1(m->true_pinbased, PIN_PREEMPTION_TIMER);
+	v->vpid = allowed1(m->procbased2, SECONDARY_ENABLE_VPID);
+	v->unrestricted = allowed1(m->procbased2, SECONDARY_UNRESTRICTED_GUEST);
 	/* slicehv's EPT needs 4-level walks and write-back paging structures. */
-	v->ept = v->ept && (ept & EPT_CAP_WALK_LENGTH_4) && (ept & EPT_CAP_MEMTYPE_WB);
+	v->ept = allowed1(m->procbased2, SECONDARY_ENABLE_EPT) && (ept & EPT_CAP_WALK_LENGTH_4) &&
+		 (ept & EPT_CAP_MEMTYPE_WB);
 	v->ept_2m = v->ept && (ept & EPT_CAP_2M_PAGES);
 	v->ept_1g = v->ept && (ept & EPT_CAP_1G_PAGES);
 	v->invept_single = (ept & EPT_CAP_INVEPT) && (ept & EPT_CAP_INVEPT_SINGLE);
@@ -62,7 +79,8 @@ int vmx_probe(err_t *e)
 	if ((fc & IA32_FEATURE_CONTROL_LOCK) && !(fc & IA32_FEATURE_CONTROL_VMX_OUTSIDE_SMX))
 		return err_set(e, "IA32_FEATURE_CONTROL is locked with VMX outside SMX disabled "
 				  "(enable VT-x in the firmware setup)");
-	vmx_read_caps(&vmx_caps);
+	vmx_read_msrs(&vmx_msrs);
+	vmx_read_caps(&vmx_caps, &vmx_msrs);
 	vmx_print_caps(&vmx_caps);
 	if (!vmx_caps.ept)
 		return err_set(e, "no EPT with 4-level walks and write-back tables "
@@ -86,10 +104,7 @@ static int feature_control_enable(struct cpu *c, err_t *e)
 }
 
 /* SDM Vol 3C 24.8: CR0 and CR4 must honour the fixed-0 (must be 1) and fixed-1 (may be 1) MSRs. */
-static uint64_t apply_fixed(uint64_t v, uint32_t fixed0, uint32_t fixed1)
-{
-	return (v | rdmsr(fixed0)) & rdmsr(fixed1);
-}
+static uint64_t apply_fixed(uint64_t v, uint64_t fixed0, uint64_t fixed1) { return (v | fixed0) & fixed1; }
 
 /* VMXON fails with CF (VMfailInvalid) or ZF (VMfailValid) set (SDM Vol 3C 31.2). */
 static bool vmxon(uint64_t region)
@@ -106,8 +121,8 @@ int vmx_enable(struct cpu *c, err_t *e)
 		return err_set(e, "CPUID.1:ECX.VMX is clear on this core");
 	if (feature_control_enable(c, e) < 0)
 		return -1;
-	write_cr0(apply_fixed(read_cr0(), IA32_VMX_CR0_FIXED0, IA32_VMX_CR0_FIXED1));
-	write_cr4(apply_fixed(read_cr4() | CR4_VMXE, IA32_VMX_CR4_FIXED0, IA32_VMX_CR4_FIXED1));
+	write_cr0(apply_fixed(read_cr0(), vmx_msrs.cr0_fixed0, vmx_msrs.cr0_fixed1));
+	write_cr4(apply_fixed(read_cr4() | CR4_VMXE, vmx_msrs.cr4_fixed0, vmx_msrs.cr4_fixed1));
 	*(uint32_t *)c->arch.vmxon = vmx_caps.revision;
 	if (!vmxon((uint64_t)c->arch.vmxon))
 		return err_set(e, "VMXON failed (region 0x%lx, revision 0x%x)", (uint64_t)c->arch.vmxon,

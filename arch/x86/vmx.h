@@ -4,6 +4,7 @@
 
 #include "../../hv/err.h"
 #include "../../hv/types.h"
+#include "vmcheck.h"
 
 struct cpu;
 
@@ -14,6 +15,7 @@ struct vmx_caps {
 };
 
 extern struct vmx_caps vmx_caps;
+extern struct vmx_msrs vmx_msrs; /* the raw capability MSRs, read once by vmx_probe */
 
 /* Boot CPU: checks CPUID, IA32_FEATURE_CONTROL and the capability MSRs; fails naming what is missing. */
 int vmx_probe(err_t *e);

@@ -13,9 +13,7 @@
 #define CR4_VMXE BIT(13)
 
 /* RFLAGS bits (SDM Vol 1 3.4.3). */
-#define RFLAGS_CF BIT(0)
 #define RFLAGS_FIXED1 BIT(1) /* always 1 */
-#define RFLAGS_ZF BIT(6)
 #define RFLAGS_IF BIT(9)
 
 /* CPUID leaf 1 ECX feature bits (SDM Vol 2A, CPUID). */
