@@ -27,6 +27,9 @@ VGA_BIOS = "/usr/share/bochs/VGABIOS-lgpl-latest"
 
 BOCHS_TIME0 = 946681200        # fixed wall clock: reruns are byte-identical
 BOCHS_IPS = 50_000_000
+# Bochs 2.7 allocates at most 2048 MiB of host memory for guest RAM; a larger guest gets its
+# blocks from that pool as it first touches them (and panics if it touches more than that).
+BOCHS_HOST_MAX_MIB = 2048
 DEBUG_EXIT = "isa-debug-exit,iobase=0xf4,iosize=0x04"   # value v written -> status (v<<1)|1
 KILL_GRACE = 5                 # seconds between timeout's SIGTERM and SIGKILL
 TAIL_LINES = 40
@@ -77,7 +80,7 @@ def bochs_config(m, workdir, cmos_image=None):
     lines = [
         f"romimage: file={FIRMWARE[m.firmware]}",
         f"vgaromimage: file={VGA_BIOS}",
-        f"memory: guest={m.memory}, host={m.memory}",
+        f"memory: guest={m.memory}, host={min(m.memory, BOCHS_HOST_MAX_MIB)}",
         f"cpu: model={m.model}, count={m.cpus}, ips={BOCHS_IPS}, reset_on_triple_fault=0",
         f"ata0-master: type=cdrom, path={Path(m.iso).resolve()}, status=inserted",
         "boot: cdrom",

@@ -10,12 +10,14 @@ ends with "N passed, N failed, N skipped". Every log of a failed scenario is kep
 
 import argparse
 import concurrent.futures
+import functools
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -23,6 +25,7 @@ import engine  # noqa: E402  (lives next to this file)
 
 REPO = Path(__file__).resolve().parents[2]
 MKISO = REPO / "iso" / "mkiso.sh"
+CONFIGS = Path(__file__).resolve().parent / "configs"   # partition configs the ISOs carry
 
 # ================================================================ the scenario table
 #
@@ -38,9 +41,12 @@ MKISO = REPO / "iso" / "mkiso.sh"
 #   exit      slicehv's exit code: the last serial line must be "slicehv: exit <code>
 #             (<name>)" and, under QEMU (isa-debug-exit), the process status must be
 #             (code << 1) | 1. None: no check.
-#   expect    regexes that must match; a pair (regex, n) must match exactly n times
+#   expect    regexes that must match; a pair (regex, n) must match exactly n times; a
+#             function (serial, Context) -> list of problems for what a regex cannot say
 #   forbid    regexes that must not match, on top of FORBIDDEN_SERIAL
 #   timeout   seconds of wall time; a run that takes longer fails
+#   needs     names of earlier scenarios whose serial logs the expect functions read
+#             (Context.peer_serial); --only runs them too
 #
 # To add a scenario, append one Scenario(...) line to SCENARIOS; the helpers below
 # spell the hypervisor's log-line contract. Names: unique, lower case, dashes.
@@ -91,6 +97,271 @@ def no_vmx(mentioning):
 ALL_CAPS = caps(*(f"{f}=yes" for f in CAPS_FIELDS[:-1]), "invept=single,all")
 
 
+# ---------------------------------------------------------------- partitions
+#
+# What a partition that ran cleanly leaves on the log (hv/partition.c, arch/x86/vmcs.c,
+# guest/README.md): the build line, the launch line, the toy's eight lines in order behind
+# its console prefix, one stats line. Sizes and slices here are those of the config file.
+
+GUEST_IMAGE_OFFSET = 0x100000     # hv/hypercall.h: the image's lowest PT_LOAD at slice + 1 MiB
+SIEVE = r"toy: sieve 100000 primes 9592 tsc (\d+)"
+HEX = "0x[0-9a-f]+"
+# Anything that means a partition did not get its way; parked and not-started partitions are
+# asserted where intended, by scenarios that leave these out of their forbid.
+EPT_VIOLATION = r"ept-violation"
+PARKED = r"^slicehv: partition \S+ parked:"
+NOT_STARTED = r"^slicehv: partition \S+: .*; not started$"
+DENIED = r"^slicehv: partition \S+: denied "
+TROUBLE = (EPT_VIOLATION, PARKED, NOT_STARTED, DENIED)
+
+
+@dataclass(frozen=True)
+class Part:
+    """One partition as a config file gives it, and where it lands in the partition order."""
+    name: str
+    cpu: int
+    size: int                 # bytes
+    base: int
+    console: str = ""         # the config's console=, default the name
+
+
+def MiB(n):
+    """n MiB in bytes."""
+    return n << 20
+
+
+def ept_shape(base, size, one_g):
+    """(table pages, 1G leaves, 2M leaves, 4K leaves) of an EPT that maps [base, base+size)
+    with the largest leaf that fits (2 MiB-aligned slices: no 4K leaves), one_g allowing 1 GiB."""
+    gib, two = 1 << 30, 1 << 21
+    leaves = {1 << 30: 0, two: 0}
+    pdpts, pds = set(), set()
+    at, end = base, base + size
+    while at < end:
+        pdpts.add(at >> 39)
+        if one_g and at % gib == 0 and end - at >= gib:
+            leaves[gib] += 1
+            at += gib
+        else:
+            pds.add(at >> 30)
+            leaves[two] += 1
+            at += two
+    return 1 + len(pdpts) + len(pds), leaves[gib], leaves[two], 0
+
+
+def partition_built(p, one_g=True):
+    """The build line of partition p, with its exact EPT shape and where its image lands."""
+    tables, g, m, k = ept_shape(p.base, p.size, one_g)
+    return (rf"^slicehv: partition {p.name}: ept {tables} table pages, leaves 1G={g} 2M={m} "
+            rf"4K={k}; image \[0x{p.base + GUEST_IMAGE_OFFSET:x}-{HEX}\) entry {HEX}$", 1)
+
+
+def partition_launched(p):
+    """The launch line: its core and its slice, end inclusive."""
+    return (rf"^slicehv: partition {p.name} cpu {p.cpu} mem 0x{p.base:x}-"
+            rf"0x{p.base + p.size - 1:x}: launched$", 1)
+
+
+def partition_done(name):
+    """The stats line of a partition that ended with HC_DONE status 0 and was never denied."""
+    return (rf"^slicehv: stats {name}: done status 0, denied 0, exits \d+:( [a-z0-9-]+=\d+)*$", 1)
+
+
+def parked_before_launch(name, reason):
+    """Partition name parked, for a reason mentioning the regex reason (any case), before it
+    ran a single instruction: no exits, and its stats say so."""
+    return ((rf"^slicehv: partition {name} parked: .*(?i:{reason})", 1),
+            (rf"^slicehv: stats {name}: parked, denied 0, exits 0:$", 1))
+
+
+def run_ends_ok(count):
+    """Exactly count partitions built, launched and accounted for; the run's closing line."""
+    return ((r"^slicehv: partition \S+: ept \d+ table pages", count),
+            (r"^slicehv: partition \S+ cpu \d+ mem \S+: launched$", count),
+            (r"^slicehv: stats \S+: ", count),
+            (r"^slicehv: all partitions done$", 1))
+
+
+def toy_lines(name, index, count, cpu):
+    """The toy's lines in a partition, in order (guest/README.md)."""
+    return (rf"toy: {name} apic (\d+) slice ({HEX})-({HEX})",
+            rf"toy: partition {index}/{count} cpu {cpu}",
+            r"toy: memory ok (\d+) KiB",
+            SIEVE,
+            "toy: heartbeat 1", "toy: heartbeat 2", "toy: heartbeat 3",
+            "toy: done")
+
+
+def lines_in_order(serial, prefix, wanted):
+    """Problems unless the lines of serial that start with prefix are exactly the regexes
+    wanted, in order; with no problem, the match objects."""
+    got = [ln[len(prefix):] for ln in serial.splitlines() if ln.startswith(prefix)]
+    matches = [re.fullmatch(rx, ln) for rx, ln in zip(wanted, got)]
+    for i, (rx, m) in enumerate(zip(wanted, matches)):
+        if not m:
+            return [f"{prefix!r} line {i + 1} is {got[i][:100]!r}, expected /{rx}/"], None
+    if len(got) != len(wanted):
+        return [f"{len(got)} lines begin {prefix!r}, expected {len(wanted)}; "
+                f"last {(got or [''])[-1][:80]!r}"], None
+    return [], matches
+
+
+@functools.lru_cache(maxsize=None)
+def toy_image_bytes(elf_path):
+    """Bytes the toy's image occupies once loaded: its PT_LOAD span, its end rounded up to a
+    page as guest.ld rounds __image_end (the memory test skips exactly this)."""
+    data = Path(elf_path).read_bytes()
+    if data[:4] != b"\x7fELF" or data[4] != 2:
+        raise ValueError(f"{elf_path} is not an ELF64 file")
+    phoff, = struct.unpack_from("<Q", data, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
+    loads = []
+    for i in range(phnum):
+        at = phoff + i * phentsize
+        ptype, _, _, vaddr, _, _, memsz, _ = struct.unpack_from("<IIQQQQQQ", data, at)
+        if ptype == 1:
+            loads.append((vaddr, vaddr + memsz))
+    lo, hi = min(a for a, _ in loads), max(b for _, b in loads)
+    return ((hi + 0xfff) & ~0xfff) - (lo & ~7)
+
+
+def bootinfo_bytes(name):
+    """Size of the multiboot2 information slicehv writes into a slice (hv/partition.c
+    write_bootinfo): total_size/reserved, then cmdline "name=<name>", loader name "slicehv",
+    a one-entry memory map and the end tag, each tag 8-byte aligned."""
+    def tag(body):
+        return (8 + body + 7) & ~7
+    return 8 + tag(len(f"name={name}") + 1) + tag(len("slicehv") + 1) + tag(8 + 24) + tag(0)
+
+
+def memory_ok_kib(name, size, ctx):
+    """The KiB the toy verifies in a slice: all of it but its image and its boot information."""
+    return (size - toy_image_bytes(ctx.build / "guest" / "toy.elf") - bootinfo_bytes(name)) // 1024
+
+
+def guest_ran(name, index, count, cpu, console="", one_g=None):
+    """A check that partition name ran cleanly as the index-th of count on core cpu: the toy's
+    lines in order behind its console prefix, its slice as launched, its own core's APIC id,
+    the exact KiB its memory test must cover; with one_g not None, also the build line's EPT
+    shape for the launched slice (1 GiB leaves allowed or not) and its image at slice + 1 MiB."""
+    prefix = f"[{console or name}] "
+
+    def check(serial, ctx):
+        launched = re.search(
+            rf"^slicehv: partition {name} cpu (\d+) mem ({HEX})-({HEX}): launched$", serial, re.M)
+        if not launched:
+            return [f"partition {name}: no launched line"]
+        base, last = int(launched[2], 16), int(launched[3], 16)
+        size = last + 1 - base
+        problems, m = lines_in_order(serial, prefix, toy_lines(name, index, count, cpu))
+        if problems:
+            return problems
+        apic = re.search(rf"^slicehv: cpu {cpu} apic (\d+): vmx on$", serial, re.M)
+        if not apic or m[0][1] != apic[1]:
+            problems.append(f"{name} sees apic {m[0][1]}, cpu {cpu} has "
+                            f"{apic[1] if apic else 'no vmx on line'}")
+        if (int(m[0][2], 16), int(m[0][3], 16)) != (base, last + 1):
+            problems.append(f"{name} sees slice {m[0][2]}-{m[0][3]}, "
+                            f"launched {launched[2]}-{launched[3]}")
+        want = memory_ok_kib(name, size, ctx)
+        if int(m[2][1]) != want:
+            problems.append(f"{name} verified {m[2][1]} KiB of its {size >> 10} KiB slice, "
+                            f"expected {want}")
+        if one_g is None:
+            return problems
+        tables, g, m2, k = ept_shape(base, size, one_g)
+        built = (rf"^slicehv: partition {name}: ept {tables} table pages, leaves 1G={g} 2M={m2} "
+                 rf"4K={k}; image \[0x{base + GUEST_IMAGE_OFFSET:x}-{HEX}\) entry {HEX}$")
+        if not re.search(built, serial, re.M):
+            problems.append(f"partition {name}: no build line /{built}/")
+        return problems
+    return check
+
+
+def partitions(config, *parts, one_g=True):
+    """Expectations for a run of config (a file in configs/) whose partitions are exactly
+    parts, in config order, all finishing cleanly."""
+    count = len(parts)
+    out = ((rf"^slicehv: config: {re.escape(config)}$", 1),) + run_ends_ok(count)
+    for i, p in enumerate(parts):
+        out += (partition_built(p, one_g), partition_launched(p), partition_done(p.name),
+                guest_ran(p.name, i, count, p.cpu, p.console))
+    return out
+
+
+def default_partitions(cpus, one_g=True):
+    """The embedded default: p0..p<cpus-1>, one per core, in equal, adjacent 2 MiB-aligned
+    slices, every one finishing cleanly."""
+    def equal_slices(serial, ctx):
+        ranges = [(int(a, 16), int(b, 16) + 1) for a, b in re.findall(
+            rf"^slicehv: partition p\d+ cpu \d+ mem ({HEX})-({HEX}): launched$", serial, re.M)]
+        ranges.sort()
+        sizes = {e - b for b, e in ranges}
+        if len(sizes) != 1 or any(b % MiB(2) or e % MiB(2) for b, e in ranges) \
+                or any(ranges[i][1] != ranges[i + 1][0] for i in range(len(ranges) - 1)):
+            return [f"default slices are not equal, adjacent and 2 MiB-aligned: "
+                    + ", ".join(f"{b:#x}-{e:#x}" for b, e in ranges)]
+        return []
+    out = ((r"^slicehv: config: none given; the default runs toy\.elf on every cpu$", 1),
+           equal_slices) + run_ends_ok(cpus)
+    for i in range(cpus):
+        out += ((rf"^slicehv: partition p{i} cpu {i} mem {HEX}-{HEX}: launched$", 1),
+                partition_done(f"p{i}"), guest_ran(f"p{i}", i, cpus, i, one_g=one_g))
+    return out
+
+
+def config_line(config, marker):
+    """The number of the one line of configs/<config> that holds marker."""
+    found = [n for n, ln in enumerate((CONFIGS / config).read_text().splitlines(), 1)
+             if marker in ln.split("#")[0]]
+    if len(found) != 1:
+        raise ValueError(f"{config}: {marker!r} is on lines {found}, expected exactly one")
+    return found[0]
+
+
+def config_error(config, marker, reason):
+    """The config error message for the line holding marker, once; reason is a regex."""
+    return (rf"^slicehv: config: {re.escape(config)}:{config_line(config, marker)}: {reason}$", 1)
+
+
+def never_ran(*names):
+    """Forbid every trace of a running partition for names: build line, launch, console, stats."""
+    alt = "|".join(names)
+    return (rf"^slicehv: partition ({alt}): ept ", rf"^slicehv: partition ({alt}) cpu ",
+            rf"^\[({alt})\] ", rf"^slicehv: stats ({alt}):")
+
+
+def bare_toy(serial, ctx):
+    """The toy booted bare: its lines in order, no partition line, and its memory test covering
+    the usable range that holds it but its image and GRUB's multiboot2 information (< 64 KiB)."""
+    problems, m = lines_in_order(serial, "toy: ", [rx.removeprefix("toy: ") for rx in (
+        rf"toy: bare apic 0 slice ({HEX})-({HEX})", r"toy: memory ok (\d+) KiB", SIEVE,
+        "toy: heartbeat 1", "toy: heartbeat 2", "toy: heartbeat 3", "toy: done")])
+    if problems:
+        return problems
+    room = int(m[0][2], 16) - int(m[0][1], 16) - toy_image_bytes(ctx.build / "guest" / "toy.elf")
+    if not 0 <= room // 1024 - int(m[1][1]) < 64:
+        problems.append(f"bare toy verified {m[1][1]} KiB of {room // 1024} KiB")
+    return problems
+
+
+def sieve_matches(peer, tolerance=0.001):
+    """A check that the bare sieve's TSC ticks equal every partition's in scenario peer
+    within tolerance (in Bochs the TSC counts instructions: the same path, the same count)."""
+    def check(serial, ctx):
+        bare = re.findall(rf"^{SIEVE}$", serial, re.M)
+        other = ctx.peer_serial(peer)
+        if other is None:
+            return [f"no sieve to compare with: {peer} did not pass"]
+        inside = re.findall(rf"^\[\S+\] {SIEVE}$", other, re.M)
+        if len(bare) != 1 or not inside:
+            return [f"sieve lines: {len(bare)} bare, {len(inside)} in {peer}"]
+        off = [t for t in inside if abs(int(t) - int(bare[0])) > tolerance * int(bare[0])]
+        return [f"sieve tsc bare {bare[0]}, in {peer} {', '.join(off)}: more than "
+                f"{tolerance:.1%} apart"] if off else []
+    return check
+
+
 @dataclass(frozen=True)
 class Scenario:
     """One boot and what its logs must show. See the table comment above."""
@@ -106,14 +377,43 @@ class Scenario:
     expect: tuple = ()
     forbid: tuple = ()
     timeout: int = 60
+    needs: tuple = ()
 
+
+# What configs/errors.cfg gets told, line by line (the line found by a word on it).
+CONFIG_ERRORS = tuple(config_error("errors.cfg", marker, reason) for marker, reason in (
+    ("overlap", r"mem 64M@0x6000000 overlaps partition good0"),
+    ("image=nosuch.elf", r"image nosuch\.elf: no module of that name"),
+    ("farcpu", r"cpu 7 does not exist: 3 CPUs are online"),
+    ("oddsize", r"mem 33M@0xa000000: size and base must be multiples of 2 MiB"),
+    ("colour=red", r"unknown key 'colour'"),
+    ("good0 cpu=1",
+     rf"name good0 is already used on line {config_line('errors.cfg', 'good0 cpu=0')}"),
+    ("taken", r"cpu 0 is already owned by partition good0"),
+    ("outside", r"mem 64M@0x20000000 is not inside usable RAM"),
+    ("lowmem", r"mem 4M@0x0 is not inside usable RAM"),
+    ("lowmem", r"mem 4M@0x0 overlaps BIOS areas \(first MiB\) \[0x0, 0x100000\)"),
+    ("lowmem", rf"mem 4M@0x0 overlaps hypervisor image \[0x100000, {HEX}\)"),
+    ("lowmem", rf"mem 4M@0x0 overlaps hypervisor heap \[{HEX}, {HEX}\)"),
+    ("lowmem", rf"mem 4M@0x0 overlaps module toy\.elf \[{HEX}, {HEX}\)"),
+    ("misspelt", r"expected 'partition <name> key=value\.\.\.', got 'partiton'"),
+)) + (
+    # lowmem gets a message for each thing it overlaps (how many depends on where GRUB puts
+    # things); every other bad line gets exactly one.
+    (r"^slicehv: config: errors\.cfg:(?!%d:)\d+: " % config_line("errors.cfg", "lowmem"), 9),
+)
 
 SCENARIOS = [
-    # Skylake-X has every VMX feature slicehv uses: every core turns VMX on.
-    Scenario("bochs-skylake-1cpu", cpus=1, expect=vmx_on(1) + (ALL_CAPS,)),
-    Scenario("bochs-skylake-2cpu", cpus=2, expect=vmx_on(2)),
-    Scenario("bochs-skylake-4cpu", cpus=4, expect=vmx_on(4)),
-    Scenario("bochs-skylake-8cpu", cpus=8, expect=vmx_on(8), timeout=90),
+    # Skylake-X has every VMX feature slicehv uses: every core turns VMX on, and the default
+    # config runs the toy on every core, in equal slices, to a clean end.
+    Scenario("bochs-skylake-1cpu", cpus=1,
+             expect=vmx_on(1) + (ALL_CAPS,) + default_partitions(1), forbid=TROUBLE),
+    Scenario("bochs-skylake-2cpu", cpus=2, expect=vmx_on(2) + default_partitions(2),
+             forbid=TROUBLE),
+    Scenario("bochs-skylake-4cpu", cpus=4, expect=vmx_on(4) + default_partitions(4),
+             forbid=TROUBLE),
+    Scenario("bochs-skylake-8cpu", cpus=8, expect=vmx_on(8) + default_partitions(8),
+             forbid=TROUBLE, timeout=90),
     # QEMU's emulator has no VMX: a clear refusal, through GRUB and through -kernel.
     Scenario("qemu-tcg-refuses", engine="qemu-tcg", cpus=2, exit=NO_VMX,
              expect=(no_vmx("VMX|CPUID"),), forbid=(ANY_VMX_ON,), timeout=30),
@@ -127,19 +427,72 @@ SCENARIOS = [
     Scenario("bochs-ryzen-no-vmx", model="ryzen", exit=NO_VMX,
              expect=(no_vmx("VMX"),), forbid=(ANY_VMX_ON,)),
     Scenario("bochs-sandy-bridge-no-1g-ept", model="corei7_sandy_bridge_2600k", cpus=2,
-             expect=vmx_on(2) + (caps("ept-1g=no"),)),
+             expect=vmx_on(2) + (caps("ept-1g=no"),) + default_partitions(2, one_g=False),
+             forbid=TROUBLE),
     # Without unrestricted guest VMX still comes up, but the toy guest (which starts
     # with paging off) cannot run: its partitions are parked, and that is a failed run.
     Scenario("bochs-lynnfield-no-unrestricted", model="corei5_lynnfield_750", cpus=2,
-             exit=FAILED, expect=vmx_on(2) + (caps("unrestricted=no"),
-                                              r"^slicehv: partition \S+ parked: .*unrestricted")),
+             exit=FAILED, expect=vmx_on(2) + (caps("unrestricted=no"),)
+             + parked_before_launch("p0", "unrestricted")
+             + parked_before_launch("p1", "unrestricted")
+             + ((PARKED, 2), (r"^slicehv: all partitions done$", 1)),
+             forbid=(r": launched$", r"^\[p\d+\] ")),
     # SeaBIOS leaves IA32_FEATURE_CONTROL unlocked: slicehv locks it on every core...
     Scenario("bochs-seabios-locks-feature-control", firmware="seabios", cpus=2,
-             expect=vmx_on(2) + every_core(2, "feature control locked by slicehv")),
+             expect=vmx_on(2) + every_core(2, "feature control locked by slicehv")
+             + default_partitions(2), forbid=TROUBLE),
     # ... unless something (here GRUB) already locked it with VMX off.
     Scenario("bochs-seabios-feature-control-locked-off", firmware="seabios",
              grub="wrmsr-3a-1", exit=NO_VMX,
              expect=(no_vmx("IA32_FEATURE_CONTROL"),), forbid=(ANY_VMX_ON,)),
+
+    # Partitions from a config module (tests/boot/configs/<name>.cfg, passed to slicehv as
+    # `module2 /boot/<name>.cfg <name>.cfg`; GRUB variant "cfg-<name>").
+    # Two partitions, one core each, 64 MiB slices.
+    Scenario("partitions-2cpu-config", cpus=2, grub="cfg-two", forbid=TROUBLE,
+             expect=vmx_on(2) + partitions(
+                 "two.cfg", Part("rt0", 0, MiB(64), 0x4000000),
+                 Part("gp0", 1, MiB(64), 0x8000000))),
+    # Four partitions of four sizes; partition order, core order and address order all differ.
+    Scenario("partitions-4cpu-sizes", cpus=4, memory=512, grub="cfg-sizes", forbid=TROUBLE,
+             expect=vmx_on(4) + partitions(
+                 "sizes.cfg", Part("s96", 3, MiB(96), 0x10000000),
+                 Part("s32", 2, MiB(32), 0x4000000),
+                 Part("s64", 1, MiB(64), 0xa000000, console="mid"),
+                 Part("s48", 0, MiB(48), 0x6000000))),
+    # Three cores, two partitions: core 1 idles, and the run still ends when both are done.
+    Scenario("partitions-idle-core", cpus=3, grub="cfg-idle", forbid=TROUBLE,
+             expect=vmx_on(3) + partitions(
+                 "idle.cfg", Part("left", 0, MiB(32), 0x4000000),
+                 Part("right", 2, MiB(32), 0x8000000))),
+    # A config with bad lines: each gets its file:line message, the bad partitions never run
+    # and the good ones run to a clean end, so the run is ok. notelf passes the config checks
+    # but its image is not an ELF: it is reported at build time and never started.
+    Scenario("partitions-config-errors", cpus=3, grub="cfg-errors",
+             forbid=(EPT_VIOLATION, PARKED, DENIED)
+             + never_ran("overlap", "noimage", "farcpu", "oddsize", "typo", "taken", "outside",
+                         "lowmem", "misspelt", "notelf")
+             + (r"^slicehv: partition good0 cpu 1 ", r"^slicehv: partition good1 cpu 0 "),
+             expect=vmx_on(3) + partitions("errors.cfg", Part("good0", 0, MiB(64), 0x4000000),
+                                           Part("good1", 1, MiB(32), 0xa000000))
+             + CONFIG_ERRORS
+             + ((r"^slicehv: partition notelf: elf: bad magic: not an ELF file; not started$", 1),
+                (NOT_STARTED, 1))),
+    # A 1 GiB slice on a 1 GiB boundary: one 1 GiB EPT leaf on Skylake-X, 512 2 MiB leaves on
+    # Sandy Bridge, which has no 1 GiB EPT pages. The toy tests all of it: ~15 s in Bochs.
+    Scenario("partitions-1g-slice", memory=2560, grub="cfg-big", forbid=TROUBLE, timeout=120,
+             expect=vmx_on(1) + partitions("big.cfg", Part("big", 0, MiB(1024), 0x40000000))
+             + ((r"leaves 1G=1 2M=0 4K=0;", 1),)),
+    Scenario("partitions-1g-slice-sandy-bridge", model="corei7_sandy_bridge_2600k", memory=2560,
+             grub="cfg-big", forbid=TROUBLE, timeout=120,
+             expect=vmx_on(1) + (caps("ept-1g=no"),)
+             + partitions("big.cfg", Part("big", 0, MiB(1024), 0x40000000), one_g=False)
+             + ((r"leaves 1G=0 2M=512 4K=0;", 1),)),
+    # The toy alone from GRUB, no hypervisor: the same lines, and the same sieve path length
+    # as inside a partition (Bochs's TSC counts instructions).
+    Scenario("toy-bare", grub="toy-bare", exit=None, needs=("partitions-2cpu-config",),
+             expect=(bare_toy, sieve_matches("partitions-2cpu-config")),
+             forbid=(r"^slicehv", r"^toy: partition")),
 ]
 
 
@@ -157,11 +510,52 @@ def insert_before_multiboot(cfg, *lines):
     return "\n".join(out) + "\n"
 
 
-# ISO variants: name -> function from the default ISO's grub.cfg text to the variant's.
+def add_module(cfg, line):
+    """grub.cfg text with a module line added after the last module/module2 command."""
+    lines = cfg.splitlines()
+    last = [i for i, ln in enumerate(lines) if re.match(r"\s*module2?\s", ln)]
+    if not last:
+        raise ValueError("grub.cfg has no module/module2 line")
+    indent = re.match(r"\s*", lines[last[-1]]).group(0)
+    return "\n".join(lines[:last[-1] + 1] + [indent + line] + lines[last[-1] + 1:]) + "\n"
+
+
+def boot_toy_bare(cfg):
+    """grub.cfg text that boots /boot/toy.elf itself (multiboot2), without slicehv or modules."""
+    out = []
+    for line in cfg.splitlines():
+        if re.match(r"\s*module2?\s", line):
+            continue
+        line = re.sub(r"^(\s*multiboot2?\s+)\S+.*$", r"\1/boot/toy.elf", line)
+        out.append(re.sub(r'^(\s*menuentry\s+)"[^"]*"', r'\1"toy (bare)"', line))
+    if not any(re.match(r"\s*multiboot2?\s+/boot/toy\.elf$", ln) for ln in out):
+        raise ValueError("grub.cfg has no multiboot/multiboot2 line")
+    return "\n".join(out) + "\n"
+
+
+@dataclass(frozen=True)
+class IsoVariant:
+    """An ISO built from the default one: its grub.cfg edited, extra files in /boot."""
+    edit: object                # function: the default grub.cfg text -> the variant's
+    files: tuple = ()           # paths copied to /boot/ next to hv.elf and toy.elf
+
+
+def with_config(name):
+    """The default ISO plus configs/<name> as the partition config module (named <name>)."""
+    return IsoVariant(lambda cfg: add_module(cfg, f"module2 /boot/{name} {name}"),
+                      (CONFIGS / name,))
+
+
+# ISO variants: name -> IsoVariant (None: the default ISO itself).
 GRUB_VARIANTS = {
     "default": None,
     # GRUB locks IA32_FEATURE_CONTROL (MSR 0x3a) with VMX disabled before slicehv starts.
-    "wrmsr-3a-1": lambda cfg: insert_before_multiboot(cfg, "insmod wrmsr", "wrmsr 0x3a 0x1"),
+    "wrmsr-3a-1": IsoVariant(lambda cfg: insert_before_multiboot(cfg, "insmod wrmsr",
+                                                                 "wrmsr 0x3a 0x1")),
+    # The toy kernel booted by GRUB directly.
+    "toy-bare": IsoVariant(boot_toy_bare),
+    # One per file in configs/: "cfg-two" carries configs/two.cfg.
+    **{f"cfg-{f.stem}": with_config(f.name) for f in sorted(CONFIGS.glob("*.cfg"))},
 }
 
 # ================================================================ results
@@ -174,6 +568,7 @@ class Outcome:
     verdict: str          # PASS | FAIL | SKIP
     reason: str = ""
     seconds: float = 0.0
+    serial: str = field(default="", repr=False)   # a booted scenario's log, for its peers
 
     def line(self):
         """The report line: "PASS: name" or "FAIL: name (reason)"."""
@@ -250,7 +645,21 @@ def binary_outcome(name, outcomes, status):
 # ================================================================ boot scenarios
 
 
-def check(s, r):
+@dataclass
+class Context:
+    """What a scenario's expect functions may look at besides its own serial log."""
+    build: Path
+    outcomes: dict = field(default_factory=dict)   # scenario name -> Future of its Outcome
+
+    def peer_serial(self, name):
+        """The serial log of scenario name (one of this scenario's needs), waiting for it to
+        finish; None unless it passed."""
+        future = self.outcomes.get(name)
+        o = future.result() if future else None
+        return o.serial if o and o.verdict == "PASS" else None
+
+
+def check(s, r, ctx):
     """Every way result r misses scenario s, the most telling first."""
     problems = []
     if r.timed_out:
@@ -259,7 +668,11 @@ def check(s, r):
         problems.append(f"bochs: {r.bochs_message() or 'ended without its exit message'}")
     problems += forbidden(FORBIDDEN_OUTPUT, r.output, "engine output has")
     problems += forbidden(FORBIDDEN_SERIAL + tuple(s.forbid), r.serial, "serial has")
-    problems += [p for e in s.expect if (p := expectation(e, r.serial))]
+    for e in s.expect:
+        if callable(e):
+            problems += e(r.serial, ctx)
+        elif p := expectation(e, r.serial):
+            problems.append(p)
     if s.exit is not None:
         problems += exit_problems(s, r)
     return problems
@@ -314,7 +727,7 @@ def machine(s, build, isos):
                           timeout=s.timeout)
 
 
-def run_scenario(s, build, isos, logs):
+def run_scenario(s, build, isos, logs, ctx):
     """Boot scenario s once and judge it; keep its logs only when it failed."""
     workdir = logs / s.name
     try:
@@ -322,13 +735,16 @@ def run_scenario(s, build, isos, logs):
     except Exception as e:        # the harness reports every scenario, whatever happens
         keep(workdir, {"reasons.txt": f"could not run: {e}\n"})
         return Outcome(s.name, "FAIL", f"could not run: {e}")
-    problems = check(s, r)
+    try:
+        problems = check(s, r, ctx)
+    except Exception as e:        # a broken expect function fails its scenario, not the run
+        problems = [f"could not check: {type(e).__name__}: {e}"]
     if not problems:
         shutil.rmtree(workdir, ignore_errors=True)
-        return Outcome(s.name, "PASS", seconds=r.seconds)
+        return Outcome(s.name, "PASS", seconds=r.seconds, serial=r.serial)
     keep(workdir, {"reasons.txt": "\n".join(problems) + "\n"})
     more = f"; +{len(problems) - 1} more in {workdir}/reasons.txt" if len(problems) > 1 else ""
-    return Outcome(s.name, "FAIL", problems[0] + more, r.seconds)
+    return Outcome(s.name, "FAIL", problems[0] + more, r.seconds, r.serial)
 
 
 def keep(directory, files):
@@ -362,7 +778,9 @@ def build_variant(base, name, out):
     (tmp / "payload").mkdir(parents=True)
     try:
         cfg, files = iso_files(base, tmp)
-        (tmp / "variant.cfg").write_text(GRUB_VARIANTS[name](cfg))
+        variant = GRUB_VARIANTS[name]
+        (tmp / "variant.cfg").write_text(variant.edit(cfg))
+        files += [Path(f) for f in variant.files]
         subprocess.run([str(MKISO), str(out), str(tmp / "variant.cfg")] + [str(f) for f in files],
                        capture_output=True, check=True)
     finally:
@@ -417,8 +835,13 @@ def run_boots(scenarios, build, logs, jobs):
     """Run the scenarios jobs at a time; yield Outcomes in table order."""
     isos = prepare_isos(build, sorted({s.grub for s in scenarios}))
     skips = skip_reasons(scenarios, isos, logs)
+    ctx = Context(build)
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(one_boot, s, build, isos, logs, skips) for s in scenarios]
+        # Submitted in table order and started first come first served: a scenario's needs,
+        # earlier in the table, are running or done before it can wait for them.
+        for s in scenarios:
+            ctx.outcomes[s.name] = pool.submit(one_boot, s, build, isos, logs, skips, ctx)
+        futures = list(ctx.outcomes.values())
         try:
             for f in futures:
                 yield f.result()
@@ -428,7 +851,7 @@ def run_boots(scenarios, build, logs, jobs):
             raise
 
 
-def one_boot(s, build, isos, logs, skips):
+def one_boot(s, build, isos, logs, skips, ctx):
     """The Outcome of one scenario: skipped, failed before booting, or booted and judged."""
     if s.name in skips:
         return Outcome(s.name, "SKIP", skips[s.name])
@@ -437,18 +860,29 @@ def one_boot(s, build, isos, logs, skips):
         return Outcome(s.name, "FAIL", iso or f"unknown GRUB variant {s.grub!r}")
     if s.kernel and not (build / "hv.elf").exists():
         return Outcome(s.name, "FAIL", f"{build / 'hv.elf'} does not exist")
-    return run_scenario(s, build, isos, logs)
+    return run_scenario(s, build, isos, logs, ctx)
 
 
 def validate(scenarios):
-    """Refuse a table with duplicate names, unknown engines or unknown ISO variants."""
+    """Refuse a table with duplicate names, unknown engines or unknown ISO variants, or
+    needs that are not earlier in the table."""
     names = [s.name for s in scenarios]
     dup = {n for n in names if names.count(n) > 1}
-    bad = [s.name for s in scenarios
+    bad = [s.name for i, s in enumerate(scenarios)
            if s.engine not in engine.ENGINES or s.grub not in GRUB_VARIANTS
-           or s.firmware not in engine.FIRMWARE or (s.kernel and s.engine == "bochs")]
+           or s.firmware not in engine.FIRMWARE or (s.kernel and s.engine == "bochs")
+           or any(n not in names[:i] for n in s.needs)]
     if dup or bad:
         raise SystemExit(f"scenarios: bad table: duplicate {sorted(dup)}, invalid {bad}")
+
+
+def with_needs(chosen):
+    """chosen plus every scenario they need, directly or not, in table order."""
+    want = {s.name for s in chosen}
+    for s in reversed(SCENARIOS):            # needs come earlier in the table
+        if s.name in want:
+            want.update(s.needs)
+    return [s for s in SCENARIOS if s.name in want]
 
 
 def parse_args(argv):
@@ -466,7 +900,7 @@ def main(argv):
     """Run everything, print the report, return the exit status."""
     args = parse_args(argv)
     validate(SCENARIOS)
-    scenarios = [s for s in SCENARIOS if re.search(args.only, s.name)]
+    scenarios = with_needs([s for s in SCENARIOS if re.search(args.only, s.name)])
     if args.list:
         print("\n".join(s.name for s in scenarios))
         return 0
