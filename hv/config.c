@@ -465,7 +465,10 @@ int config_format_row(char *buf, size_t size, const struct partition_cfg *p)
 	if (!p)
 		return ksnprintf(buf, size, "%-15s %3s  %-24s %-20s %s", "partition", "cpu", "slice",
 				 "image", "state");
+	/* A line with errors may be half parsed: show where it is, not what it half said. */
+	if (!p->valid)
+		return ksnprintf(buf, size, "%-15s %3s  %-24s %-20s invalid (line %u)", p->name, "-", "-", "-",
+				 p->line);
 	format_mem(mem, sizeof(mem), p);
-	return ksnprintf(buf, size, "%-15s %3u  %-24s %-20s %s", p->name, p->cpu, mem, p->image,
-			 p->valid ? "valid" : "invalid");
+	return ksnprintf(buf, size, "%-15s %3u  %-24s %-20s valid", p->name, p->cpu, mem, p->image);
 }

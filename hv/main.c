@@ -342,7 +342,7 @@ void hv_main(uint32_t magic, uint32_t info)
 		printk("slicehv: no partition to run\n");
 		machine_exit(HV_EXIT_FAILED);
 	}
-	partition_expect(partition_count);
+	partition_expect(partition_count, config.errors || config.count != partition_count);
 	launch_go = true;
 	cpu_run(&cpus[0]);
 }

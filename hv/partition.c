@@ -21,6 +21,7 @@
 struct partition partitions[HV_MAX_CPUS];
 unsigned partition_count;
 static volatile unsigned partitions_running;
+static bool config_failed; /* config errors, or configured partitions that could not be started */
 
 static const char *const state_names[] = {
 	[PARTITION_READY] = "ready",   [PARTITION_RUNNING] = "running", [PARTITION_DONE] = "done",
@@ -194,7 +195,9 @@ static void __attribute__((noreturn)) end_of_run(void)
 		clean &= partitions[i].state == PARTITION_DONE && partitions[i].status == 0;
 	}
 	printk("slicehv: all partitions done\n");
-	machine_exit(clean ? HV_EXIT_OK : HV_EXIT_FAILED);
+	if (config_failed)
+		printk("slicehv: config problems were reported: the run counts as failed\n");
+	machine_exit(clean && !config_failed ? HV_EXIT_OK : HV_EXIT_FAILED);
 }
 
 void partition_stop(struct partition *p, enum partition_state why)
@@ -237,4 +240,8 @@ void partition_park(struct partition *p, const char *fmt, ...)
 	partition_stop(p, PARTITION_PARKED);
 }
 
-void partition_expect(unsigned running) { partitions_running = running; }
+void partition_expect(unsigned running, bool failed_config)
+{
+	partitions_running = running;
+	config_failed = failed_config;
+}

@@ -63,8 +63,11 @@ const char *partition_state_name(enum partition_state s);
 uint64_t partition_exits(const struct partition *p);
 /* TSC ticks since slicehv's first instruction. */
 uint64_t boot_ticks(void);
-/* Before any launch: how many partitions must stop before the run ends. */
-void partition_expect(unsigned running);
+/*
+ * Before any launch: how many partitions must stop before the run ends, and whether config
+ * problems (errors, partitions not started) make the run fail even if they all finish cleanly.
+ */
+void partition_expect(unsigned running, bool failed_config);
 
 /* VMCALL: number and arguments from the guest's registers; the result goes back in its RAX. */
 int64_t hypercall(struct partition *p, uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2);

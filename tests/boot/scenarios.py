@@ -466,9 +466,10 @@ SCENARIOS = [
                  "idle.cfg", Part("left", 0, MiB(32), 0x4000000),
                  Part("right", 2, MiB(32), 0x8000000))),
     # A config with bad lines: each gets its file:line message, the bad partitions never run
-    # and the good ones run to a clean end, so the run is ok. notelf passes the config checks
-    # but its image is not an ELF: it is reported at build time and never started.
-    Scenario("partitions-config-errors", cpus=3, grub="cfg-errors",
+    # and the good ones run to a clean end; the run still ends "failed", so CI notices a broken
+    # config. notelf passes the config checks but its image is not an ELF: it is reported at
+    # build time and never started.
+    Scenario("partitions-config-errors", cpus=3, grub="cfg-errors", exit=FAILED,
              forbid=(EPT_VIOLATION, PARKED, DENIED)
              + never_ran("overlap", "noimage", "farcpu", "oddsize", "typo", "taken", "outside",
                          "lowmem", "misspelt", "notelf")
@@ -477,7 +478,8 @@ SCENARIOS = [
                                            Part("good1", 1, MiB(32), 0xa000000))
              + CONFIG_ERRORS
              + ((r"^slicehv: partition notelf: elf: bad magic: not an ELF file; not started$", 1),
-                (NOT_STARTED, 1))),
+                (NOT_STARTED, 1),
+                (r"^slicehv: config problems were reported: the run counts as failed$", 1))),
     # A 1 GiB slice on a 1 GiB boundary: one 1 GiB EPT leaf on Skylake-X, 512 2 MiB leaves on
     # Sandy Bridge, which has no 1 GiB EPT pages. The toy tests all of it: ~15 s in Bochs.
     Scenario("partitions-1g-slice", memory=2560, grub="cfg-big", forbid=TROUBLE, timeout=120,
