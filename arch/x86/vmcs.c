@@ -14,6 +14,7 @@
 
 #define DR7_INIT 0x400ull              /* DR7's value after reset (SDM Vol 3B 18.2.4) */
 #define PAT_POWER_ON 0x0007040600070406ull /* IA32_PAT's value after reset (SDM Vol 3A 13.12.2) */
+#define INVVPID_ALL_CONTEXT 2ull       /* INVVPID type (SDM Vol 3C 31.3, INVVPID) */
 #define FLAT_LIMIT 0xffffffffu
 #define TSS_LIMIT 0xffu
 #define GUEST_SEL_CODE 0x08
@@ -229,6 +230,18 @@ static int check_entry_state(err_t *e)
 	return vmcheck_all(&env, e);
 }
 
+/*
+ * A restart reuses the partition's VPID: drop whatever the TLBs still hold for it (SDM Vol 3C
+ * 29.4.3.3, "all-context" as every CPU with INVVPID has it).
+ */
+static void invvpid_all(void)
+{
+	struct { uint64_t vpid, addr; } desc = { 0, 0 };
+
+	if ((vmx_msrs.ept_vpid_cap & EPT_CAP_INVVPID) && (vmx_msrs.ept_vpid_cap & EPT_CAP_INVVPID_ALL))
+		__asm__ volatile("invvpid %0, %1" ::"m"(desc), "r"((uint64_t)INVVPID_ALL_CONTEXT) : "memory");
+}
+
 int vmcs_launch(struct cpu *c, struct partition *p, err_t *e)
 {
 	struct guest_regs regs __attribute__((aligned(16))) = { 0 };
@@ -243,6 +256,8 @@ int vmcs_launch(struct cpu *c, struct partition *p, err_t *e)
 	setup_guest(p);
 	if (check_entry_state(e) < 0)
 		return -1;
+	if (vmx_caps.vpid)
+		invvpid_all();
 	regs.rax = MULTIBOOT2_BOOTLOADER_MAGIC;
 	regs.rbx = p->bootinfo;
 	printk("slicehv: partition %s cpu %u mem 0x%lx-0x%lx: launched\n", p->cfg->name, c->index,
