@@ -35,6 +35,7 @@ struct partition {
 	uint32_t denied;                 /* port and MSR accesses refused */
 	uint64_t budget_left;            /* TSC ticks of guest run time not yet armed in the timer */
 	uint64_t tsc_launched, tsc_first_output; /* TSC ticks since slicehv's first instruction */
+	uint64_t ept_build_ticks;
 };
 
 extern struct partition partitions[HV_MAX_CPUS];
