@@ -52,7 +52,7 @@ CONFIGS = Path(__file__).resolve().parent / "configs"   # partition configs the 
 # spell the hypervisor's log-line contract. Names: unique, lower case, dashes.
 
 EXIT_NAMES = {0: "ok", 1: "failed", 2: "no-vmx", 3: "panic"}   # hv/power.h
-OK, FAILED, NO_VMX = 0, 1, 2
+OK, FAILED, NO_VMX, PANIC = 0, 1, 2, 3
 SKYLAKE = "corei7_skylake_x"
 
 # Never acceptable on the serial log, nor in the emulator's own output.
@@ -378,6 +378,7 @@ class Scenario:
     forbid: tuple = ()
     timeout: int = 60
     needs: tuple = ()
+    fault_report: bool = False   # the scenario provokes slicehv's exception report on purpose
 
 
 # What configs/errors.cfg gets told, line by line (the line found by a word on it).
@@ -402,6 +403,106 @@ CONFIG_ERRORS = tuple(config_error("errors.cfg", marker, reason) for marker, rea
     # things); every other bad line gets exactly one.
     (r"^slicehv: config: errors\.cfg:(?!%d:)\d+: " % config_line("errors.cfg", "lowmem"), 9),
 )
+
+# ---------------------------------------------------------------- bad input, one boot each
+# A wrong config or a broken guest image next to one good partition: the bad one gets its
+# message and never starts, the good one runs to its end, and the run ends "failed".
+GOOD_LINE = "partition good cpu=0 mem=32M@0x4000000 image=toy.elf"
+
+
+def elf_patch(name, edit):
+    """A function of the build directory writing guest/toy.elf changed by edit(bytearray)."""
+    def make(build):
+        data = bytearray((build / "guest" / "toy.elf").read_bytes())
+        edit(data)
+        out = build / f"{name}.elf"
+        out.write_bytes(bytes(data))
+        return out
+    return make
+
+
+def first_phdr(data):
+    """Offset of the first program header (ELF64: e_phoff at 0x20)."""
+    return int.from_bytes(data[0x20:0x28], "little")
+
+
+def huge_segment(data):
+    """The first PT_LOAD claims 256 MiB of memory: it cannot fit a 32 MiB slice."""
+    data[first_phdr(data) + 0x28:first_phdr(data) + 0x30] = (MiB(256)).to_bytes(8, "little")
+
+
+def truncated(data):
+    """Only the headers remain: the segments' file bytes are gone."""
+    del data[first_phdr(data) + 0x38 * 2:]
+
+
+def i386_machine(data):
+    """e_machine says EM_386."""
+    data[0x12:0x14] = (3).to_bytes(2, "little")
+
+
+def config_file(name, text):
+    """A function of the build directory writing a partition config named <name>.cfg."""
+    def make(build):
+        out = build / f"{name}.cfg"
+        out.write_text(f"# {name}: written by tests/boot/scenarios.py\n{text}\n")
+        return out
+    return make
+
+
+# name -> (bad config line(s), broken-image edit or None, message regex (after "slicehv: ")).
+BAD_INPUTS = {
+    "bad-overlap-one-page": ("partition bad cpu=1 mem=32M@0x5e00000 image=toy.elf", None,
+                             r"config: bad-overlap-one-page\.cfg:3: mem 32M@0x5e00000 overlaps "
+                             r"partition good"),
+    "bad-overlap-hypervisor": ("partition bad cpu=1 mem=2M@0x0 image=toy.elf", None,
+                               r"config: bad-overlap-hypervisor\.cfg:3: mem 2M@0x0 overlaps "
+                               rf"hypervisor image \[0x100000, {HEX}\)"),
+    "bad-missing-core": ("partition bad cpu=2 mem=32M@0x8000000 image=toy.elf", None,
+                         r"config: bad-missing-core\.cfg:3: cpu 2 does not exist: 2 CPUs are online"),
+    # Booted with one core (see BAD_INPUT_CPUS): two partitions, one core.
+    "bad-more-partitions-than-cores": (
+        "partition bad cpu=1 mem=32M@0x8000000 image=toy.elf", None,
+        r"config: bad-more-partitions-than-cores\.cfg:3: cpu 1 does not exist: 1 CPUs are online"),
+    "bad-missing-module": ("partition bad cpu=1 mem=32M@0x8000000 image=nosuch.elf", None,
+                           r"config: bad-missing-module\.cfg:3: image nosuch\.elf: no module of "
+                           r"that name"),
+    "bad-size": ("partition bad cpu=1 mem=3M@0x8000000 image=toy.elf", None,
+                 r"config: bad-size\.cfg:3: mem 3M@0x8000000: size and base must be multiples "
+                 r"of 2 MiB"),
+    "bad-elf-segment-outside": ("partition bad cpu=1 mem=32M@0x8000000 image=broken.elf",
+                                huge_segment,
+                                r"partition bad: elf: segment 0: ends at load base .* outside "
+                                r"the slice .*; not started"),
+    "bad-elf-truncated": ("partition bad cpu=1 mem=32M@0x8000000 image=broken.elf", truncated,
+                          r"partition bad: elf: segment 0: file bytes .* run past the end of the "
+                          r"file .*; not started"),
+    "bad-elf-machine": ("partition bad cpu=1 mem=32M@0x8000000 image=broken.elf", i386_machine,
+                        r"partition bad: elf: machine 3 is not x86-64 \(62\); not started"),
+}
+
+
+BAD_INPUT_CPUS = {"bad-more-partitions-than-cores": 1}
+
+
+def bad_input_variant(name, lines, edit):
+    """The default ISO plus the config (and the broken image, named broken.elf)."""
+    files = (config_file(name, f"{GOOD_LINE}\n{lines}"),)
+    def grub(cfg):
+        cfg = add_module(cfg, f"module2 /boot/{name}.cfg {name}.cfg")
+        return add_module(cfg, f"module2 /boot/{name}-image.elf broken.elf") if edit else cfg
+    return IsoVariant(grub, files + ((elf_patch(f"{name}-image", edit),) if edit else ()))
+
+
+def bad_input_scenario(name, message):
+    """Boots it: the message once, the good partition's whole run, nothing of bad or bad2."""
+    cpus = BAD_INPUT_CPUS.get(name, 2)
+    return Scenario(name, cpus=cpus, grub=name, exit=FAILED, forbid=(EPT_VIOLATION, PARKED, DENIED)
+                    + never_ran("bad"),
+                    expect=vmx_on(cpus) + ((rf"^slicehv: {message}$", 1),)
+                    + (partition_done("good"), guest_ran("good", 0, 1, 0))
+                    + ((r"^slicehv: config problems were reported: the run counts as failed$", 1),))
+
 
 SCENARIOS = [
     # Skylake-X has every VMX feature slicehv uses: every core turns VMX on, and the default
@@ -495,6 +596,18 @@ SCENARIOS = [
     Scenario("toy-bare", grub="toy-bare", exit=None, needs=("partitions-2cpu-config",),
              expect=(bare_toy, sieve_matches("partitions-2cpu-config")),
              forbid=(r"^slicehv", r"^toy: partition")),
+    # A fault in slicehv itself (a ud2 on request) is reported with its registers and ends the
+    # machine with status 3, through GRUB in Bochs and in QEMU: never a triple fault or a hang.
+    *(Scenario(f"hv-exception-report-{eng}", engine=eng, grub="test-exception", exit=PANIC,
+               fault_report=True,
+               expect=((r"^slicehv: cpu 0: exception #UD invalid opcode \(vector 6\) error 0x0 "
+                        rf"at rip {HEX} cr2 {HEX}$", 1),
+                       r"^  rax [0-9a-f]{16} rbx [0-9a-f]{16} rcx [0-9a-f]{16} rdx [0-9a-f]{16}$",
+                       r"^  r12 [0-9a-f]{16} r13 [0-9a-f]{16} r14 [0-9a-f]{16} r15 [0-9a-f]{16}$",
+                       rf"^  cs 0x8 ss 0x10 rflags {HEX} cr0 {HEX} cr3 {HEX} cr4 {HEX}$"),
+               forbid=(r"cpus online",))
+      for eng in ("bochs", "qemu-tcg")),
+    *(bad_input_scenario(name, message) for name, (_, _, message) in BAD_INPUTS.items()),
 ]
 
 
@@ -539,7 +652,8 @@ def boot_toy_bare(cfg):
 class IsoVariant:
     """An ISO built from the default one: its grub.cfg edited, extra files in /boot."""
     edit: object                # function: the default grub.cfg text -> the variant's
-    files: tuple = ()           # paths copied to /boot/ next to hv.elf and toy.elf
+    files: tuple = ()           # copied to /boot/ next to hv.elf and toy.elf: paths, or
+                                # functions of the build directory that make a file, return its path
 
 
 def with_config(name):
@@ -556,6 +670,10 @@ GRUB_VARIANTS = {
                                                                  "wrmsr 0x3a 0x1")),
     # The toy kernel booted by GRUB directly.
     "toy-bare": IsoVariant(boot_toy_bare),
+    # slicehv's command line asks for a ud2 right after the boot information.
+    "test-exception": IsoVariant(lambda cfg: re.sub(r"(multiboot2 /boot/hv\.elf)", r"\1 test-exception", cfg)),
+    # A wrong config or broken image next to a good partition (BAD_INPUTS).
+    **{name: bad_input_variant(name, lines, edit) for name, (lines, edit, _) in BAD_INPUTS.items()},
     # One per file in configs/: "cfg-two" carries configs/two.cfg.
     **{f"cfg-{f.stem}": with_config(f.name) for f in sorted(CONFIGS.glob("*.cfg"))},
 }
@@ -669,7 +787,8 @@ def check(s, r, ctx):
     elif s.engine == "bochs" and "shutdown requested" not in r.bochs_message():
         problems.append(f"bochs: {r.bochs_message() or 'ended without its exit message'}")
     problems += forbidden(FORBIDDEN_OUTPUT, r.output, "engine output has")
-    problems += forbidden(FORBIDDEN_SERIAL + tuple(s.forbid), r.serial, "serial has")
+    problems += forbidden((() if s.fault_report else FORBIDDEN_SERIAL) + tuple(s.forbid), r.serial,
+                          "serial has")
     for e in s.expect:
         if callable(e):
             problems += e(r.serial, ctx)
@@ -782,7 +901,7 @@ def build_variant(base, name, out):
         cfg, files = iso_files(base, tmp)
         variant = GRUB_VARIANTS[name]
         (tmp / "variant.cfg").write_text(variant.edit(cfg))
-        files += [Path(f) for f in variant.files]
+        files += [Path(f(out.parent) if callable(f) else f) for f in variant.files]
         subprocess.run([str(MKISO), str(out), str(tmp / "variant.cfg")] + [str(f) for f in files],
                        capture_output=True, check=True)
     finally:
