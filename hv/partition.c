@@ -34,7 +34,7 @@ bool partition_owns(const struct partition *p, uint64_t gpa, uint64_t len)
 {
 	uint64_t base = p->cfg->base, end = base + p->cfg->size;
 
-	return gpa >= base && len <= end - gpa && gpa + len <= end;
+	return gpa >= base && gpa < end && len <= end - gpa;
 }
 
 /* Appends one tag to a multiboot2 information block; returns the next tag's offset. */
@@ -123,17 +123,10 @@ uint64_t boot_ticks(void)
 	return rdtsc() - boot_tsc;
 }
 
-uint64_t partition_exits(const struct partition *p)
+void partition_console_flush(struct partition *p)
 {
-	uint64_t total = 0;
-
-	for (unsigned r = 0; r < EXIT_REASON_COUNT; r++)
-		total += p->exits[r];
-	return total;
-}
-
-static void console_flush(struct partition *p)
-{
+	if (!p->line_len)
+		return;
 	if (!p->tsc_first_output)
 		p->tsc_first_output = boot_ticks();
 	p->line[p->line_len] = '\0';
@@ -146,13 +139,13 @@ void partition_console_putc(struct partition *p, char ch)
 	if (ch == '\r')
 		return;
 	if (ch == '\n') {
-		console_flush(p);
+		partition_console_flush(p);
 		return;
 	}
 	/* Anything unprintable is shown, not sent raw to the shared terminal. */
 	p->line[p->line_len++] = (ch >= ' ' && ch <= '~') ? ch : '?';
 	if (p->line_len == CONSOLE_LINE_MAX - 1)
-		console_flush(p);
+		partition_console_flush(p);
 }
 
 void partition_deny(struct partition *p, const char *fmt, ...)
@@ -181,7 +174,7 @@ static void print_stats(const struct partition *p)
 		n += ksnprintf(line + n, sizeof(line) - n, " status %d", p->status);
 	if (p->restarts)
 		n += ksnprintf(line + n, sizeof(line) - n, ", restarts %u", p->restarts);
-	n += ksnprintf(line + n, sizeof(line) - n, ", denied %u, exits %lu:", p->denied, partition_exits(p));
+	n += ksnprintf(line + n, sizeof(line) - n, ", denied %u, exits %lu:", p->denied, p->exits_total);
 	for (unsigned r = 0; r < EXIT_REASON_COUNT && n < (int)sizeof(line); r++)
 		if (p->exits[r])
 			n += ksnprintf(line + n, sizeof(line) - n, " %s=%u", exit_reason_name(r), p->exits[r]);
@@ -205,8 +198,7 @@ static void __attribute__((noreturn)) end_of_run(void)
 
 void partition_stop(struct partition *p, enum partition_state why)
 {
-	if (p->line_len)
-		console_flush(p);
+	partition_console_flush(p);
 	p->state = why;
 	if (__atomic_sub_fetch(&partitions_running, 1, __ATOMIC_ACQ_REL) == 0)
 		end_of_run();
@@ -235,8 +227,7 @@ void partition_park(struct partition *p, const char *fmt, ...)
 	va_start(ap, fmt);
 	kvsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
-	if (p->line_len)
-		console_flush(p);
+	partition_console_flush(p);
 	printk("slicehv: partition %s parked: %s\n", p->cfg->name, reason);
 	if (p->cfg->on_fault == FAULT_RESTART && p->restarts < p->cfg->restarts)
 		restart(p);

@@ -32,6 +32,7 @@ struct partition {
 	unsigned line_len;
 	uint8_t uart_lcr;                /* its virtual COM1's line control register */
 	uint32_t exits[EXIT_REASON_COUNT];
+	uint64_t exits_total;            /* every reason, for HC_EXIT_COUNT without a loop */
 	uint32_t denied;                 /* port and MSR accesses refused */
 	uint64_t budget_left;            /* TSC ticks of guest run time not yet armed in the timer */
 	uint64_t tsc_launched, tsc_first_output; /* TSC ticks since slicehv's first instruction */
@@ -49,6 +50,8 @@ int partition_load(struct partition *p, err_t *e);
 bool partition_owns(const struct partition *p, uint64_t gpa, uint64_t len);
 /* Its virtual COM1: buffers a character, printing whole lines as "[<name>] <line>". */
 void partition_console_putc(struct partition *p, char ch);
+/* Prints its unfinished console line, if any. */
+void partition_console_flush(struct partition *p);
 /* Reports an access refused; the first few are printed, all are counted. */
 void partition_deny(struct partition *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -60,8 +63,6 @@ void partition_deny(struct partition *p, const char *fmt, ...) __attribute__((fo
 void partition_stop(struct partition *p, enum partition_state why) __attribute__((noreturn));
 void partition_park(struct partition *p, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
 const char *partition_state_name(enum partition_state s);
-/* All its VM exits so far, every reason. */
-uint64_t partition_exits(const struct partition *p);
 /* TSC ticks since slicehv's first instruction. */
 uint64_t boot_ticks(void);
 /*

@@ -56,7 +56,6 @@
 #define CPUID_1_EBX_COUNT_MASK 0x00ff0000u
 #define CPUID_1_EBX_ONE_CPU 0x00010000u
 
-#define XCR0_X87 BIT(0)
 
 struct exit_bitmaps exit_bitmaps;
 
@@ -163,6 +162,14 @@ static void gpr_write(struct guest_regs *r, unsigned n, uint64_t v)
 		*gpr(r, n) = v;
 }
 
+/* A control register as the guest reads it: its own bits, and the shadow where slicehv owns them. */
+static uint64_t guest_view(uint32_t reg, uint32_t mask, uint32_t shadow)
+{
+	uint64_t m = vmcs_read_field(mask);
+
+	return (vmcs_read_field(reg) & ~m) | (vmcs_read_field(shadow) & m);
+}
+
 static void dump_guest(const struct vcpu *v)
 {
 	const struct guest_regs *r = v->regs;
@@ -170,8 +177,8 @@ static void dump_guest(const struct vcpu *v)
 
 	printk("slicehv: partition %s: rip 0x%lx rsp 0x%lx rflags 0x%lx cr0 0x%lx cr3 0x%lx cr4 0x%lx efer 0x%lx\n",
 	       name, vmcs_read64(GUEST_RIP), vmcs_read64(GUEST_RSP), vmcs_read64(GUEST_RFLAGS),
-	       vmcs_read64(CR0_READ_SHADOW), vmcs_read64(GUEST_CR3), vmcs_read64(CR4_READ_SHADOW),
-	       vmcs_read64(GUEST_IA32_EFER));
+	       guest_view(GUEST_CR0, CR0_GUEST_HOST_MASK, CR0_READ_SHADOW), vmcs_read64(GUEST_CR3),
+	       guest_view(GUEST_CR4, CR4_GUEST_HOST_MASK, CR4_READ_SHADOW), vmcs_read64(GUEST_IA32_EFER));
 	printk("slicehv: partition %s: rax 0x%lx rbx 0x%lx rcx 0x%lx rdx 0x%lx rsi 0x%lx rdi 0x%lx rbp 0x%lx\n",
 	       name, r->rax, r->rbx, r->rcx, r->rdx, r->rsi, r->rdi, r->rbp);
 	printk("slicehv: partition %s: r8 0x%lx r9 0x%lx r10 0x%lx r11 0x%lx r12 0x%lx r13 0x%lx r14 0x%lx r15 0x%lx\n",
@@ -180,6 +187,7 @@ static void dump_guest(const struct vcpu *v)
 
 static void __attribute__((noreturn)) park_with_dump(const struct vcpu *v, const char *what)
 {
+	partition_console_flush(v->p);
 	dump_guest(v);
 	partition_park(v->p, "%s at rip 0x%lx", what, vmcs_read64(GUEST_RIP));
 }
@@ -281,6 +289,9 @@ static bool efer_write(uint64_t val)
 
 	if (val & ~(uint64_t)(IA32_EFER_SCE | IA32_EFER_LME | IA32_EFER_LMA | IA32_EFER_NXE))
 		return false;
+	/* Changing LME while paging is on is a #GP on real CPUs (SDM Vol 3A 10.8.5). */
+	if (((val ^ efer) & IA32_EFER_LME) && (vmcs_read64(GUEST_CR0) & CR0_PG))
+		return false;
 	/* LMA is the processor's (SDM Vol 3A 10.8.5): keep ours, ignore the guest's. */
 	vmcs_write64(GUEST_IA32_EFER, (val & ~(uint64_t)IA32_EFER_LMA) | (efer & IA32_EFER_LMA));
 	return true;
@@ -306,6 +317,9 @@ static bool cr0_write(uint64_t val)
 	uint32_t entry = vmcs_read32(VM_ENTRY_CONTROLS);
 
 	if (((val & CR0_PG) && !(val & CR0_PE)) || ((val | guest_cr0_forced) & ~guest_cr0_fixed1))
+		return false;
+	/* Paging goes off only from compatibility mode, never from 64-bit code (SDM Vol 3A 10.8.5). */
+	if (!(val & CR0_PG) && (efer & IA32_EFER_LMA) && (vmcs_read32(GUEST_CS_AR_BYTES) & AR_L))
 		return false;
 	if ((val & CR0_PG) && (efer & IA32_EFER_LME)) {
 		if (!(vmcs_read64(GUEST_CR4) & CR4_PAE))
@@ -383,7 +397,7 @@ static void handle_xsetbv(struct vcpu *v)
 		inject_gp();
 		return;
 	}
-	__asm__ volatile("xsetbv" ::"c"(0), "a"((uint32_t)val), "d"((uint32_t)(val >> 32)));
+	xsetbv(0, val);
 	skip_instruction();
 }
 
@@ -422,6 +436,16 @@ static void handle_ept_violation(struct vcpu *v)
 		  gpa, (v->qual & EPT_QUAL_LINEAR_VALID) ? "" : " (no linear address)", v->p->cfg->base,
 		  v->p->cfg->base + v->p->cfg->size - 1);
 	park_with_dump(v, what);
+}
+
+/*
+ * WBINVD would write back and flush the caches the partitions share, a timing channel between
+ * them; slicehv's memory is all write-back and coherent, so skipping it changes nothing else.
+ */
+static void handle_wbinvd(struct vcpu *v)
+{
+	(void)v;
+	skip_instruction();
 }
 
 /* Reasons that refuse the instruction as a CPU without VMX or SMX would. */
@@ -469,6 +493,7 @@ static void (*const handlers[EXIT_REASON_COUNT])(struct vcpu *) = {
 	[EXIT_REASON_WRMSR] = handle_wrmsr,
 	[EXIT_REASON_EPT_VIOLATION] = handle_ept_violation,
 	[EXIT_REASON_XSETBV] = handle_xsetbv,
+	[EXIT_REASON_WBINVD] = handle_wbinvd,
 	[EXIT_REASON_PREEMPTION_TIMER] = handle_preemption_timer,
 };
 
@@ -480,6 +505,7 @@ void vmexit_handler(struct guest_regs *regs)
 	unsigned basic = EXIT_REASON_BASIC(reason);
 	struct vcpu v = { regs, c->partition, c, vmcs_read64(EXIT_QUALIFICATION) };
 
+	v.p->exits_total++;
 	if (basic < EXIT_REASON_COUNT)
 		v.p->exits[basic]++;
 	if ((reason & EXIT_REASON_ENTRY_FAILURE) || basic >= EXIT_REASON_COUNT || !handlers[basic]) {

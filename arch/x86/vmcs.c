@@ -91,6 +91,8 @@ static int setup_controls(struct partition *p, err_t *e)
 				  "unrestricted guest; this CPU has none");
 	/* Instructions the guest may run natively when the CPU lets it. */
 	secondary |= may2 & (SECONDARY_ENABLE_RDTSCP | SECONDARY_ENABLE_INVPCID | SECONDARY_ENABLE_XSAVES);
+	/* WBINVD flushes caches other partitions use: it exits, where the CPU lets it. */
+	secondary |= may2 & SECONDARY_WBINVD_EXITING;
 	if (vmx_caps.vpid) {
 		secondary |= SECONDARY_ENABLE_VPID;
 		vmcs_write16(VIRTUAL_PROCESSOR_ID, p->index + 1); /* 0 is the host's */
@@ -258,6 +260,9 @@ int vmcs_launch(struct cpu *c, struct partition *p, err_t *e)
 		return -1;
 	if (vmx_caps.vpid)
 		invvpid_all();
+	/* XCR0 is not in the VMCS: a (re)started guest finds it as after reset. */
+	if (read_cr4() & CR4_OSXSAVE)
+		xsetbv(0, XCR0_X87);
 	regs.rax = MULTIBOOT2_BOOTLOADER_MAGIC;
 	regs.rbx = p->bootinfo;
 	printk("slicehv: partition %s cpu %u mem 0x%lx-0x%lx: launched\n", p->cfg->name, c->index,

@@ -122,6 +122,9 @@ int vmx_enable(struct cpu *c, err_t *e)
 	if (feature_control_enable(c, e) < 0)
 		return -1;
 	write_cr0(apply_fixed(read_cr0(), vmx_msrs.cr0_fixed0, vmx_msrs.cr0_fixed1));
+	/* slicehv carries out a guest's XSETBV itself, which needs CR4.OSXSAVE (SDM Vol 1 13.3). */
+	if (cpuid(1, 0).ecx & CPUID_1_ECX_XSAVE)
+		write_cr4(read_cr4() | CR4_OSXSAVE);
 	write_cr4(apply_fixed(read_cr4() | CR4_VMXE, vmx_msrs.cr4_fixed0, vmx_msrs.cr4_fixed1));
 	*(uint32_t *)c->arch.vmxon = vmx_caps.revision;
 	if (!vmxon((uint64_t)c->arch.vmxon))

@@ -11,6 +11,7 @@
 #define CR0_PG BIT(31)
 #define CR4_PAE BIT(5)
 #define CR4_VMXE BIT(13)
+#define CR4_OSXSAVE BIT(18)
 
 /* RFLAGS bits (SDM Vol 1 3.4.3). */
 #define RFLAGS_FIXED1 BIT(1) /* always 1 */
@@ -18,6 +19,7 @@
 
 /* CPUID leaf 1 ECX feature bits (SDM Vol 2A, CPUID). */
 #define CPUID_1_ECX_VMX BIT(5)
+#define CPUID_1_ECX_XSAVE BIT(26)
 #define CPUID_1_ECX_HYPERVISOR BIT(31)
 
 struct cpuid_regs {
@@ -76,6 +78,13 @@ DEFINE_CR(2)
 DEFINE_CR(3)
 DEFINE_CR(4)
 #undef DEFINE_CR
+
+/* XCR0 (SDM Vol 1 13.3): x87 state must always stay enabled. */
+#define XCR0_X87 BIT(0)
+static inline void xsetbv(uint32_t index, uint64_t v)
+{
+	__asm__ volatile("xsetbv" ::"c"(index), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
+}
 
 static inline void cpu_relax(void) { __asm__ volatile("pause" ::: "memory"); }
 static inline void cli(void) { __asm__ volatile("cli" ::: "memory"); }
