@@ -1,10 +1,12 @@
-# Guest kernels, included by the top Makefile (which sets BUILD, CC, NASM): $(BUILD)/guest/toy.elf.
-# The image is linked at 1 MiB but must run at any slice base + 1 MiB: the C is -fpie, the entry
+# Guest kernels, included by the top Makefile (which sets BUILD, CC, NASM): $(BUILD)/guest/toy.elf
+# and $(BUILD)/guest/hostile.elf (the isolation tests' attacker), each its own C file on the
+# shared runtime (rt.c) and entry stub (entry.asm).
+# An image is linked at 1 MiB but must run at any slice base + 1 MiB: the C is -fpie, the entry
 # stub is hand-written PIC, and guest/norelocs.sh rejects any absolute relocation left in it.
 
-GUEST_C      := guest/toy.c guest/rt.c
-GUEST_ASM    := guest/entry.asm
-GUEST_OBJ    := $(GUEST_C:%.c=$(BUILD)/%.o) $(GUEST_ASM:%.asm=$(BUILD)/%.o)
+GUEST_KERNELS := toy hostile
+GUEST_RT_OBJ := $(BUILD)/guest/rt.o $(BUILD)/guest/entry.o
+GUEST_OBJ    := $(GUEST_KERNELS:%=$(BUILD)/guest/%.o) $(GUEST_RT_OBJ)
 
 GUEST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
                 -Wmissing-prototypes -ffreestanding -fpie -fvisibility=hidden \
@@ -26,9 +28,9 @@ $(BUILD)/guest/%.o: guest/%.asm
 	@echo "  NASM    $<"
 	@$(NASM) -f elf64 -g -F dwarf -MD $(@:.o=.d) -MP -o $@ $<
 
-$(BUILD)/guest/toy.elf: $(GUEST_OBJ) guest/guest.ld guest/norelocs.sh guest/guest.mk
+$(BUILD)/guest/%.elf: $(BUILD)/guest/%.o $(GUEST_RT_OBJ) guest/guest.ld guest/norelocs.sh guest/guest.mk
 	@echo "  LD      $@"
-	@$(CC) $(GUEST_LDFLAGS) -o $@.relocs $(GUEST_OBJ)
+	@$(CC) $(GUEST_LDFLAGS) -o $@.relocs $< $(GUEST_RT_OBJ)
 	@guest/norelocs.sh $@.relocs
 	@$(GUEST_OBJCOPY) --remove-relocations='*' $@.relocs $@
 

@@ -33,8 +33,7 @@
 #define MB2_TAG_MMAP 6
 #define MB2_TAG_ALIGN 8
 #define MB2_MEM_USABLE 1
-#define NAME_KEY "name="
-#define NAME_KEY_LEN (sizeof(NAME_KEY) - 1)
+#define NAME_KEY "name"
 
 struct mb2_info { uint32_t total_size, reserved; };
 struct mb2_tag { uint32_t type, size; };
@@ -144,21 +143,66 @@ static void copy_word(const char *src, char *dst, int size)
 	dst[n] = 0;
 }
 
-/* The value of the "name=" word anywhere in the command line. */
-static void parse_name(const char *cmdline, char *name)
+/* The value of the first "<key>=" word in the command line, or NULL. */
+static const char *find_value(const char *cmdline, const char *key)
 {
 	for (const char *p = cmdline; *p; p++) {
 		int i = 0;
 
 		if (p != cmdline && p[-1] != ' ')
 			continue;
-		while (i < (int)NAME_KEY_LEN && p[i] == NAME_KEY[i])
+		while (key[i] && p[i] == key[i])
 			i++;
-		if (i == (int)NAME_KEY_LEN) {
-			copy_word(p + NAME_KEY_LEN, name, GUEST_NAME_LEN);
-			return;
-		}
+		if (!key[i] && p[i] == '=')
+			return p + i + 1;
 	}
+	return 0;
+}
+
+bool boot_arg(const struct boot_info *bi, const char *key, char *val, int size)
+{
+	const char *found = find_value(bi->cmdline, key);
+
+	if (found)
+		copy_word(found, val, size);
+	return found != 0;
+}
+
+uint64_t boot_arg_number(const struct boot_info *bi, const char *key, uint64_t fallback)
+{
+	char v[sizeof("0xffffffffffffffff")];
+	uint64_t n = 0;
+	unsigned base = 10;
+	const char *p = v;
+
+	if (!boot_arg(bi, key, v, sizeof(v)))
+		return fallback;
+	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
+		base = 16, p += 2;
+	for (; *p; p++) {
+		unsigned d = (*p >= '0' && *p <= '9') ? (unsigned)(*p - '0') :
+			     (*p >= 'a' && *p <= 'f') ? (unsigned)(*p - 'a' + 10) : base;
+
+		if (d >= base)
+			return fallback;
+		n = n * base + d;
+	}
+	return n;
+}
+
+/* Keeps the command line and takes the name from its "name=" word. */
+static void copy_cmdline(const char *cmdline, struct boot_info *bi)
+{
+	const char *name = find_value(cmdline, NAME_KEY);
+	int n = 0;
+
+	while (n < GUEST_CMDLINE_LEN - 1 && cmdline[n]) {
+		bi->cmdline[n] = cmdline[n];
+		n++;
+	}
+	bi->cmdline[n] = 0;
+	if (name)
+		copy_word(name, bi->name, GUEST_NAME_LEN);
 }
 
 /* The usable range holding the image: in a partition, the slice (its only usable entry). */
@@ -187,12 +231,13 @@ int boot_parse(uint32_t info, struct boot_info *bi)
 	const struct mb2_tag *tag = (const void *)(mi + 1);
 
 	copy_word("bare", bi->name, GUEST_NAME_LEN);
+	bi->cmdline[0] = 0;
 	bi->info_base = info;
 	bi->info_end = info + mi->total_size;
 	bi->slice_base = bi->slice_end = 0;
 	while ((const uint8_t *)(tag + 1) <= end && tag->type != MB2_TAG_END && tag->size >= sizeof(*tag)) {
 		if (tag->type == MB2_TAG_CMDLINE)
-			parse_name((const char *)(tag + 1), bi->name);
+			copy_cmdline((const char *)(tag + 1), bi);
 		else if (tag->type == MB2_TAG_MMAP)
 			find_slice((const void *)tag, bi);
 		tag = (const void *)((const uint8_t *)tag + ((tag->size + MB2_TAG_ALIGN - 1) & -MB2_TAG_ALIGN));

@@ -7,10 +7,12 @@
 #include "../hv/hypercall.h"
 
 #define GUEST_NAME_LEN 16 /* as struct hc_partition_info's name */
+#define GUEST_CMDLINE_LEN 160 /* slicehv's "name=<name>" plus a module's GRUB arguments */
 
 /* What the multiboot2 information told us (the slicehv start state, or GRUB's). */
 struct boot_info {
 	char name[GUEST_NAME_LEN];  /* "name=<name>" from the command line, else "bare" */
+	char cmdline[GUEST_CMDLINE_LEN]; /* the whole command line (truncated), else "" */
 	uint64_t slice_base;        /* the usable mmap range holding the image */
 	uint64_t slice_end;         /* exclusive */
 	uint64_t info_base;         /* the multiboot2 information itself */
@@ -27,6 +29,10 @@ void guest_main(uint32_t info);
 bool rt_init(void);
 void kprint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int boot_parse(uint32_t info, struct boot_info *bi);
+/* The value of the first "<key>=" word of the command line into val (size bytes); false if none. */
+bool boot_arg(const struct boot_info *bi, const char *key, char *val, int size);
+/* key=<decimal or 0x hex> as a number; fallback when absent or not a number. */
+uint64_t boot_arg_number(const struct boot_info *bi, const char *key, uint64_t fallback);
 uint32_t cpu_apic_id(void);
 void tsc_wait(uint64_t ticks);
 int64_t hypercall(uint64_t nr, uint64_t a0);

@@ -2,7 +2,7 @@
 #include "rt.h"
 
 #define SIEVE_LIMIT 100000
-#define HEARTBEATS 3
+#define HEARTBEATS 3 /* beats=<n> on the command line asks for more */
 #define HEARTBEAT_TICKS 2000000 /* about 40 ms in Bochs, where the TSC counts instructions */
 #define KIB 1024
 #define WORD sizeof(uint64_t)
@@ -137,9 +137,9 @@ void guest_main(uint32_t info)
 	start = rdtsc();
 	primes = sieve();
 	kprint("toy: sieve %u primes %u tsc %lu\n", SIEVE_LIMIT, primes, rdtsc() - start);
-	for (unsigned n = 1; n <= HEARTBEATS; n++) {
+	for (uint64_t n = 1, beats = boot_arg_number(&bi, "beats", HEARTBEATS); n <= beats; n++) {
 		tsc_wait(HEARTBEAT_TICKS);
-		kprint("toy: heartbeat %u\n", n);
+		kprint("toy: heartbeat %lu\n", n);
 	}
 	kprint("toy: done\n");
 	guest_finish(0);

@@ -1,0 +1,981 @@
+/* The hostile guest: one attack per run (attack=<name> on its command line) on its partition's walls. */
+#include <stddef.h>
+#include "rt.h"
+
+/*
+ * Every probe prints what it tries, then what happened, as lines the isolation tests assert on
+ * (tests/boot/isolation.py):
+ *   hostile: <name> apic <id> slice 0x<base>-0x<end>
+ *   hostile: attack <attack>
+ *   hostile: <attack>: <probe>: refused with #GP          (a fault, the one expected)
+ *   hostile: <attack>: <probe>: refused: returned -2      (a hypercall error code)
+ *   hostile: <attack>: <probe>: read 0xff (all ones)      (a denied port read)
+ *   hostile: <attack>: <probe>: NOT CONTAINED: <what>     (the partition's wall gave way)
+ *   hostile: <attack>: done, <n> not contained
+ * An attack that the hypervisor ends by parking the partition prints its probe line and nothing
+ * after it. The run ends with HC_DONE whose status is the number of probes not contained.
+ */
+
+/*
+ * The attacks: name, and whether it can only end with the partition parked (one per run).
+ * attack=all runs the others in this order, then ALL_LAST. The last three probe the hypervisor's
+ * emulation of EFER, CR0 and XCR0, where a mistake ends the run early, so they come late.
+ */
+#define ATTACKS(X)                                                                          \
+	X(MEM_BELOW, "mem-below", true)          /* the word just below the slice */        \
+	X(MEM_ABOVE, "mem-above", true)          /* the word at the slice's end */          \
+	X(MEM_HV, "mem-hv", true)                /* the hypervisor image at 1 MiB */        \
+	X(MEM_NEIGHBOUR, "mem-neighbour", true)  /* target=: another partition's slice */   \
+	X(MEM_HIGH, "mem-high", true)            /* above RAM: 60 GiB */                    \
+	X(MEM_LOW, "mem-low", true)              /* the first MiB: BIOS, AP trampoline */   \
+	X(MEM_LAPIC, "mem-lapic", true)          /* the local APIC's MMIO page */           \
+	X(MEM_IOAPIC, "mem-ioapic", true)        /* the I/O APIC's MMIO page */             \
+	X(CR3_OUTSIDE, "cr3-outside", true)      /* CR3 at the hypervisor image */          \
+	X(PT_OUTSIDE, "pt-outside", true)        /* a PML4 entry pointing outside */        \
+	X(IO_PIC, "io-pic", false)                                                          \
+	X(IO_PIT, "io-pit", false)                                                          \
+	X(IO_PCI, "io-pci", false)                                                          \
+	X(IO_RESET, "io-reset", false)                                                      \
+	X(IO_COM2, "io-com2", false)                                                        \
+	X(IO_SHUTDOWN, "io-shutdown", false)                                                \
+	X(IO_SMI, "io-smi", false)                                                          \
+	X(IO_CMOS, "io-cmos", false)                                                        \
+	X(IO_COM1_WIDE, "io-com1-wide", false)   /* COM1 by word and dword */               \
+	X(IO_STRING, "io-string", true)          /* REP OUTSB to COM1 */                    \
+	X(MSR_FEATURE_CONTROL, "msr-feature-control", false)                                \
+	X(MSR_APIC_BASE, "msr-apic-base", false)                                            \
+	X(MSR_VMX, "msr-vmx", false)                                                        \
+	X(MSR_MTRR, "msr-mtrr", false)                                                      \
+	X(MSR_PAT, "msr-pat", false)                                                        \
+	X(MSR_DEBUGCTL, "msr-debugctl", false)                                              \
+	X(MSR_UNDEFINED, "msr-undefined", false)                                            \
+	X(MSR_MICROCODE, "msr-microcode", false)                                            \
+	X(MSR_TSC, "msr-tsc", false)                                                        \
+	X(CR4_VMXE, "cr4-vmxe", false)                                                      \
+	X(CR4_PAE, "cr4-pae", false)             /* CR4.PAE off in long mode */             \
+	X(DEBUG_REGS, "debug-regs", false)       /* dr0=, dr1=: breakpoints in the host */  \
+	X(VMX_VMXON, "vmx-vmxon", false)                                                    \
+	X(VMX_VMCALL, "vmx-vmcall", false)       /* garbage in every register */            \
+	X(VMX_VMREAD, "vmx-vmread", false)                                                  \
+	X(VMX_INVEPT, "vmx-invept", false)                                                  \
+	X(VMX_VMLAUNCH, "vmx-vmlaunch", false)                                              \
+	X(VMX_REST, "vmx-rest", false)           /* every other VMX instruction */          \
+	X(VMX_GETSEC, "vmx-getsec", false)                                                  \
+	X(VMX_INVD, "vmx-invd", true)                                                       \
+	X(IPI_INIT, "ipi-init", true)            /* xAPIC ICR, all but self */              \
+	X(IPI_SIPI, "ipi-sipi", true)                                                       \
+	X(IPI_NMI, "ipi-nmi", true)                                                         \
+	X(IPI_FIXED, "ipi-fixed", true)                                                     \
+	X(IPI_X2APIC, "ipi-x2apic", false)       /* the same four through MSR 0x830 */      \
+	X(HC_CONSOLE, "hc-console", false)                                                  \
+	X(HC_INFO, "hc-info", false)                                                        \
+	X(HC_UNKNOWN, "hc-unknown", false)                                                  \
+	X(CONSOLE_SPOOF, "console-spoof", false) /* fake hypervisor lines */                \
+	X(FAULT_STORM, "fault-storm", false)     /* #UD, #BP and #GP by the 100,000 */      \
+	X(MSR_EFER, "msr-efer", false)           /* EFER.LME off while paging */            \
+	X(CR0_PG, "cr0-pg", false)               /* CR0.PG off in long mode */              \
+	X(XSETBV, "xsetbv", false)                                                          \
+	X(TRIPLE_FAULT, "triple-fault", true)                                               \
+	X(HALT, "halt", true)                    /* CLI; HLT */                             \
+	X(LOOP_CLI, "loop-cli", true)            /* CLI; a loop that never ends */
+
+#define ATTACK_ID(id, name, fatal) ATTACK_##id,
+#define ATTACK_ENTRY(id, name, fatal) { name, fatal },
+enum attack_id { ATTACKS(ATTACK_ID) ATTACK_COUNT };
+/* Names are arrays, not pointers: the image may hold no absolute address (guest/norelocs.sh). */
+static const struct attack {
+	char name[24];
+	bool fatal;
+} attacks[ATTACK_COUNT] = { ATTACKS(ATTACK_ENTRY) };
+
+/* attack=all runs every attack that lets the partition go on, then this one. */
+#define ALL_LAST ATTACK_MEM_HV
+
+/* Physical addresses outside any slice (README memory map; Intel's default APIC bases). */
+#define HV_IMAGE 0x100000ul
+#define LOW_MEMORY 0x8000ul
+#define ABOVE_RAM 0xf00000000ul /* 60 GiB: inside entry.asm's 64 GiB map */
+#define LAPIC_BASE 0xfee00000ul
+#define IOAPIC_BASE 0xfec00000ul
+#define LAPIC_ICR_LOW 0x300
+#define LAPIC_VERSION 0x30
+
+/* Exception vectors (SDM Vol 3A Table 6-1) and this guest's IDT. */
+#define VECTOR_BP 3
+#define VECTOR_UD 6
+#define VECTOR_GP 13
+#define VECTORS 32
+#define NO_FAULT (-1)
+#define IDT_INTERRUPT_GATE 0x8e /* present, DPL 0, 64-bit interrupt gate */
+#define ISR_STUB_SIZE 16
+
+/* MSRs (SDM Vol 4). */
+#define MSR_TSC 0x10
+#define MSR_APIC_BASE 0x1b
+#define MSR_FEATURE_CONTROL 0x3a
+#define MSR_TSC_ADJUST 0x3b
+#define MSR_BIOS_UPDT_TRIG 0x79
+#define MSR_SMM_MONITOR_CTL 0x9b
+#define MSR_MTRR_PHYSBASE0 0x200
+#define MSR_MTRR_PHYSMASK0 0x201
+#define MSR_PAT 0x277
+#define MSR_MTRR_DEF_TYPE 0x2ff
+#define MSR_DEBUGCTL 0x1d9
+#define MSR_VMX_BASIC 0x480
+#define MSR_VMX_PROCBASED_CTLS2 0x48b
+#define MSR_X2APIC_ID 0x802
+#define MSR_X2APIC_ICR 0x830
+#define MSR_EFER 0xc0000080
+#define MSR_UNDEFINED 0x12345678
+#define MSR_AMD_RANGE 0xc0011000
+#define MSR_HYPERV_RANGE 0x40000000
+#define APIC_BASE_EXTD (1ul << 10)
+#define APIC_BASE_EN (1ul << 11)
+#define FEATURE_CONTROL_VMX_BITS 0x6ul /* VMX inside and outside SMX */
+#define EFER_LME (1ul << 8)
+#define PAT_INVALID 0x0202020202020202ul /* memory type 2 is reserved */
+
+/* ICR low words, destination shorthand "all excluding self" (SDM Vol 3A 11.6.1). */
+#define ICR_ALL_BUT_SELF (3u << 18)
+#define ICR_ASSERT (1u << 14)
+#define ICR_INIT (ICR_ALL_BUT_SELF | ICR_ASSERT | (5u << 8))
+#define ICR_SIPI (ICR_ALL_BUT_SELF | ICR_ASSERT | (6u << 8) | 0x08) /* start at 0x8000 */
+#define ICR_NMI (ICR_ALL_BUT_SELF | ICR_ASSERT | (4u << 8))
+#define ICR_FIXED (ICR_ALL_BUT_SELF | ICR_ASSERT | 0x40)
+
+/* Control registers (SDM Vol 3A 2.5). */
+#define CR0_PG (1ul << 31)
+#define CR4_PAE (1ul << 5)
+#define CR4_VMXE (1ul << 13)
+#define CR4_OSXSAVE (1ul << 18)
+#define CPUID_1_ECX_XSAVE (1u << 26)
+#define XCR0_X87_SSE 0x3ul
+#define XCR0_SSE_ONLY 0x2ul /* x87 clear: invalid */
+
+/* Debug registers (SDM Vol 3B 18.2.4): DR0 and DR1 global-enabled, instruction breakpoints. */
+#define DR7_G0_G1 0x0000000aul
+
+#define PTE_PRESENT_WRITE 0x3ul
+#define PT_ENTRIES 512
+#define PAGE_SIZE 4096
+#define PML4_SLOT1 (1ul << 39) /* the first address PML4 entry 1 translates */
+
+#define STORM_UD 100000
+#define STORM_BP 100000
+#define STORM_GP 20000
+#define POISON 0x6b6b6b6b6b6b6b6bul
+#define SETTLE_TICKS 1000000 /* time for a reset or power-off to take effect, had it got out */
+#define ARG_LEN 24
+
+struct frame {
+	uint64_t r15, r14, r13, r12, r11, r10, r9, r8, rbp, rdi, rsi, rdx, rcx, rbx, rax;
+	uint64_t vector, error, rip, cs, rflags, rsp, ss;
+};
+
+struct idt_gate {
+	uint16_t offset_low, selector;
+	uint8_t ist, type;
+	uint16_t offset_mid;
+	uint32_t offset_high, reserved;
+} __attribute__((packed));
+
+struct table_register {
+	uint16_t limit;
+	uint64_t base;
+} __attribute__((packed));
+
+static const char vector_names[VECTORS][5] = {
+	"#DE", "#DB", "#NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "#CSO", "#TS", "#NP", "#SS", "#GP", "#PF", "#15",
+	"#MF", "#AC", "#MC", "#XM", "#VE", "#CP", "#22", "#23", "#24", "#25", "#26", "#27", "#HV", "#VC", "#SX", "#31",
+};
+
+static struct boot_info bi;
+static const char *current;           /* the attack running: every line names it */
+static unsigned escapes;               /* probes the hypervisor let through */
+static struct idt_gate idt[VECTORS];
+static uint64_t scratch[PT_ENTRIES] __attribute__((aligned(PAGE_SIZE))); /* VMXON region, PML4 copy */
+static struct hc_partition_info info;
+
+/* Fault recovery: a probe stores where to go on; the handler resumes there and records the fault. */
+static volatile uint64_t recover_rip;
+static volatile int fault_vector;
+
+/* An instruction whose fault resumes after it: label 1 is the recovery address. */
+#define RECOVERABLE(insn) \
+	"push %%rax\n\tlea 1f(%%rip), %%rax\n\tmov %%rax, %[rec]\n\tpop %%rax\n\t" insn "\n1:\n\t"
+#define REC [rec] "=m"(recover_rip)
+/* Runs one such asm statement (its operands as arguments); the vector it faulted with, or NO_FAULT. */
+#define TRY(...) (arm(), ({ __asm__ volatile(__VA_ARGS__); }), disarm())
+
+void hostile_exception(struct frame *f);
+extern const char isr_stubs[];
+
+/* 32 stubs, 16 bytes apart: an error code (or 0 where the CPU pushes none), the vector, then C. */
+__asm__(".pushsection .text\n"
+	".balign 16\n"
+	"isr_stubs:\n"
+	".irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31\n"
+	".balign 16\n"
+	".if (\\v <> 8) && (\\v <> 10) && (\\v <> 11) && (\\v <> 12) && (\\v <> 13) && (\\v <> 14) && "
+	"(\\v <> 17) && (\\v <> 21) && (\\v <> 29) && (\\v <> 30)\n"
+	"pushq $0\n"
+	".endif\n"
+	"pushq $\\v\n"
+	"jmp isr_common\n"
+	".endr\n"
+	"isr_common:\n"
+	"push %rax\n push %rbx\n push %rcx\n push %rdx\n push %rsi\n push %rdi\n push %rbp\n"
+	"push %r8\n push %r9\n push %r10\n push %r11\n push %r12\n push %r13\n push %r14\n push %r15\n"
+	"mov %rsp, %rdi\n"
+	"cld\n"
+	"call hostile_exception\n"
+	"pop %r15\n pop %r14\n pop %r13\n pop %r12\n pop %r11\n pop %r10\n pop %r9\n pop %r8\n"
+	"pop %rbp\n pop %rdi\n pop %rsi\n pop %rdx\n pop %rcx\n pop %rbx\n pop %rax\n"
+	"add $16, %rsp\n"
+	"iretq\n"
+	".popsection\n");
+
+static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port)); }
+static inline void outw(uint16_t port, uint16_t v) { __asm__ volatile("outw %0, %1" ::"a"(v), "Nd"(port)); }
+static inline void outl(uint16_t port, uint32_t v) { __asm__ volatile("outl %0, %1" ::"a"(v), "Nd"(port)); }
+
+static uint32_t in_port(unsigned size, uint16_t port)
+{
+	uint32_t v = 0;
+
+	if (size == 1)
+		__asm__ volatile("inb %1, %b0" : "+a"(v) : "Nd"(port));
+	else if (size == 2)
+		__asm__ volatile("inw %1, %w0" : "+a"(v) : "Nd"(port));
+	else
+		__asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+
+static uint64_t read_cr0(void) { uint64_t v; __asm__ volatile("mov %%cr0, %0" : "=r"(v)); return v; }
+static uint64_t read_cr3(void) { uint64_t v; __asm__ volatile("mov %%cr3, %0" : "=r"(v)); return v; }
+static uint64_t read_cr4(void) { uint64_t v; __asm__ volatile("mov %%cr4, %0" : "=r"(v)); return v; }
+
+static int64_t vmcall3(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2)
+{
+	int64_t ret;
+
+	__asm__ volatile("vmcall" : "=a"(ret) : "a"(nr), "D"(a0), "S"(a1), "d"(a2) : "memory");
+	return ret;
+}
+
+void hostile_exception(struct frame *f)
+{
+	if (recover_rip) {
+		fault_vector = (int)f->vector;
+		f->rip = recover_rip;
+		recover_rip = 0;
+		return;
+	}
+	kprint("hostile: %s: unexpected %s error 0x%lx at rip 0x%lx\n", current,
+	       f->vector < VECTORS ? vector_names[f->vector] : "interrupt", f->error, f->rip);
+	guest_finish(1);
+}
+
+static void idt_init(void)
+{
+	struct table_register idtr = { sizeof(idt) - 1, (uintptr_t)idt };
+	uint16_t cs;
+
+	__asm__ volatile("mov %%cs, %0" : "=r"(cs));
+	for (unsigned v = 0; v < VECTORS; v++) {
+		uint64_t at = (uintptr_t)isr_stubs + v * ISR_STUB_SIZE;
+
+		idt[v] = (struct idt_gate){ (uint16_t)at, cs, 0, IDT_INTERRUPT_GATE, (uint16_t)(at >> 16),
+					    (uint32_t)(at >> 32), 0 };
+	}
+	__asm__ volatile("lidt %0" ::"m"(idtr));
+}
+
+static void arm(void) { fault_vector = NO_FAULT; }
+
+static int disarm(void)
+{
+	recover_rip = 0;
+	return fault_vector;
+}
+
+/* ---- Reporting: every line starts "hostile: <attack>: ". */
+
+static void head(void) { kprint("hostile: %s: ", current); }
+
+static void escaped(const char *what)
+{
+	kprint("NOT CONTAINED: %s\n", what);
+	escapes++;
+}
+
+/* The end of a probe that should fault with vector want. */
+static void expect_fault(int got, int want)
+{
+	if (got == want)
+		kprint("refused with %s\n", vector_names[want]);
+	else if (got == NO_FAULT)
+		escaped("no fault");
+	else
+		kprint("refused with %s (expected %s)\n", vector_names[got], vector_names[want]);
+}
+
+static void expect_error(int64_t got, int64_t want)
+{
+	if (got == want)
+		kprint("refused: returned %ld\n", got);
+	else if (got >= 0)
+		escaped("the hypercall succeeded");
+	else
+		kprint("refused: returned %ld (expected %ld)\n", got, want);
+}
+
+/* ---- Probes. */
+
+static int try_wrmsr(uint32_t msr, uint64_t val)
+{
+	return TRY(RECOVERABLE("wrmsr") : REC : "c"(msr), "a"((uint32_t)val), "d"((uint32_t)(val >> 32)) : "memory");
+}
+
+static int try_rdmsr(uint32_t msr, uint64_t *val)
+{
+	uint32_t lo = 0, hi = 0;
+	int got = TRY(RECOVERABLE("rdmsr") : REC, "+a"(lo), "+d"(hi) : "c"(msr) : "memory");
+
+	*val = ((uint64_t)hi << 32) | lo;
+	return got;
+}
+
+static void wrmsr_refused(uint32_t msr, uint64_t val, const char *why)
+{
+	head();
+	kprint("wrmsr 0x%x <- 0x%lx (%s): ", msr, val, why);
+	expect_fault(try_wrmsr(msr, val), VECTOR_GP);
+}
+
+static void rdmsr_refused(uint32_t msr, const char *why)
+{
+	uint64_t val;
+	int got = try_rdmsr(msr, &val);
+
+	head();
+	kprint("rdmsr 0x%x (%s): ", msr, why);
+	if (got == NO_FAULT)
+		kprint("read 0x%lx, ", val);
+	expect_fault(got, VECTOR_GP);
+}
+
+static int try_mov_cr(unsigned cr, uint64_t val)
+{
+	if (cr == 0)
+		return TRY(RECOVERABLE("mov %[v], %%cr0") : REC : [v] "r"(val) : "memory");
+	return TRY(RECOVERABLE("mov %[v], %%cr4") : REC : [v] "r"(val) : "memory");
+}
+
+static void out_port(unsigned size, uint16_t port, uint32_t val, const char *what)
+{
+	head();
+	kprint("out 0x%x <- 0x%x (%s)\n", port, val, what);
+	if (size == 1)
+		outb(port, (uint8_t)val);
+	else if (size == 2)
+		outw(port, (uint16_t)val);
+	else
+		outl(port, val);
+}
+
+/* A denied read floats high: anything else came from a device. */
+static void in_port_denied(unsigned size, uint16_t port, const char *what)
+{
+	uint32_t ones = size == 4 ? ~0u : (1u << (size * 8)) - 1, v = in_port(size, port);
+
+	head();
+	kprint("in 0x%x (%s): ", port, what);
+	if (v == ones)
+		kprint("read 0x%x (all ones)\n", v);
+	else
+		escaped("a device answered");
+}
+
+/* After a probe that would have reset or powered off the machine. */
+static void still_running(void)
+{
+	tsc_wait(SETTLE_TICKS);
+	head();
+	kprint("still running\n");
+}
+
+/* ---- Memory outside the slice: each access is the last thing this partition does. */
+
+static uint64_t arg_number(const char *key, uint64_t fallback)
+{
+	return boot_arg_number(&bi, key, fallback);
+}
+
+static void touch(uint64_t addr, const char *what)
+{
+	char access[ARG_LEN] = "write";
+	uint64_t v = 0;
+	int fault = NO_FAULT;
+
+	boot_arg(&bi, "access", access, sizeof(access));
+	addr = arg_number("target", addr);
+	head();
+	kprint("%s 0x%lx (%s)\n", access, addr, what);
+	if (access[0] == 'r')
+		__asm__ volatile("mov (%1), %0" : "=r"(v) : "r"(addr) : "memory");
+	else if (access[0] == 'e')
+		fault = TRY(RECOVERABLE("jmp *%[a]") : REC : [a] "r"(addr) : "memory", "cc");
+	else
+		__asm__ volatile("movq %0, (%1)" ::"r"(POISON), "r"(addr) : "memory");
+	head();
+	if (fault != NO_FAULT) {
+		kprint("exec 0x%lx: %s in the guest, not an EPT violation\n", addr, vector_names[fault]);
+		return;
+	}
+	kprint("%s 0x%lx read 0x%lx: ", access, addr, v);
+	escaped("the access went through");
+}
+
+static void cr3_outside(void)
+{
+	uint64_t at = arg_number("target", HV_IMAGE);
+
+	head();
+	kprint("cr3 <- 0x%lx (the hypervisor image as page tables)\n", at);
+	__asm__ volatile("mov %0, %%cr3" ::"r"(at) : "memory");
+	head();
+	escaped("ran on page tables outside the slice");
+}
+
+/* A copy of our PML4 whose second entry names a PDPT outside the slice, then a walk through it. */
+static void pt_outside(void)
+{
+	const uint64_t *pml4 = (const uint64_t *)(read_cr3() & ~(uint64_t)(PAGE_SIZE - 1));
+	uint64_t at = arg_number("target", HV_IMAGE), v;
+
+	for (unsigned i = 0; i < PT_ENTRIES; i++)
+		scratch[i] = pml4[i];
+	scratch[1] = at | PTE_PRESENT_WRITE;
+	__asm__ volatile("mov %0, %%cr3" ::"r"((uintptr_t)scratch) : "memory");
+	head();
+	kprint("read 0x%lx through a PDPT at 0x%lx\n", PML4_SLOT1, at);
+	v = *(volatile uint64_t *)PML4_SLOT1;
+	head();
+	kprint("read 0x%lx: ", v);
+	escaped("walked page tables outside the slice");
+}
+
+static void ipi_xapic(uint32_t icr, const char *what)
+{
+	head();
+	kprint("xAPIC ICR 0x%lx <- 0x%x (%s to all but self)\n", LAPIC_BASE + LAPIC_ICR_LOW, icr, what);
+	*(volatile uint32_t *)(LAPIC_BASE + LAPIC_ICR_LOW) = icr;
+	tsc_wait(SETTLE_TICKS);
+	head();
+	escaped("the IPI was sent");
+}
+
+/* ---- Ports and MSRs: every port but COM1 (bytes) is denied, reads floating high; MSRs #GP. */
+
+/* A port or MSR access: plain data, no pointers (guest/norelocs.sh). */
+enum probe_op { OUT, IN, WRMSR, RDMSR };
+enum probe_value {
+	VALUE,        /* val itself */
+	SET_BITS,     /* the MSR's value with val's bits set */
+	CLEAR_BITS,   /* the MSR's value with val's bits clear */
+	SLICE_BASE,   /* our slice's base, plus the MSR's value under the mask val */
+};
+
+static const struct probe {
+	uint8_t attack, op, size, value; /* size: a port access's bytes */
+	uint32_t where;                  /* port or MSR */
+	uint64_t val;
+	char what[40];
+} probes[] = {
+	{ ATTACK_IO_PIC, OUT, 1, VALUE, 0x20, 0x11, "master PIC ICW1" },
+	{ ATTACK_IO_PIC, OUT, 1, VALUE, 0x21, 0xff, "master PIC mask all" },
+	{ ATTACK_IO_PIC, OUT, 1, VALUE, 0xa0, 0x11, "slave PIC ICW1" },
+	{ ATTACK_IO_PIC, OUT, 1, VALUE, 0xa1, 0xff, "slave PIC mask all" },
+	{ ATTACK_IO_PIC, IN, 1, VALUE, 0x21, 0, "master PIC mask" },
+	{ ATTACK_IO_PIC, IN, 1, VALUE, 0xa1, 0, "slave PIC mask" },
+	{ ATTACK_IO_PIT, OUT, 1, VALUE, 0x43, 0x30, "PIT channel 0 one-shot" },
+	{ ATTACK_IO_PIT, OUT, 1, VALUE, 0x40, 0x00, "PIT channel 0 count low" },
+	{ ATTACK_IO_PIT, OUT, 1, VALUE, 0x40, 0x00, "PIT channel 0 count high" },
+	{ ATTACK_IO_PIT, OUT, 1, VALUE, 0x42, 0xff, "PIT channel 2" },
+	{ ATTACK_IO_PIT, IN, 1, VALUE, 0x40, 0, "PIT channel 0" },
+	{ ATTACK_IO_PIT, IN, 1, VALUE, 0x41, 0, "PIT channel 1" },
+	{ ATTACK_IO_PCI, OUT, 4, VALUE, 0xcf8, 0x80000004, "PCI 0:0.0 command register" },
+	{ ATTACK_IO_PCI, IN, 4, VALUE, 0xcfc, 0, "PCI config data" },
+	{ ATTACK_IO_PCI, OUT, 4, VALUE, 0xcfc, 0, "PCI decoding off" },
+	{ ATTACK_IO_PCI, OUT, 4, VALUE, 0xcf8, 0x80000000, "PCI 0:0.0 vendor" },
+	{ ATTACK_IO_PCI, IN, 4, VALUE, 0xcfc, 0, "PCI config data" },
+	{ ATTACK_IO_RESET, OUT, 1, VALUE, 0xcf9, 0x06, "PCI reset control: hard reset" },
+	{ ATTACK_IO_RESET, OUT, 1, VALUE, 0x64, 0xfe, "keyboard controller: pulse reset" },
+	{ ATTACK_IO_RESET, OUT, 1, VALUE, 0x92, 0x01, "system control port A: fast reset" },
+	{ ATTACK_IO_COM2, OUT, 1, VALUE, 0x2fb, 0x03, "COM2 line control" },
+	{ ATTACK_IO_COM2, OUT, 1, VALUE, 0x2f8, 'X', "COM2 data" },
+	{ ATTACK_IO_COM2, IN, 1, VALUE, 0x2fd, 0, "COM2 line status" },
+	{ ATTACK_IO_SHUTDOWN, OUT, 4, VALUE, 0xf4, 0, "QEMU isa-debug-exit" },
+	{ ATTACK_IO_SHUTDOWN, OUT, 2, VALUE, 0x604, 0x2000, "QEMU ACPI PM1a control: S5" },
+	{ ATTACK_IO_SHUTDOWN, OUT, 2, VALUE, 0xb004, 0x2000, "Bochs ACPI PM1a control: S5" },
+	{ ATTACK_IO_SMI, OUT, 1, VALUE, 0xb2, 0x00, "APM control: raise an SMI" },
+	{ ATTACK_IO_SMI, OUT, 1, VALUE, 0xb3, 0x00, "APM status" },
+	{ ATTACK_IO_CMOS, OUT, 1, VALUE, 0x70, 0x8f, "CMOS index 0xf, NMI off" },
+	{ ATTACK_IO_CMOS, OUT, 1, VALUE, 0x71, 0x0a, "CMOS shutdown status: jump on reset" },
+	{ ATTACK_IO_CMOS, IN, 1, VALUE, 0x71, 0, "CMOS data" },
+	{ ATTACK_IO_COM1_WIDE, OUT, 2, VALUE, 0x3f8, 0x4141, "COM1 data by word" },
+	{ ATTACK_IO_COM1_WIDE, OUT, 4, VALUE, 0x3f8, 0x41414141, "COM1 data by dword" },
+	{ ATTACK_IO_COM1_WIDE, IN, 2, VALUE, 0x3fd, 0, "COM1 line status by word" },
+	{ ATTACK_MSR_FEATURE_CONTROL, WRMSR, 0, VALUE, MSR_FEATURE_CONTROL, 0x5, "lock with VMX on" },
+	{ ATTACK_MSR_APIC_BASE, WRMSR, 0, SET_BITS, MSR_APIC_BASE, APIC_BASE_EXTD, "x2APIC on" },
+	{ ATTACK_MSR_APIC_BASE, WRMSR, 0, CLEAR_BITS, MSR_APIC_BASE, APIC_BASE_EN, "local APIC off" },
+	{ ATTACK_MSR_APIC_BASE, WRMSR, 0, SLICE_BASE, MSR_APIC_BASE, PAGE_SIZE - 1, "APIC moved into the slice" },
+	{ ATTACK_MSR_VMX, RDMSR, 0, VALUE, MSR_VMX_BASIC, 0, "IA32_VMX_BASIC" },
+	{ ATTACK_MSR_VMX, RDMSR, 0, VALUE, MSR_VMX_PROCBASED_CTLS2, 0, "IA32_VMX_PROCBASED_CTLS2" },
+	{ ATTACK_MSR_VMX, WRMSR, 0, VALUE, MSR_VMX_BASIC, 0, "IA32_VMX_BASIC" },
+	{ ATTACK_MSR_MTRR, WRMSR, 0, VALUE, MSR_MTRR_DEF_TYPE, 0, "MTRRs off: all uncached" },
+	{ ATTACK_MSR_MTRR, WRMSR, 0, VALUE, MSR_MTRR_PHYSBASE0, 0, "range 0 uncached from 0" },
+	{ ATTACK_MSR_MTRR, WRMSR, 0, VALUE, MSR_MTRR_PHYSMASK0, 0xff00000800ul, "range 0 mask" },
+	{ ATTACK_MSR_PAT, WRMSR, 0, VALUE, MSR_PAT, PAT_INVALID, "reserved memory type" },
+	{ ATTACK_MSR_DEBUGCTL, WRMSR, 0, VALUE, MSR_DEBUGCTL, 0x1, "last branch records" },
+	{ ATTACK_MSR_DEBUGCTL, WRMSR, 0, VALUE, MSR_DEBUGCTL, 0x2, "branch single-step" },
+	{ ATTACK_MSR_UNDEFINED, RDMSR, 0, VALUE, MSR_UNDEFINED, 0, "undefined" },
+	{ ATTACK_MSR_UNDEFINED, WRMSR, 0, VALUE, MSR_UNDEFINED, 1, "undefined" },
+	{ ATTACK_MSR_UNDEFINED, RDMSR, 0, VALUE, MSR_AMD_RANGE, 0, "AMD range" },
+	{ ATTACK_MSR_UNDEFINED, RDMSR, 0, VALUE, MSR_HYPERV_RANGE, 0, "Hyper-V range" },
+	{ ATTACK_MSR_MICROCODE, WRMSR, 0, SLICE_BASE, MSR_BIOS_UPDT_TRIG, 0, "microcode update from the slice" },
+	{ ATTACK_MSR_MICROCODE, WRMSR, 0, VALUE, MSR_SMM_MONITOR_CTL, 1, "SMM monitor" },
+	{ ATTACK_MSR_TSC, WRMSR, 0, VALUE, MSR_TSC, 0, "TSC to 0" },
+	{ ATTACK_MSR_TSC, WRMSR, 0, VALUE, MSR_TSC_ADJUST, 1ul << 40, "TSC adjust" },
+	{ ATTACK_MSR_EFER, WRMSR, 0, CLEAR_BITS, MSR_EFER, EFER_LME, "long mode off while paging" },
+	{ ATTACK_IPI_X2APIC, WRMSR, 0, SET_BITS, MSR_APIC_BASE, APIC_BASE_EXTD, "x2APIC on" },
+	{ ATTACK_IPI_X2APIC, RDMSR, 0, VALUE, MSR_X2APIC_ID, 0, "x2APIC id" },
+	{ ATTACK_IPI_X2APIC, WRMSR, 0, VALUE, MSR_X2APIC_ICR, ICR_INIT, "INIT to all but self" },
+	{ ATTACK_IPI_X2APIC, WRMSR, 0, VALUE, MSR_X2APIC_ICR, ICR_SIPI, "SIPI to all but self" },
+	{ ATTACK_IPI_X2APIC, WRMSR, 0, VALUE, MSR_X2APIC_ICR, ICR_NMI, "NMI to all but self" },
+	{ ATTACK_IPI_X2APIC, WRMSR, 0, VALUE, MSR_X2APIC_ICR, ICR_FIXED, "vector 0x40 to all but self" },
+};
+
+/* The value a WRMSR probe writes; reading the MSR first only where the value depends on it. */
+static uint64_t probe_value(const struct probe *p)
+{
+	uint64_t now = 0;
+
+	if (p->value != VALUE && p->val)
+		try_rdmsr(p->where, &now);
+	if (p->value == SET_BITS)
+		return now | p->val;
+	if (p->value == CLEAR_BITS)
+		return now & ~p->val;
+	return p->value == SLICE_BASE ? bi.slice_base | (now & p->val) : p->val;
+}
+
+static void probe_run(const struct probe *p)
+{
+	uint64_t v = probe_value(p);
+
+	if (p->op == OUT)
+		out_port(p->size, (uint16_t)p->where, (uint32_t)v, p->what);
+	else if (p->op == IN)
+		in_port_denied(p->size, (uint16_t)p->where, p->what);
+	else if (p->op == WRMSR)
+		wrmsr_refused(p->where, v, p->what);
+	else
+		rdmsr_refused(p->where, p->what);
+}
+
+/* Every probe of the attack in table order, plus what the table cannot say. */
+static void probe_attack(enum attack_id id)
+{
+	uint64_t v = 0;
+
+	if (id == ATTACK_MSR_FEATURE_CONTROL) {
+		head();
+		if (try_rdmsr(MSR_FEATURE_CONTROL, &v) != NO_FAULT)
+			kprint("rdmsr 0x3a: refused\n");
+		else if (v & FEATURE_CONTROL_VMX_BITS)
+			escaped("IA32_FEATURE_CONTROL reads with VMX on");
+		else
+			kprint("rdmsr 0x3a: 0x%lx, VMX off\n", v);
+	}
+	if (id == ATTACK_IO_SHUTDOWN)
+		for (const char *s = "Shutdown"; *s; s++)
+			out_port(1, 0x8900, (uint8_t)*s, "Bochs shutdown port");
+	for (unsigned i = 0; i < sizeof(probes) / sizeof(probes[0]); i++)
+		if (probes[i].attack == id)
+			probe_run(&probes[i]);
+	if (id == ATTACK_IO_RESET || id == ATTACK_IO_SHUTDOWN || id == ATTACK_IO_SMI)
+		still_running();
+}
+
+static void io_string(void)
+{
+	static const char msg[] = "hostile: io-string: REP OUTSB got through\n";
+	const char *p = msg;
+	uint64_t n = sizeof(msg) - 1;
+
+	head();
+	kprint("rep outsb %lu bytes to COM1\n", n);
+	__asm__ volatile("rep outsb" : "+S"(p), "+c"(n) : "d"(0x3f8) : "memory");
+	head();
+	kprint("rep outsb returned\n");
+}
+
+/* ---- Control registers and XSETBV: the hypervisor sees some of these, the CPU the rest. */
+
+static void cr_attack(enum attack_id id)
+{
+	uint64_t cr0 = read_cr0(), cr4 = read_cr4();
+	unsigned cr = id == ATTACK_CR0_PG ? 0 : 4;
+	uint64_t val = id == ATTACK_CR4_VMXE ? cr4 | CR4_VMXE : id == ATTACK_CR4_PAE ? cr4 & ~CR4_PAE : cr0 & ~CR0_PG;
+	/* Had the write gone through (CR0.PG off), no 64-bit code would run after it: try first. */
+	int got = try_mov_cr(cr, val);
+
+	head();
+	kprint("mov cr%u <- 0x%lx (%s): ", cr, val,
+	       id == ATTACK_CR4_VMXE ? "VMXE on" : id == ATTACK_CR4_PAE ? "PAE off in long mode" : "PG off in long mode");
+	expect_fault(got, VECTOR_GP);
+}
+
+static int try_xsetbv(uint64_t xcr0)
+{
+	return TRY(RECOVERABLE("xsetbv") : REC : "c"(0), "a"((uint32_t)xcr0), "d"((uint32_t)(xcr0 >> 32)) : "memory");
+}
+
+/* XSETBV exits always; the hypervisor checks the value and sets XCR0 for us. */
+static void xsetbv(void)
+{
+	uint32_t eax = 1, ecx = 0;
+
+	__asm__ volatile("cpuid" : "+a"(eax), "+c"(ecx) : : "ebx", "edx");
+	if (!(ecx & CPUID_1_ECX_XSAVE)) {
+		head();
+		kprint("no XSAVE on this CPU\n");
+		return;
+	}
+	__asm__ volatile("mov %0, %%cr4" ::"r"(read_cr4() | CR4_OSXSAVE));
+	head();
+	kprint("xsetbv xcr0 <- 0x%lx (x87 off): ", XCR0_SSE_ONLY);
+	expect_fault(try_xsetbv(XCR0_SSE_ONLY), VECTOR_GP);
+	head();
+	kprint("xsetbv xcr0 <- 0x%lx (x87, SSE): ", XCR0_X87_SSE);
+	if (try_xsetbv(XCR0_X87_SSE) == NO_FAULT)
+		kprint("accepted\n");
+	else
+		kprint("refused\n");
+}
+
+/* Instruction breakpoints on hypervisor code (dr0=, dr1=), then exits: the host must not see them. */
+static void debug_regs(void)
+{
+	uint64_t dr0 = arg_number("dr0", HV_IMAGE), dr1 = arg_number("dr1", HV_IMAGE);
+
+	__asm__ volatile("mov %0, %%dr0\n\tmov %1, %%dr1\n\tmov %2, %%dr7" ::"r"(dr0), "r"(dr1), "r"(DR7_G0_G1));
+	head();
+	kprint("breakpoints at 0x%lx and 0x%lx, then exits\n", dr0, dr1);
+	for (int i = 0; i < 3; i++)
+		vmcall3(HC_PARTITION_INFO, (uintptr_t)&info, 0, 0);
+	__asm__ volatile("mov %0, %%dr7" ::"r"(0ul));
+	still_running();
+}
+
+/* ---- VMX instructions: a CPU without VMX says #UD. */
+
+static int try_vmx(enum attack_id id)
+{
+	uint64_t region = (uintptr_t)scratch, field = 0, val = 0;
+	struct { uint64_t eptp, reserved; } desc = { 0, 0 };
+
+	scratch[0] = 0; /* a revision id, as if it mattered */
+	if (id == ATTACK_VMX_VMXON)
+		return TRY(RECOVERABLE("vmxon %[m]") : REC : [m] "m"(region) : "memory", "cc");
+	if (id == ATTACK_VMX_VMREAD)
+		return TRY(RECOVERABLE("vmread %[f], %[v]") : REC, [v] "=r"(val) : [f] "r"(field) : "memory", "cc");
+	if (id == ATTACK_VMX_INVEPT)
+		return TRY(RECOVERABLE("invept %[d], %[t]") : REC : [d] "m"(desc), [t] "r"(2ul) : "memory", "cc");
+	if (id == ATTACK_VMX_VMLAUNCH)
+		return TRY(RECOVERABLE("vmlaunch") : REC : : "memory", "cc");
+	return TRY(RECOVERABLE("getsec") : REC : "a"(0), "b"(0) : "memory", "cc");
+}
+
+static void vmx_one(enum attack_id id, const char *what)
+{
+	int got = try_vmx(id);
+
+	head();
+	kprint("%s: ", what);
+	expect_fault(got, VECTOR_UD);
+}
+
+/* The VMX instructions not tested one by one, each expected to #UD. */
+static void vmx_rest(void)
+{
+	static const char names[8][9] = { "vmclear", "vmptrld", "vmptrst", "vmwrite",
+					  "vmresume", "vmxoff", "invvpid", "vmfunc" };
+	uint64_t region = (uintptr_t)scratch, out = 0, val = 0;
+	struct { uint64_t vpid, addr; } desc = { 1, 0 };
+	int got[8] = {
+		TRY(RECOVERABLE("vmclear %[m]") : REC : [m] "m"(region) : "memory", "cc"),
+		TRY(RECOVERABLE("vmptrld %[m]") : REC : [m] "m"(region) : "memory", "cc"),
+		TRY(RECOVERABLE("vmptrst %[m]") : REC, [m] "=m"(out) : : "memory", "cc"),
+		TRY(RECOVERABLE("vmwrite %[v], %[f]") : REC : [v] "r"(val), [f] "r"(0x681eul) : "memory", "cc"),
+		TRY(RECOVERABLE("vmresume") : REC : : "memory", "cc"),
+		TRY(RECOVERABLE("vmxoff") : REC : : "memory", "cc"),
+		TRY(RECOVERABLE("invvpid %[d], %[t]") : REC : [d] "m"(desc), [t] "r"(0ul) : "memory", "cc"),
+		TRY(RECOVERABLE("vmfunc") : REC : "a"(0), "c"(0) : "memory", "cc"),
+	};
+
+	for (int i = 0; i < 8; i++) {
+		head();
+		kprint("%s: ", names[i]);
+		expect_fault(got[i], VECTOR_UD);
+	}
+}
+
+/* VMCALL with garbage everywhere: an unknown hypercall, and the registers it must not read. */
+static void vmcall_garbage(void)
+{
+	int64_t ret;
+
+	__asm__ volatile("vmcall"
+			 : "=a"(ret)
+			 : "a"(0xdeadbeefcafef00dul), "b"(~0ul), "c"(~0ul), "d"(~0ul), "S"(~0ul), "D"(~0ul)
+			 : "memory");
+	head();
+	kprint("vmcall rax 0xdeadbeefcafef00d, every argument ~0: ");
+	expect_error(ret, HC_ERR_UNKNOWN_CALL);
+}
+
+static void vmx_invd(void)
+{
+	head();
+	kprint("invd\n");
+	__asm__ volatile("invd" ::: "memory");
+	head();
+	escaped("INVD ran");
+}
+
+/* ---- Hypercalls with every argument wrong. */
+
+static void hc_console_bad(uint64_t buf, uint64_t len, int64_t want, const char *what)
+{
+	head();
+	kprint("console write 0x%lx len 0x%lx (%s): ", buf, len, what);
+	expect_error(vmcall3(HC_CONSOLE_WRITE, buf, len, 0), want);
+}
+
+static void hc_console(void)
+{
+	static const char hello[] = "hostile: hc-console: a good write still works\n";
+	uint64_t msg = (uintptr_t)hello, end = bi.slice_end;
+	int64_t ret;
+
+	hc_console_bad(HV_IMAGE, 16, HC_ERR_BAD_ADDRESS, "the hypervisor image");
+	hc_console_bad(bi.slice_base - 64, 64, HC_ERR_BAD_ADDRESS, "below the slice");
+	hc_console_bad(end - 8, 16, HC_ERR_BAD_ADDRESS, "across the slice's end");
+	hc_console_bad(0, 1, HC_ERR_BAD_ADDRESS, "address 0");
+	hc_console_bad(~0ul - 15, 64, HC_ERR_BAD_ADDRESS, "wrapping past 2^64");
+	hc_console_bad(msg, 0, HC_ERR_BAD_LENGTH, "zero length");
+	hc_console_bad(msg, HC_CONSOLE_MAX + 1, HC_ERR_BAD_LENGTH, "one byte too long");
+	hc_console_bad(msg, 1ul << 32, HC_ERR_BAD_LENGTH, "4 GiB");
+	hc_console_bad(msg, ~0ul, HC_ERR_BAD_LENGTH, "2^64 - 1");
+	ret = vmcall3(HC_CONSOLE_WRITE, msg, sizeof(hello) - 1, 0);
+	head();
+	kprint("console write of %lu bytes: returned %ld\n", sizeof(hello) - 1, ret);
+}
+
+static void hc_info_bad(uint64_t buf, const char *what)
+{
+	head();
+	kprint("partition info to 0x%lx (%s): ", buf, what);
+	expect_error(vmcall3(HC_PARTITION_INFO, buf, 0, 0), HC_ERR_BAD_ADDRESS);
+}
+
+static void hc_info(void)
+{
+	uint64_t end = bi.slice_end;
+	int64_t ret;
+
+	hc_info_bad(HV_IMAGE, "the hypervisor image");
+	hc_info_bad(arg_number("target", bi.slice_base - PAGE_SIZE), "the neighbour");
+	hc_info_bad(end - 8, "across the slice's end");
+	hc_info_bad(end, "the slice's end");
+	hc_info_bad(0, "address 0");
+	hc_info_bad(~0ul - 15, "wrapping past 2^64");
+	ret = vmcall3(HC_PARTITION_INFO, (uintptr_t)&info, 0, 0);
+	head();
+	kprint("partition info: returned %ld: %s %u/%u cpu %u slice 0x%lx+0x%lx\n", ret, info.name, info.index,
+	       info.partitions, info.cpu, info.slice_base, info.slice_size);
+}
+
+static void hc_unknown(void)
+{
+	/* 0, one far above any call, and console write and done with high bits set: no truncation. */
+	static const uint64_t numbers[] = { 0, 0xffff, 0x100000001ul, 0x8000000000000003ul, ~0ul };
+
+	for (unsigned i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++) {
+		head();
+		kprint("hypercall 0x%lx: ", numbers[i]);
+		expect_error(vmcall3(numbers[i], ~0ul, ~0ul, ~0ul), HC_ERR_UNKNOWN_CALL);
+	}
+}
+
+/* Lines that look like the hypervisor's, by COM1 and by hypercall: they must come out prefixed. */
+static void console_spoof(void)
+{
+	static const char fake[] = "\nslicehv: partition honest parked: spoofed\r\nslicehv: exit 0 (ok)\n";
+	static const char escape[] = "\033[2J\033[H\a\b\b\bslicehv: all partitions done\n";
+
+	kprint("slicehv: all partitions done\n");
+	kprint("\rslicehv: exit 0 (ok)\n");
+	vmcall3(HC_CONSOLE_WRITE, (uintptr_t)fake, sizeof(fake) - 1, 0);
+	vmcall3(HC_CONSOLE_WRITE, (uintptr_t)escape, sizeof(escape) - 1, 0);
+	char line[301];
+
+	for (int i = 0; i < 300; i++)
+		line[i] = (char)('a' + i % 26);
+	line[300] = 0;
+	kprint("%s\n", line);
+	head();
+	kprint("done spoofing\n");
+}
+
+/* ---- Faults. */
+
+static void fault_storm(void)
+{
+	unsigned ud = 0, bp = 0, gp = 0;
+	uint64_t v;
+
+	for (int i = 0; i < STORM_UD; i++)
+		ud += TRY(RECOVERABLE("ud2") : REC : : "memory") == VECTOR_UD;
+	for (int i = 0; i < STORM_BP; i++)
+		bp += TRY(RECOVERABLE("int3") : REC : : "memory") == VECTOR_BP;
+	for (int i = 0; i < STORM_GP; i++)
+		gp += try_rdmsr(MSR_UNDEFINED, &v) == VECTOR_GP;
+	head();
+	kprint("%u #UD, %u #BP, %u #GP (rdmsr exits) handled\n", ud, bp, gp);
+}
+
+static void triple_fault(void)
+{
+	struct table_register none = { 0, 0 };
+
+	head();
+	kprint("empty IDT, then ud2\n");
+	__asm__ volatile("lidt %0\n\tud2" ::"m"(none) : "memory");
+}
+
+static void halt(void)
+{
+	head();
+	kprint("cli; hlt\n");
+	__asm__ volatile("cli\n\thlt" ::: "memory");
+	head();
+	escaped("woke from HLT with interrupts off");
+}
+
+static void loop_cli(void)
+{
+	head();
+	kprint("cli; endless loop\n");
+	__asm__ volatile("cli\n1:\n\tjmp 1b" ::: "memory");
+}
+
+/* ---- Dispatch. */
+
+static void run(enum attack_id id)
+{
+	current = attacks[id].name;
+	kprint("hostile: attack %s\n", current);
+	switch (id) {
+	case ATTACK_MEM_BELOW: touch(bi.slice_base - sizeof(uint64_t), "just below the slice"); break;
+	case ATTACK_MEM_ABOVE: touch(bi.slice_end, "just above the slice"); break;
+	case ATTACK_MEM_HV: touch(HV_IMAGE, "the hypervisor image"); break;
+	case ATTACK_MEM_NEIGHBOUR: touch(bi.slice_base - PAGE_SIZE, "the neighbour's slice"); break;
+	case ATTACK_MEM_HIGH: touch(ABOVE_RAM, "above RAM"); break;
+	case ATTACK_MEM_LOW: touch(LOW_MEMORY, "the first MiB"); break;
+	case ATTACK_MEM_LAPIC: touch(LAPIC_BASE + LAPIC_VERSION, "the local APIC"); break;
+	case ATTACK_MEM_IOAPIC: touch(IOAPIC_BASE, "the I/O APIC"); break;
+	case ATTACK_CR3_OUTSIDE: cr3_outside(); break;
+	case ATTACK_PT_OUTSIDE: pt_outside(); break;
+	case ATTACK_IO_STRING: io_string(); break;
+	case ATTACK_CR4_VMXE:
+	case ATTACK_CR4_PAE:
+	case ATTACK_CR0_PG: cr_attack(id); break;
+	case ATTACK_XSETBV: xsetbv(); break;
+	case ATTACK_DEBUG_REGS: debug_regs(); break;
+	case ATTACK_VMX_VMXON: vmx_one(id, "vmxon"); break;
+	case ATTACK_VMX_VMREAD: vmx_one(id, "vmread"); break;
+	case ATTACK_VMX_INVEPT: vmx_one(id, "invept"); break;
+	case ATTACK_VMX_VMLAUNCH: vmx_one(id, "vmlaunch"); break;
+	case ATTACK_VMX_GETSEC: vmx_one(id, "getsec"); break;
+	case ATTACK_VMX_VMCALL: vmcall_garbage(); break;
+	case ATTACK_VMX_REST: vmx_rest(); break;
+	case ATTACK_VMX_INVD: vmx_invd(); break;
+	case ATTACK_IPI_INIT: ipi_xapic(ICR_INIT, "INIT"); break;
+	case ATTACK_IPI_SIPI: ipi_xapic(ICR_SIPI, "SIPI"); break;
+	case ATTACK_IPI_NMI: ipi_xapic(ICR_NMI, "NMI"); break;
+	case ATTACK_IPI_FIXED: ipi_xapic(ICR_FIXED, "vector 0x40"); break;
+	case ATTACK_HC_CONSOLE: hc_console(); break;
+	case ATTACK_HC_INFO: hc_info(); break;
+	case ATTACK_HC_UNKNOWN: hc_unknown(); break;
+	case ATTACK_CONSOLE_SPOOF: console_spoof(); break;
+	case ATTACK_FAULT_STORM: fault_storm(); break;
+	case ATTACK_TRIPLE_FAULT: triple_fault(); break;
+	case ATTACK_HALT: halt(); break;
+	case ATTACK_LOOP_CLI: loop_cli(); break;
+	default: probe_attack(id); break;
+	}
+}
+
+static bool same(const char *a, const char *b)
+{
+	while (*a && *a == *b)
+		a++, b++;
+	return *a == *b;
+}
+
+static void list_attacks(void)
+{
+	kprint("hostile: attacks: all");
+	for (unsigned i = 0; i < ATTACK_COUNT; i++)
+		kprint(" %s", attacks[i].name);
+	kprint("\n");
+}
+
+void guest_main(uint32_t info_addr)
+{
+	char want[ARG_LEN] = "";
+
+	rt_init();
+	if (boot_parse(info_addr, &bi)) {
+		kprint("hostile: no usable memory range holds the image\n");
+		guest_finish(1);
+	}
+	idt_init();
+	current = "setup";
+	kprint("hostile: %s apic %u slice 0x%lx-0x%lx\n", bi.name, cpu_apic_id(), bi.slice_base, bi.slice_end);
+	boot_arg(&bi, "attack", want, sizeof(want));
+	if (same(want, "all")) {
+		for (unsigned i = 0; i < ATTACK_COUNT; i++)
+			if (!attacks[i].fatal)
+				run((enum attack_id)i);
+		run(ALL_LAST);
+	} else {
+		unsigned i = 0;
+
+		while (i < ATTACK_COUNT && !same(want, attacks[i].name))
+			i++;
+		if (i == ATTACK_COUNT) {
+			kprint("hostile: unknown attack '%s'\n", want);
+			list_attacks();
+			guest_finish(1);
+		}
+		run((enum attack_id)i);
+	}
+	kprint("hostile: %s: done, %u not contained\n", current, escapes);
+	guest_finish(escapes ? 1 : 0);
+}

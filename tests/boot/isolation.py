@@ -1,0 +1,411 @@
+"""Isolation scenarios: a hostile guest attacks the walls of its partition, one attack per boot,
+beside an honest toy partition on the other core.
+
+Every scenario boots configs/isolation/isolation.cfg on 2 cores: `honest` (the toy) in
+[0x6000000, 0x8000000) on core 0, `evil` (guest/hostile.c) in the adjacent [0x8000000,
+0xa000000) on core 1, so the word just below the attacker's slice is the honest partition's.
+The attacker's module line is `module2 /boot/hostile.elf evil attack=<name> [key=value...]`; its
+GRUB arguments reach it on its command line. Each scenario asserts that
+  - slicehv refused or contained the attack: its `denied` lines, a fault the guest reports as
+    `refused with #GP` (or #UD), an error code from a hypercall, or the attacker parked with the
+    decoded reason and its register dump;
+  - the honest partition's output is complete and exact (guest_ran: banner, memory ok over its
+    whole slice, sieve, heartbeats, done) and it was never denied anything;
+  - the machine neither reset (one `slicehv: starting`) nor hung (the scenario's timeout), and the
+    run ended with `slicehv: all partitions done` and `exit 1 (failed)` when the attacker was
+    parked or halted (hv/partition.c end_of_run: only partitions that all end with HC_DONE
+    status 0 make a clean run), else `exit 0 (ok)` (the attacker finished, every probe refused).
+
+Wiring, in scenarios.py after GRUB_VARIANTS (this module reads Scenario, IsoVariant and the
+log-line helpers from the scenarios module that imports it):
+
+    import isolation
+    SCENARIOS += isolation.ISOLATION_SCENARIOS
+    GRUB_VARIANTS.update(isolation.ISOLATION_VARIANTS)
+
+The default ISO carries /boot/hostile.elf (the Makefile puts it there); the variants add a config.
+The build directory (for hv.elf's symbols) is $SLICEHV_BUILD, else <repo>/build.
+"""
+
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIGS = Path(__file__).resolve().parent / "configs" / "isolation"
+BUILD = Path(os.environ.get("SLICEHV_BUILD", REPO / "build"))   # where `make` put hv.elf
+HOSTILE = BUILD / "guest" / "hostile.elf"
+HV_ELF = BUILD / "hv.elf"
+HOSTILE_SOURCE = REPO / "guest" / "hostile.c"
+
+HONEST_BASE, EVIL_BASE, SLICE = 0x6000000, 0x8000000, 32 << 20
+EVIL_END = EVIL_BASE + SLICE
+NEIGHBOUR = 0x7000000          # inside the honest slice, which the toy fills and verifies
+HV_IMAGE = 0x100000
+HEX = "0x[0-9a-f]+"
+# The eighth denial line says that the rest are only counted (hv/partition.h PRINTED_DENIALS_MAX).
+LAST_DENIAL = r"( \(further denials only counted\))?$"
+MODULE_NAME_MAX = 63           # hv/bootinfo.h BOOT_NAME_LEN: a module's command line, truncated
+FAILED, OK = 1, 0
+
+
+def harness():
+    """The scenarios module: the one importing us (run as a script or imported), else import it."""
+    for name in ("__main__", "scenarios"):
+        module = sys.modules.get(name)
+        if module is not None and hasattr(module, "IsoVariant") and hasattr(module, "guest_ran"):
+            return module
+    import scenarios                      # noqa: E402  (lives next to this file)
+    return scenarios
+
+
+@dataclass(frozen=True)
+class Attack:
+    """One boot of the hostile guest and what must follow. Regexes are whole lines, multiline."""
+    name: str                  # scenario "isolation-<name>" and its ISO variant
+    args: str                  # the hostile module's arguments: attack=<attack> [key=value ...]
+    parked: str = ""           # the reason slicehv parks the attacker ("": it finishes)
+    halted: bool = False       # the attacker ends halted instead
+    says: tuple = ()           # its lines after "hostile: <attack>: " (regex or (regex, n))
+    denied: tuple = ()         # slicehv's "denied <regex>" lines for it (regex or (regex, n))
+    denials: int | None = 0    # the denied count in its stats line (None: any)
+    expect: tuple = ()         # anything else, as scenarios.py's expect
+    why: str = ""              # what the attack tries, for the table's comments and reports
+    config: str = "isolation.cfg"   # the partition config, in configs/isolation/
+    runs: int = 1              # times the attacker starts (on-fault=restart: more than once)
+
+    @property
+    def attack(self):
+        """The attack's own name, as the guest prints it."""
+        return re.match(r"attack=(\S+)", self.args).group(1)
+
+
+def ept(access, gpa):
+    """The park reason of an EPT violation by the attacker at guest-physical gpa."""
+    return (rf"ept-violation: {access} at guest-physical {gpa:#x} "
+            rf"\(slice {EVIL_BASE:#x}-{EVIL_END - 1:#x}\)")
+
+
+def deny_lines(*whats):
+    """Denials of the same kind, each printed once (at most 8 are: hv/partition.h)."""
+    return tuple((w, 1) for w in whats)
+
+
+def refused(fault, n):
+    """n probes refused with fault (#GP, #UD)."""
+    return (rf".*: refused with {fault}", n)
+
+
+def returned(code, n):
+    """n hypercalls refused with error code."""
+    return (rf".*: refused: returned {code}", n)
+
+
+def all_ones(n):
+    """n denied port reads that floated high."""
+    return (r"in 0x[0-9a-f]+ \(.*\): read 0xf+ \(all ones\)", n)
+
+
+def memory(name, args, access, gpa, what):
+    """An access outside the slice: parked on the EPT violation, after the guest's probe line."""
+    word = {"read": "read", "write": "write", "instruction fetch": "exec"}[access]
+    return Attack(name, args, parked=ept(access, gpa), says=(rf"{word} {gpa:#x} \({what}\)",),
+                  why=f"{word} {what} ({gpa:#x})")
+
+
+def xapic_ipi(name, icr, kind):
+    """An IPI through the xAPIC's ICR: its page is not in the slice."""
+    return Attack(name, f"attack={name}", parked=ept("write", 0xfee00300),
+                  says=(rf"xAPIC ICR 0xfee00300 <- {icr:#x} \({kind} to all but self\)",),
+                  why=f"{kind} IPI to every other core through the xAPIC ICR")
+
+
+def debug_args():
+    """dr0= and dr1= for debug-regs: slicehv's VM-exit entry and handler, from <build>/hv.elf
+    (read when the ISO variant is built: the addresses move with every change)."""
+    out = subprocess.run(["nm", str(HV_ELF)], capture_output=True, text=True, check=True).stdout
+    sym = {m[2]: int(m[1], 16) for m in re.finditer(r"^([0-9a-f]+) [tT] (\w+)$", out, re.M)}
+    if "vmx_exit_entry" not in sym or "vmexit_handler" not in sym:
+        raise ValueError(f"{HV_ELF} has no vmx_exit_entry or vmexit_handler symbol")
+    return f" dr0={sym['vmx_exit_entry']:#x} dr1={sym['vmexit_handler']:#x}"
+
+
+def long_line_split(serial, ctx):
+    """console-spoof's 300-letter line comes out whole, in more than one prefixed line."""
+    del ctx
+    parts = re.findall(r"^\[evil\] ([a-z]+)$", serial, re.M)
+    want = "".join(chr(ord("a") + i % 26) for i in range(300))
+    if "".join(parts) != want or len(parts) < 2:
+        return [f"the 300-letter line came out as {len(parts)} lines of {[len(p) for p in parts]} letters"]
+    return []
+
+
+def nonfatal_attacks():
+    """The attacks attack=all runs before its last one: the table in guest/hostile.c."""
+    return re.findall(r'X\(\w+, "([a-z0-9-]+)", false\)', HOSTILE_SOURCE.read_text())
+
+
+ATTACKS = [
+    # ---- Memory outside the slice: every access is an EPT violation that parks the attacker.
+    memory("mem-below-read", "attack=mem-below access=read", "read", EVIL_BASE - 8, "just below the slice"),
+    memory("mem-below-write", "attack=mem-below", "write", EVIL_BASE - 8, "just below the slice"),
+    memory("mem-below-exec", "attack=mem-below access=exec", "instruction fetch", EVIL_BASE - 8,
+           "just below the slice"),
+    memory("mem-above-read", "attack=mem-above access=read", "read", EVIL_END, "just above the slice"),
+    memory("mem-above-write", "attack=mem-above", "write", EVIL_END, "just above the slice"),
+    memory("mem-above-exec", "attack=mem-above access=exec", "instruction fetch", EVIL_END,
+           "just above the slice"),
+    memory("mem-hv-write", "attack=mem-hv", "write", HV_IMAGE, "the hypervisor image"),
+    memory("mem-hv-exec", "attack=mem-hv access=exec", "instruction fetch", HV_IMAGE, "the hypervisor image"),
+    memory("mem-neighbour", f"attack=mem-neighbour target={NEIGHBOUR:#x}", "write", NEIGHBOUR,
+           "the neighbour's slice"),
+    memory("mem-high", "attack=mem-high", "write", 0xf00000000, "above RAM"),
+    memory("mem-low", "attack=mem-low", "write", 0x8000, "the first MiB"),
+    memory("mem-lapic", "attack=mem-lapic", "write", 0xfee00030, "the local APIC"),
+    memory("mem-ioapic", "attack=mem-ioapic", "write", 0xfec00000, "the I/O APIC"),
+    # Page tables outside the slice: the walk itself is the access EPT refuses.
+    Attack("cr3-outside", "attack=cr3-outside", parked=ept("read", HV_IMAGE),
+           says=(rf"cr3 <- {HV_IMAGE:#x} \(the hypervisor image as page tables\)",),
+           why="CR3 pointing at the hypervisor image"),
+    Attack("pt-outside", "attack=pt-outside", parked=ept("read", HV_IMAGE),
+           says=(rf"read 0x8000000000 through a PDPT at {HV_IMAGE:#x}",),
+           why="a PML4 entry naming a PDPT in the hypervisor image"),
+
+    # ---- Ports: every one but COM1's bytes is denied; reads float high; nothing resets.
+    Attack("io-pic", "attack=io-pic", says=(all_ones(2),), denials=6,
+           denied=deny_lines(*(f"write to port {p}" for p in ("0x20", "0x21", "0xa0", "0xa1")),
+                             "read of port 0x21", "read of port 0xa1"), why="program both PICs"),
+    Attack("io-pit", "attack=io-pit", says=(all_ones(2),), denials=6,
+           denied=(("write to port 0x43", 1), ("write to port 0x40", 2), ("write to port 0x42", 1),
+                   ("read of port 0x40", 1), ("read of port 0x41", 1)), why="program the PIT"),
+    Attack("io-pci", "attack=io-pci", says=(all_ones(2),), denials=5,
+           denied=(("write to port 0xcf8", 2), ("read of port 0xcfc", 2), ("write to port 0xcfc", 1)),
+           why="PCI configuration space through 0xcf8/0xcfc"),
+    Attack("io-reset", "attack=io-reset", says=("still running",), denials=3,
+           denied=deny_lines("write to port 0xcf9", "write to port 0x64", "write to port 0x92"),
+           why="reset through 0xcf9, the keyboard controller and port 0x92"),
+    Attack("io-com2", "attack=io-com2", says=(all_ones(1),), denials=3,
+           denied=deny_lines("write to port 0x2fb", "write to port 0x2f8", "read of port 0x2fd"),
+           why="another UART"),
+    Attack("io-shutdown", "attack=io-shutdown", says=("still running",), denials=11,
+           denied=(("write to port 0x8900", 8),),
+           why="power off: Bochs's 0x8900, QEMU's 0xf4 and 0x604, Bochs's ACPI 0xb004"),
+    Attack("io-smi", "attack=io-smi", says=("still running",), denials=2,
+           denied=deny_lines("write to port 0xb2", "write to port 0xb3"), why="an SMI through APM 0xb2"),
+    Attack("io-cmos", "attack=io-cmos", says=(all_ones(1),), denials=3,
+           denied=deny_lines("write to port 0x70", "write to port 0x71", "read of port 0x71"),
+           why="CMOS shutdown status and the NMI mask"),
+    Attack("io-com1-wide", "attack=io-com1-wide", says=(all_ones(1),), denials=3,
+           denied=(("write to port 0x3f8", 2), ("read of port 0x3fd", 1)),
+           why="COM1 by word and dword (only bytes are virtual)"),
+    Attack("io-string", "attack=io-string", parked=r"string I/O \(INS/OUTS\) is not supported",
+           says=(r"rep outsb \d+ bytes to COM1",), why="REP OUTSB to COM1"),
+
+    # ---- MSRs: refused with #GP and counted, but a few locked-off reads and hardware's own #GP.
+    Attack("msr-feature-control", "attack=msr-feature-control", denials=1,
+           says=(rf"rdmsr 0x3a: {HEX}, VMX off", refused("#GP", 1)),
+           denied=deny_lines(r"wrmsr 0x3a value 0x5"), why="IA32_FEATURE_CONTROL"),
+    Attack("msr-apic-base", "attack=msr-apic-base", says=(refused("#GP", 3),), denials=3,
+           denied=((rf"wrmsr 0x1b value {HEX}", 3),),
+           why="IA32_APIC_BASE: x2APIC on, APIC off, APIC moved into the slice"),
+    Attack("msr-vmx", "attack=msr-vmx", says=(refused("#GP", 3),), denials=3,
+           denied=deny_lines("rdmsr 0x480", "rdmsr 0x48b", "wrmsr 0x480 value 0x0"), why="VMX capability MSRs"),
+    Attack("msr-mtrr", "attack=msr-mtrr", says=(refused("#GP", 3),), denials=3,
+           denied=deny_lines("wrmsr 0x2ff value 0x0", "wrmsr 0x200 value 0x0", "wrmsr 0x201 value 0xff00000800"),
+           why="MTRRs: default type and range 0"),
+    Attack("msr-pat", "attack=msr-pat", says=(refused("#GP", 1),),
+           why="IA32_PAT with a reserved memory type (passed through: the CPU refuses it)"),
+    Attack("msr-debugctl", "attack=msr-debugctl", says=(refused("#GP", 2),), denials=2,
+           denied=deny_lines("wrmsr 0x1d9 value 0x1", "wrmsr 0x1d9 value 0x2"), why="IA32_DEBUGCTL"),
+    Attack("msr-undefined", "attack=msr-undefined", says=(refused("#GP", 4),), denials=4,
+           denied=deny_lines("rdmsr 0x12345678", "wrmsr 0x12345678 value 0x1", "rdmsr 0xc0011000",
+                             "rdmsr 0x40000000"), why="undefined MSRs"),
+    Attack("msr-microcode", "attack=msr-microcode", says=(refused("#GP", 2),), denials=2,
+           denied=deny_lines(rf"wrmsr 0x79 value {EVIL_BASE:#x}", "wrmsr 0x9b value 0x1"),
+           why="a microcode update and the SMM monitor"),
+    Attack("msr-tsc", "attack=msr-tsc", says=(refused("#GP", 2),), denials=2,
+           denied=deny_lines("wrmsr 0x10 value 0x0", "wrmsr 0x3b value 0x10000000000"), why="TSC and TSC_ADJUST"),
+    # Clearing EFER.LME with paging on is a #GP on a CPU (SDM Vol 3A 10.8.5, WRMSR).
+    Attack("msr-efer", "attack=msr-efer", denials=None,
+           says=(r"wrmsr 0xc0000080 <- 0x400 \(long mode off while paging\): refused with #GP",),
+           why="EFER.LME off while paging"),
+
+    # ---- Control registers, XCR0, debug registers.
+    Attack("cr4-vmxe", "attack=cr4-vmxe", denials=None, says=(r"mov cr4 <- 0x2020 \(VMXE on\): refused with #GP",),
+           why="CR4.VMXE"),
+    Attack("cr4-pae", "attack=cr4-pae", says=(r"mov cr4 <- 0x0 \(PAE off in long mode\): refused with #GP",),
+           why="CR4.PAE off in long mode (the CPU refuses it)"),
+    # Clearing CR0.PG in 64-bit mode is a #GP on a CPU (SDM Vol 3A 10.8.5, MOV CR0).
+    Attack("cr0-pg", "attack=cr0-pg", denials=None,
+           says=(rf"mov cr0 <- {HEX} \(PG off in long mode\): refused with #GP",), why="CR0.PG off in 64-bit mode"),
+    # A valid XCR0 must be accepted, and the hypervisor must live through setting it.
+    Attack("xsetbv", "attack=xsetbv",
+           says=(r"xsetbv xcr0 <- 0x2 \(x87 off\): refused with #GP", r"xsetbv xcr0 <- 0x3 \(x87, SSE\): accepted"),
+           why="XSETBV, invalid then valid"),
+    Attack("debug-regs", "attack=debug-regs",
+           says=(rf"breakpoints at {HEX} and {HEX}, then exits", "still running"),
+           why="instruction breakpoints on slicehv's VM-exit path, then VM exits"),
+
+    # ---- VMX, SMX, INVD: a CPU without VMX says #UD; INVD would drop others' dirty lines.
+    Attack("vmx-vmxon", "attack=vmx-vmxon", says=(r"vmxon: refused with #UD",), why="VMXON"),
+    Attack("vmx-vmcall", "attack=vmx-vmcall", denials=1,
+           says=(r"vmcall rax 0xdeadbeefcafef00d, every argument ~0: refused: returned -1",),
+           denied=deny_lines(f"unknown hypercall {0xdeadbeefcafef00d}"), why="VMCALL with garbage registers"),
+    Attack("vmx-vmread", "attack=vmx-vmread", says=(r"vmread: refused with #UD",), why="VMREAD"),
+    Attack("vmx-invept", "attack=vmx-invept", says=(r"invept: refused with #UD",), why="INVEPT"),
+    Attack("vmx-vmlaunch", "attack=vmx-vmlaunch", says=(r"vmlaunch: refused with #UD",), why="VMLAUNCH"),
+    Attack("vmx-rest", "attack=vmx-rest", says=(refused("#UD", 8),),
+           why="VMCLEAR, VMPTRLD, VMPTRST, VMWRITE, VMRESUME, VMXOFF, INVVPID, VMFUNC"),
+    Attack("vmx-getsec", "attack=vmx-getsec", says=(r"getsec: refused with #UD",), why="GETSEC"),
+    Attack("vmx-invd", "attack=vmx-invd", parked="invd", says=("invd",), why="INVD"),
+
+    # ---- IPIs to the other cores.
+    xapic_ipi("ipi-init", 0xc4500, "INIT"),
+    xapic_ipi("ipi-sipi", 0xc4608, "SIPI"),
+    xapic_ipi("ipi-nmi", 0xc4400, "NMI"),
+    xapic_ipi("ipi-fixed", 0xc4040, "vector 0x40"),
+    Attack("ipi-x2apic", "attack=ipi-x2apic", says=(refused("#GP", 6),), denials=6,
+           denied=deny_lines(rf"wrmsr 0x1b value {HEX}", "rdmsr 0x802", "wrmsr 0x830 value 0xc4500",
+                             "wrmsr 0x830 value 0xc4608", "wrmsr 0x830 value 0xc4400", "wrmsr 0x830 value 0xc4040"),
+           why="x2APIC on, then INIT, SIPI, NMI and a fixed IPI through MSR 0x830"),
+
+    # ---- Hypercalls with every argument wrong, and the shared console.
+    Attack("hc-console", "attack=hc-console", says=(returned(-2, 5), returned(-3, 4), "a good write still works",
+                                                     r"console write of 46 bytes: returned 46"),
+           why="console write outside the slice, across its end, wrapping, with bad lengths"),
+    Attack("hc-info", f"attack=hc-info target={NEIGHBOUR:#x}",
+           says=(returned(-2, 6), rf"partition info: returned 0: evil 1/2 cpu 1 slice {EVIL_BASE:#x}\+{SLICE:#x}"),
+           why="partition info into the hypervisor, the neighbour, across the end, wrapping"),
+    Attack("hc-unknown", "attack=hc-unknown", says=(returned(-1, 5),), denials=5,
+           denied=deny_lines(*(f"unknown hypercall {n}" for n in (0, 0xffff, 1 << 32 | 1, 1 << 63 | 3, (1 << 64) - 1))),
+           why="unknown hypercall numbers, console write and done with high bits set among them"),
+    Attack("console-spoof", "attack=console-spoof", says=("done spoofing",),
+           expect=((r"^\[evil\] slicehv: all partitions done$", 1), (r"^\[evil\] slicehv: exit 0 \(ok\)$", 2),
+                   (r"^\[evil\] slicehv: partition honest parked: spoofed$", 1),
+                   (r"^\[evil\] \?\[2J\?\[H\?\?\?\?slicehv: all partitions done$", 1),
+                   long_line_split),
+           why="hypervisor lines, escape sequences and a 300-character line on COM1 and by hypercall"),
+
+    # ---- Faults.
+    Attack("fault-storm", "attack=fault-storm", denials=20000,
+           says=(r"100000 #UD, 100000 #BP, 20000 #GP \(rdmsr exits\) handled",),
+           denied=(("rdmsr 0x12345678", 8),), why="100,000 #UD and #BP in the guest, 20,000 refused RDMSRs"),
+    Attack("triple-fault", "attack=triple-fault", parked="triple-fault", says=("empty IDT, then ud2",),
+           why="a triple fault"),
+    Attack("halt", "attack=halt", halted=True, says=(r"cli; hlt",), why="HLT with interrupts off"),
+    # An endless loop with interrupts off takes no exit at all: only the attacker's run-time
+    # budget (the VMX-preemption timer) ends it. Without budget= the run could never end.
+    Attack("loop-cli", "attack=loop-cli", config="isolation-budget.cfg",
+           parked=r"run-time budget of 100 ms used up", says=(r"cli; endless loop",),
+           why="an endless loop with interrupts off, under budget=100"),
+    # on-fault=restart: the attacker is reloaded and faults again, twice, then stays parked.
+    Attack("restart-triple-fault", "attack=triple-fault", config="isolation-restart.cfg", runs=3,
+           parked="triple-fault", says=("empty IDT, then ud2",), why="a triple fault, restarted twice"),
+]
+
+
+def demo_attack():
+    """attack=all: every attack that lets the partition go on, then the hypervisor image."""
+    return Attack("all", "attack=all", parked=ept("write", HV_IMAGE), denials=None,
+                  says=((r"write 0x100000 \(the hypervisor image\)", 1),),
+                  expect=((r"^\[evil\] hostile: attack \S+$", len(nonfatal_attacks()) + 1),),
+                  why="every attack that lets the partition go on, in sequence, then mem-hv")
+
+
+def module_args(a):
+    """The hostile module's GRUB arguments after its name, as its variant carries them."""
+    return a.args + (debug_args() if a.attack == "debug-regs" else "")
+
+
+def variant(a):
+    """The default ISO plus the isolation config and the hostile guest with a's arguments."""
+    h = harness()
+
+    def edit(cfg):
+        line = f"evil {module_args(a)}"
+        if len(line) > MODULE_NAME_MAX:
+            raise ValueError(f"module line {line!r} is longer than slicehv keeps ({MODULE_NAME_MAX})")
+        cfg = h.add_module(cfg, f"module2 /boot/{a.config} {a.config}")
+        return h.add_module(cfg, f"module2 /boot/{HOSTILE.name} {line}")
+    return h.IsoVariant(edit, (CONFIGS / a.config,))
+
+
+def with_counts(items, prefix, suffix="$"):
+    """Expectations "prefix + regex + suffix", each once unless given as (regex, n)."""
+    return tuple((prefix + (i if isinstance(i, str) else i[0]) + suffix, 1 if isinstance(i, str) else i[1])
+                 for i in items)
+
+
+def both_ran(runs):
+    """Both partitions built and launched (the attacker runs times), the honest one on core 0
+    with the toy's exact lines and never denied anything; the run's closing line."""
+    h = harness()
+    evil = h.partition_launched(h.Part("evil", 1, SLICE, EVIL_BASE))
+    return ((r"^slicehv: partition \S+: ept \d+ table pages", 2),
+            (r"^slicehv: partition \S+ cpu \d+ mem \S+: launched$", 1 + runs),
+            (r"^slicehv: stats \S+: ", 2), (r"^slicehv: all partitions done$", 1),
+            h.partition_launched(h.Part("honest", 0, SLICE, HONEST_BASE)), (evil[0], runs),
+            h.partition_done("honest"), h.guest_ran("honest", 0, 2, 0))
+
+
+def attacker_end(a):
+    """How the attacker stops: parked (reason, register dump), halted, or done with status 0."""
+    count = r"\d+" if a.denials is None else str(a.denials)
+    restarts = f", restarts {a.runs - 1}" if a.runs > 1 else ""
+    if a.parked:
+        return ((rf"^slicehv: partition evil parked: {a.parked} at rip {HEX}$", a.runs),
+                (rf"^slicehv: partition evil: rip {HEX} rsp {HEX} rflags {HEX} cr0 ", a.runs),
+                (rf"^slicehv: partition evil: rax {HEX} rbx ", a.runs),
+                (rf"^slicehv: partition evil: r8 {HEX} r9 ", a.runs),
+                (r"^slicehv: partition evil restarting \(\d of \d\)$", a.runs - 1),
+                (rf"^slicehv: stats evil: parked{restarts}, denied {count}, exits ", 1))
+    if a.halted:
+        return ((rf"^slicehv: partition evil halted at rip {HEX}: nothing can wake it$", 1),
+                (rf"^slicehv: stats evil: halted, denied {count}, exits ", 1))
+    return ((rf"^\[evil\] hostile: {a.attack}: done, 0 not contained$", 1),
+            (rf"^slicehv: stats evil: done status 0, denied {count}, exits ", 1))
+
+
+def expectations(a):
+    """Everything scenario isolation-<a.name> asserts."""
+    h = harness()
+    opening = () if a.attack == "all" else ((rf"^\[evil\] hostile: attack {a.attack}$", a.runs),)
+    says = tuple((s, a.runs) if isinstance(s, str) else (s[0], s[1] * a.runs) for s in a.says)
+    return (((r"^slicehv: starting$", 1), (rf"^slicehv: config: {re.escape(a.config)}$", 1))
+            + both_ran(a.runs)
+            + ((rf"^\[evil\] hostile: evil apic \d+ slice {EVIL_BASE:#x}-{EVIL_END:#x}$", a.runs),) + opening
+            + with_counts(says, rf"^\[evil\] hostile: {re.escape(a.attack) if a.attack != 'all' else '[a-z0-9-]+'}: ")
+            + with_counts(a.denied, r"^slicehv: partition evil: denied ", LAST_DENIAL)
+            + attacker_end(a) + a.expect)
+
+
+def forbidden(a):
+    """What must never show: an escape, a guest surprised by a fault, any trouble for honest."""
+    h = harness()
+    out = (r"NOT CONTAINED", r"^\[evil\] hostile: .*: unexpected ", r"toy: memory FAIL",
+           r"^slicehv: partition honest: denied ", r"^slicehv: partition honest parked",
+           )
+    if a.runs == 1:
+        out += (r"^slicehv: partition evil restarting",)
+    if not a.parked:
+        out += (h.PARKED,)
+    if a.denials == 0:
+        out += (r"^slicehv: partition evil: denied ",)
+    return out
+
+
+def scenario(a):
+    """The Scenario for attack a."""
+    h = harness()
+    return h.Scenario(f"isolation-{a.name}", cpus=2, grub=f"isolation-{a.name}",
+                      exit=FAILED if a.parked or a.halted else OK,
+                      expect=expectations(a), forbid=forbidden(a), timeout=60)
+
+
+_ALL = ATTACKS + [demo_attack()]
+ISOLATION_VARIANTS = {f"isolation-{a.name}": variant(a) for a in _ALL}
+ISOLATION_SCENARIOS = [scenario(a) for a in _ALL]
+
