@@ -49,14 +49,24 @@ $(BUILD)/hv.elf: $(HV_OBJ) arch/x86/hv.ld
 	@$(CC) $(HV_LDFLAGS) -o $@ $(HV_OBJ)
 
 iso: $(ISO)
-$(ISO): $(BUILD)/hv.elf $(BUILD)/guest/toy.elf iso/grub.cfg iso/mkiso.sh | deps
+ISO_FILES := $(BUILD)/hv.elf $(BUILD)/guest/toy.elf $(BUILD)/guest/hostile.elf iso/demo.cfg
+$(ISO): $(ISO_FILES) iso/grub.cfg iso/mkiso.sh | deps
 	@echo "  ISO     $@"
-	@iso/mkiso.sh $@ iso/grub.cfg $(BUILD)/hv.elf $(BUILD)/guest/toy.elf
+	@iso/mkiso.sh $@ iso/grub.cfg $(ISO_FILES)
 
 # Boot the ISO in Bochs with 4 cores, showing the serial log live; ends by itself.
+# ENTRY picks the GRUB menu entry: slicehv (the default) or demo (the isolation demo).
 CPUS ?= 4
-run: $(ISO) | deps
-	$(PYTHON) tests/boot/engine.py run --engine bochs --cpus $(CPUS) --iso $(ISO)
+ENTRY ?= slicehv
+RUN_ISO := $(if $(filter slicehv,$(ENTRY)),$(ISO),$(BUILD)/slicehv-$(ENTRY).iso)
+run: $(RUN_ISO) | deps
+	$(PYTHON) tests/boot/engine.py run --engine bochs --cpus $(CPUS) --iso $(RUN_ISO)
+
+$(BUILD)/slicehv-%.iso: $(ISO_FILES) iso/grub.cfg iso/mkiso.sh | deps
+	@grep -q -- '--id $* ' iso/grub.cfg || { echo "run: no GRUB entry '$*' in iso/grub.cfg" >&2; exit 1; }
+	@echo "  ISO     $@"
+	@sed 's/^set default=.*/set default=$*/' iso/grub.cfg > $(BUILD)/grub-$*.cfg
+	@iso/mkiso.sh $@ $(BUILD)/grub-$*.cfg $(ISO_FILES)
 
 # Host unit tests, then boot scenarios; the last line is "N passed, N failed".
 test: | deps
@@ -78,4 +88,7 @@ clean:
 	rm -rf $(BUILD)
 
 include guest/guest.mk
+include guest/bench.mk
+include tests/bench/bench.mk
+include tests/fuzz/fuzz.mk
 -include $(HV_OBJ:.o=.d)

@@ -200,9 +200,16 @@ static unsigned load_config(const struct boot_info *bi)
 		size_t n = strlen(mod->name), k = strlen(CONFIG_SUFFIX);
 
 		if (n >= k && !strcmp(mod->name + n - k, CONFIG_SUFFIX)) {
+			const char *text = phys_ptr(mod->start, mod->end - mod->start);
+
 			printk("slicehv: config: %s\n", mod->name);
-			return config_parse(&config, mod->name, phys_ptr(mod->start, mod->end - mod->start),
-					    mod->end - mod->start, &m, print_config_error, NULL);
+			if (!text) {
+				print_config_error(NULL, "the config module is above the memory slicehv maps");
+				config.errors++;
+				return 0;
+			}
+			return config_parse(&config, mod->name, text, mod->end - mod->start, &m,
+					    print_config_error, NULL);
 		}
 	}
 	printk("slicehv: config: none given; the default runs %s on every cpu\n", DEFAULT_IMAGE);

@@ -7,7 +7,8 @@ set -eu
 # One check per line: "kind what packages". kind is cmd (on PATH) or path (exists).
 # bochs is installed with bochs-term so that apt satisfies its "bochs-wx | bochs-gui"
 # dependency with the small terminal plugin instead of wxWidgets; the headless rfb
-# display that the tests use is built into the bochs package itself.
+# display that the tests use is built into the bochs package itself. python3-matplotlib
+# draws make bench's plot; clang and its libFuzzer runtime build the fuzz targets.
 CHECKS='
 cmd  nasm                    nasm
 cmd  grub-mkrescue           grub-common
@@ -22,7 +23,10 @@ path /usr/share/seabios/bios.bin        seabios
 cmd  qemu-system-x86_64      qemu-system-x86
 path /usr/include/cmocka.h   libcmocka-dev
 cmd  python3                 python3
+path /usr/lib/python3/dist-packages/matplotlib python3-matplotlib
 cmd  gcc                     gcc
+cmd  clang                   clang
+path /usr/lib/clang/14/lib/linux/libclang_rt.fuzzer-x86_64.a libclang-rt-14-dev
 cmd  make                    make
 cmd  timeout                 coreutils
 '

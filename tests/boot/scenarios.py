@@ -17,6 +17,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -626,9 +627,11 @@ def insert_before_multiboot(cfg, *lines):
 
 
 def add_module(cfg, line):
-    """grub.cfg text with a module line added after the last module/module2 command."""
+    """grub.cfg text with a module line added after the last module/module2 command of the
+    first (default) menu entry."""
     lines = cfg.splitlines()
-    last = [i for i, ln in enumerate(lines) if re.match(r"\s*module2?\s", ln)]
+    first_end = next((i for i, ln in enumerate(lines) if ln.strip() == "}"), len(lines))
+    last = [i for i, ln in enumerate(lines[:first_end]) if re.match(r"\s*module2?\s", ln)]
     if not last:
         raise ValueError("grub.cfg has no module/module2 line")
     indent = re.match(r"\s*", lines[last[-1]]).group(0)
@@ -677,6 +680,11 @@ GRUB_VARIANTS = {
     # One per file in configs/: "cfg-two" carries configs/two.cfg.
     **{f"cfg-{f.stem}": with_config(f.name) for f in sorted(CONFIGS.glob("*.cfg"))},
 }
+
+# The isolation scenarios (tests/boot/isolation.py) build on everything above.
+import isolation  # noqa: E402
+SCENARIOS += isolation.ISOLATION_SCENARIOS
+GRUB_VARIANTS.update(isolation.ISOLATION_VARIANTS)
 
 # ================================================================ results
 
@@ -1006,6 +1014,41 @@ def with_needs(chosen):
     return [s for s in SCENARIOS if s.name in want]
 
 
+# ================================================================ make targets
+#
+# Steps of `make test` that are not boots: a make target that must succeed and whose output must
+# show that it really ran. What they measure is never judged here (benchmarks are not timed tests).
+FUZZ_TARGETS = ("config", "elf", "multiboot", "acpi")
+BENCH_LINE = (r"^bench: engine \S+ worst-overhead [0-9.]+ steady-exits \d+ cpuid-rtt \d+ "
+              r"vmcall-rtt \d+ boot-4cpu \d+ hv-text \d+$")
+MAKE_STEPS = (
+    # Each libFuzzer target runs briefly on its seed corpus and must report runs and no crash.
+    ("fuzz-smoke", tuple((rf"^fuzz: {t} [1-9]\d* runs, 0 crashes$", 1) for t in FUZZ_TARGETS)),
+    # make bench runs end to end in its quick mode and its summary line parses.
+    ("bench-smoke", ((BENCH_LINE, 1),)),
+)
+MAKE_TIMEOUT = 900
+
+
+def run_make_step(target, expect, build, logs):
+    """Outcome of `make <target>`: exit status 0 and every expectation on its output."""
+    cmd = ["make", "--no-print-directory", target, f"BUILD={build}"]
+    start = time.monotonic()
+    try:
+        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                           timeout=MAKE_TIMEOUT)
+        out, status = p.stdout + p.stderr, p.returncode
+    except subprocess.TimeoutExpired as e:
+        out, status = str(e.stdout or ""), f"timeout after {MAKE_TIMEOUT}s"
+    problems = ([] if status == 0 else [f"make {target}: exit status {status}"])
+    problems += [p for e in expect if (p := expectation(e, out))]
+    seconds = time.monotonic() - start
+    if problems:
+        keep(logs / f"make-{target}", {"output.txt": out})
+        return Outcome(f"make-{target}", "FAIL", "; ".join(problems)[:300], seconds)
+    return Outcome(f"make-{target}", "PASS", "", seconds)
+
+
 def parse_args(argv):
     """Command line."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -1014,6 +1057,7 @@ def parse_args(argv):
     p.add_argument("--only", default="", help="run only scenarios whose name matches this regex")
     p.add_argument("--jobs", type=int, default=2, help="scenarios run at once")
     p.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    p.add_argument("--no-make-steps", action="store_true", help="skip fuzz-smoke and bench-smoke")
     return p.parse_args(argv)
 
 
@@ -1037,6 +1081,9 @@ def main(argv):
     for o in run_boots(scenarios, build, logs, args.jobs):
         results.append(o)
         print(o.line(), flush=True)
+    for target, expect in (() if args.no_make_steps or args.only else MAKE_STEPS):
+        results.append(run_make_step(target, expect, build, logs))
+        print(results[-1].line(), flush=True)
     return summarize(results, build, logs)
 
 
