@@ -325,6 +325,15 @@ def config_error(config, marker, reason):
     return (rf"^slicehv: config: {re.escape(config)}:{config_line(config, marker)}: {reason}$", 1)
 
 
+def at_least(rx, n):
+    """A check that regex rx matches at least n lines."""
+    def check(serial, ctx):
+        del ctx
+        found = len(re.findall(rx, serial, re.M))
+        return [] if found >= n else [f"/{rx}/ matched {found} times, expected at least {n}"]
+    return check
+
+
 def never_ran(*names):
     """Forbid every trace of a running partition for names: build line, launch, console, stats."""
     alt = "|".join(names)
@@ -609,6 +618,17 @@ SCENARIOS = [
                forbid=(r"cpus online",))
       for eng in ("bochs", "qemu-tcg")),
     *(bad_input_scenario(name, message) for name, (_, _, message) in BAD_INPUTS.items()),
+    # The GRUB menu's isolation demo: the three honest toys keep all 40 heartbeats and finish
+    # while the attacker runs every attack; it ends parked on the last (the hypervisor's image).
+    Scenario("isolation-demo-menu-entry", cpus=4, grub="demo", exit=FAILED, timeout=120,
+             forbid=(r"^slicehv: partition honest\d: denied", r"^slicehv: partition honest\d parked",
+                     r"NOT CONTAINED"),
+             expect=vmx_on(4) + ((r"^slicehv: config: demo\.cfg$", 1),)
+             + tuple((rf"^\[honest{i}\] toy: heartbeat 40$", 1) for i in range(3))
+             + tuple(partition_done(f"honest{i}") for i in range(3))
+             + (at_least(r"^\[evil\] hostile: attack ", 30),
+                (r"^slicehv: partition evil parked: ept-violation: \S+ at guest-physical 0x10", 1),
+                (r"^slicehv: all partitions done$", 1))),
 ]
 
 
@@ -673,6 +693,8 @@ GRUB_VARIANTS = {
                                                                  "wrmsr 0x3a 0x1")),
     # The toy kernel booted by GRUB directly.
     "toy-bare": IsoVariant(boot_toy_bare),
+    # The menu's isolation demo instead of the default entry.
+    "demo": IsoVariant(lambda cfg: re.sub(r"^set default=.*$", "set default=demo", cfg, flags=re.M)),
     # slicehv's command line asks for a ud2 right after the boot information.
     "test-exception": IsoVariant(lambda cfg: re.sub(r"(multiboot2 /boot/hv\.elf)", r"\1 test-exception", cfg)),
     # A wrong config or broken image next to a good partition (BAD_INPUTS).
