@@ -157,6 +157,13 @@ def partition_built(p, one_g=True):
             rf"4K={k}; image \[0x{p.base + GUEST_IMAGE_OFFSET:x}-{HEX}\) entry {HEX}$", 1)
 
 
+def partition_isolated(p, one_g=True):
+    """The isolation self-check's verdict on p: its own slice only, as many leaves as built."""
+    _, g, m, k = ept_shape(p.base, p.size, one_g)
+    return (rf"^slicehv: isolation: partition {p.name}: ept maps only its slice "
+            rf"0x{p.base:x}-0x{p.base + p.size - 1:x}, identity, {g + m + k} leaves$", 1)
+
+
 def partition_launched(p):
     """The launch line: its core and its slice, end inclusive."""
     return (rf"^slicehv: partition {p.name} cpu {p.cpu} mem 0x{p.base:x}-"
@@ -176,8 +183,12 @@ def parked_before_launch(name, reason):
 
 
 def run_ends_ok(count):
-    """Exactly count partitions built, launched and accounted for; the run's closing line."""
-    return ((r"^slicehv: partition \S+: ept \d+ table pages", count),
+    """Exactly count partitions built, checked, launched and accounted for; the hypervisor's
+    own page tables W^X; the run's closing line."""
+    return ((r"^slicehv: hardening: hypervisor page tables: 0 pages writable and executable; ", 1),
+            (rf"^slicehv: isolation: partition (\S+): ept maps only its slice {HEX}-{HEX}, identity, "
+             r"\d+ leaves$", count),
+            (r"^slicehv: partition \S+: ept \d+ table pages", count),
             (r"^slicehv: partition \S+ cpu \d+ mem \S+: launched$", count),
             (r"^slicehv: stats \S+: ", count),
             (r"^slicehv: all partitions done$", 1))
@@ -285,7 +296,8 @@ def partitions(config, *parts, one_g=True):
     count = len(parts)
     out = ((rf"^slicehv: config: {re.escape(config)}$", 1),) + run_ends_ok(count)
     for i, p in enumerate(parts):
-        out += (partition_built(p, one_g), partition_launched(p), partition_done(p.name),
+        out += (partition_built(p, one_g), partition_isolated(p, one_g), partition_launched(p),
+                partition_done(p.name),
                 guest_ran(p.name, i, count, p.cpu, p.console))
     return out
 
