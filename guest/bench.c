@@ -24,9 +24,7 @@
  * reps=<n>. Nothing is printed while the workloads run: console output would be exits.
  */
 
-#define MiB ((uint64_t)1 << 20)
-#define PAGE_SIZE 4096
-#define LARGE_PAGE (2 * MiB)
+#define LARGE_PAGE MiB(2)
 #define CACHE_LINE 64
 #define LINES_PER_PAGE (PAGE_SIZE / CACHE_LINE)
 #define SAMPLES 1001          /* round trips per median: odd, so the median is one sample */
@@ -48,22 +46,14 @@ struct plan {
 };
 
 static const struct plan plans[] = {
-	{ "full", 1000000, 48 * MiB, 64, 32 * MiB, 2 },
-	{ "small", 250000, 16 * MiB, 16, 8 * MiB, 1 },
+	{ "full", 1000000, MiB(48), 64, MiB(32), 2 },
+	{ "small", 250000, MiB(16), 16, MiB(8), 1 },
 	{ "idle", 0, 0, 0, 0, 0 },
 };
 
 static uint64_t samples[SAMPLES];
 static uint64_t checksum;
 static bool partitioned;
-
-static inline uint8_t inb(uint16_t port)
-{
-	uint8_t v;
-
-	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
-}
 
 /* RDTSC after every earlier instruction has completed (SDM Vol 2B, RDTSC). */
 static inline uint64_t tsc_ordered(void)
@@ -331,7 +321,7 @@ void guest_main(uint32_t info)
 		guest_finish(1);
 	}
 	if (pl->cpu_iters) {
-		kprint("bench: buffers 0x%lx+%lu 0x%lx+%lu\n", walk, pl->walk_bytes / MiB, chase, pl->chase_bytes / MiB);
+		kprint("bench: buffers 0x%lx+%lu 0x%lx+%lu\n", walk, pl->walk_bytes / MiB(1), chase, pl->chase_bytes / MiB(1));
 		run_workloads(pl, reps, walk, chase);
 		round_trips();
 		serial_probe();

@@ -143,12 +143,7 @@ static const struct attack {
 #define ICR_NMI (ICR_ALL_BUT_SELF | ICR_ASSERT | (4u << 8))
 #define ICR_FIXED (ICR_ALL_BUT_SELF | ICR_ASSERT | 0x40)
 
-/* Control registers (SDM Vol 3A 2.5). */
-#define CR0_PG (1ul << 31)
-#define CR4_PAE (1ul << 5)
-#define CR4_VMXE (1ul << 13)
-#define CR4_OSXSAVE (1ul << 18)
-#define CPUID_1_ECX_XSAVE (1u << 26)
+/* Control register and CPUID bits come from arch/x86/x86.h, through rt.h. */
 #define XCR0_X87_SSE 0x3ul
 #define XCR0_SSE_ONLY 0x2ul /* x87 clear: invalid */
 
@@ -157,7 +152,6 @@ static const struct attack {
 
 #define PTE_PRESENT_WRITE 0x3ul
 #define PT_ENTRIES 512
-#define PAGE_SIZE 4096
 #define PML4_SLOT1 (1ul << 39) /* the first address PML4 entry 1 translates */
 
 #define STORM_UD 100000
@@ -235,9 +229,6 @@ __asm__(".pushsection .text\n"
 	"iretq\n"
 	".popsection\n");
 
-static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port)); }
-static inline void outw(uint16_t port, uint16_t v) { __asm__ volatile("outw %0, %1" ::"a"(v), "Nd"(port)); }
-static inline void outl(uint16_t port, uint32_t v) { __asm__ volatile("outl %0, %1" ::"a"(v), "Nd"(port)); }
 
 static uint32_t in_port(unsigned size, uint16_t port)
 {
@@ -251,10 +242,6 @@ static uint32_t in_port(unsigned size, uint16_t port)
 		__asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
 	return v;
 }
-
-static uint64_t read_cr0(void) { uint64_t v; __asm__ volatile("mov %%cr0, %0" : "=r"(v)); return v; }
-static uint64_t read_cr3(void) { uint64_t v; __asm__ volatile("mov %%cr3, %0" : "=r"(v)); return v; }
-static uint64_t read_cr4(void) { uint64_t v; __asm__ volatile("mov %%cr4, %0" : "=r"(v)); return v; }
 
 static int64_t vmcall3(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2)
 {
@@ -645,7 +632,7 @@ static int try_xsetbv(uint64_t xcr0)
 }
 
 /* XSETBV exits always; the hypervisor checks the value and sets XCR0 for us. */
-static void xsetbv(void)
+static void attack_xsetbv(void)
 {
 	uint32_t eax = 1, ecx = 0;
 
@@ -905,7 +892,7 @@ static void run(enum attack_id id)
 	case ATTACK_CR4_VMXE:
 	case ATTACK_CR4_PAE:
 	case ATTACK_CR0_PG: cr_attack(id); break;
-	case ATTACK_XSETBV: xsetbv(); break;
+	case ATTACK_XSETBV: attack_xsetbv(); break;
 	case ATTACK_DEBUG_REGS: debug_regs(); break;
 	case ATTACK_VMX_VMXON: vmx_one(id, "vmxon"); break;
 	case ATTACK_VMX_VMREAD: vmx_one(id, "vmread"); break;

@@ -24,7 +24,6 @@
 #define BOCHS_SHUTDOWN_PORT 0x8900
 #define BOCHS_SHUTDOWN "Shutdown"
 
-#define CPUID_1_ECX_HYPERVISOR (1u << 31)
 #define CPUID_1_EBX_APIC_SHIFT 24
 
 /* Multiboot2 information (Multiboot2 spec 3.6): tags padded to 8 bytes, ended by type 0. */
@@ -39,26 +38,8 @@ struct mb2_info { uint32_t total_size, reserved; };
 struct mb2_tag { uint32_t type, size; };
 struct mb2_mmap { struct mb2_tag tag; uint32_t entry_size, entry_version; };
 struct mb2_mmap_entry { uint64_t base, len; uint32_t type, reserved; };
-struct cpuid_regs { uint32_t eax, ebx, ecx, edx; };
 
 static bool partitioned; /* set once by rt_init: slicehv runs us */
-
-static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port)); }
-static inline uint8_t inb(uint16_t port)
-{
-	uint8_t v;
-
-	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
-}
-
-static struct cpuid_regs cpuid(uint32_t leaf)
-{
-	struct cpuid_regs r;
-
-	__asm__ volatile("cpuid" : "=a"(r.eax), "=b"(r.ebx), "=c"(r.ecx), "=d"(r.edx) : "a"(leaf), "c"(0));
-	return r;
-}
 
 /* 115200 8N1: firmware may leave the line at 5 data bits (Bochs's BIOS does). */
 static void serial_init(void)
@@ -248,11 +229,11 @@ int boot_parse(uint32_t info, struct boot_info *bi)
 /* slicehv: the CPUID hypervisor bit and its signature leaf (hv/hypercall.h). */
 static bool hv_present(void)
 {
-	struct cpuid_regs r = cpuid(1);
+	struct cpuid_regs r = cpuid(1, 0);
 
 	if (!(r.ecx & CPUID_1_ECX_HYPERVISOR))
 		return false;
-	r = cpuid(HV_CPUID_SIGNATURE);
+	r = cpuid(HV_CPUID_SIGNATURE, 0);
 	return r.ebx == HV_SIGNATURE_EBX && r.ecx == HV_SIGNATURE_ECX && r.edx == HV_SIGNATURE_EDX;
 }
 
@@ -267,7 +248,7 @@ bool rt_init(void)
 
 uint32_t cpu_apic_id(void)
 {
-	return cpuid(1).ebx >> CPUID_1_EBX_APIC_SHIFT;
+	return cpuid(1, 0).ebx >> CPUID_1_EBX_APIC_SHIFT;
 }
 
 void tsc_wait(uint64_t ticks)

@@ -2,6 +2,7 @@
 #ifndef GUEST_RT_H
 #define GUEST_RT_H
 
+#include "../arch/x86/x86.h" /* port I/O, CPUID, MSRs, TSC: the same wrappers slicehv uses */
 #include <stdbool.h>
 #include <stdint.h>
 #include "../hv/hypercall.h"
@@ -37,13 +38,5 @@ uint32_t cpu_apic_id(void);
 void tsc_wait(uint64_t ticks);
 int64_t hypercall(uint64_t nr, uint64_t a0);
 __attribute__((noreturn)) void guest_finish(int status);
-
-static inline uint64_t rdtsc(void)
-{
-	uint32_t lo, hi;
-
-	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-	return ((uint64_t)hi << 32) | lo;
-}
 
 #endif
