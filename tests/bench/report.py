@@ -2,7 +2,6 @@
 data for the plot (tests/bench/plot.py) and the summary line."""
 
 import datetime
-import re
 import subprocess
 from pathlib import Path
 
@@ -225,12 +224,6 @@ def footprint_section(f):
     return "## 5. Footprint\n\n" + table(("what", "bytes / lines", "target"), rows)
 
 
-def exit_reasons():
-    """EXIT_REASON_COUNT from arch/x86/vmcs.h ("every") when it cannot be read."""
-    m = re.search(r"EXIT_REASON_COUNT = (\d+)", (REPO / "arch/x86/vmcs.h").read_text())
-    return m[1] if m else "every"
-
-
 def slope(f, key):
     """Ticks (or bytes) key grows by per extra core, from the fewest to the most cores booted."""
     lo, hi = min(f.boot), max(f.boot)
@@ -257,11 +250,9 @@ def observations(f):
             "time, each with 10.4 ms of INIT/SIPI waits (arch/x86/apic.c) and its `vmx on` line "
             "printed before the next is started.")
     out.append(
-        f"- A null hypercall costs {p.rtt['vmcall'] / p.rtt['cpuid']:.1f}× a CPUID exit "
-        f"({p.rtt['vmcall']:,} against {p.rtt['cpuid']:,} ticks): `HC_EXIT_COUNT` sums the "
-        f"partition's {exit_reasons()} per-reason counters on each call (`partition_exits()` in "
-        "hv/partition.c, a loop of a few instructions per reason); a running total would make it "
-        "as cheap as CPUID.")
+        f"- A null hypercall costs {p.rtt['vmcall'] / p.rtt['cpuid']:.2f}× a CPUID exit "
+        f"({p.rtt['vmcall']:,} against {p.rtt['cpuid']:,} ticks): the CPL check and the "
+        "hypercall dispatch; `HC_EXIT_COUNT` itself reads a running total.")
     out.append(
         f"- A guest's console line of {p.serial_chars} bytes takes {p.serial_ticks:,} ticks in a "
         f"partition against {f.bare.serial_ticks:,} bare: two exits a byte, then slicehv sends the "

@@ -212,9 +212,27 @@ def follow(proc, path, out):
         time.sleep(0.1)
 
 
+# Bochs's headless display needs a free TCP port in 5900-5949; when other Bochs runs on this
+# host hold all of them it ends at once, before the machine starts: wait and try again.
+RFB_BUSY = "RFB could not bind any port"
+RFB_RETRIES = 5
+RFB_RETRY_WAIT = 3                    # seconds
+
+
 def boot(m, workdir, live=None):
-    """Run machine m once in workdir (created; old logs removed). With live, a text
-    stream, the serial log is copied onto it as it grows. Returns a Result."""
+    """Run machine m in workdir (created; old logs removed), again if Bochs found no free
+    display port. With live, a text stream, the serial log is copied onto it as it grows.
+    Returns a Result."""
+    for attempt in range(RFB_RETRIES):
+        r = boot_once(m, workdir, live)
+        if m.engine != "bochs" or RFB_BUSY not in r.output or attempt == RFB_RETRIES - 1:
+            return r
+        time.sleep(RFB_RETRY_WAIT)
+    return r
+
+
+def boot_once(m, workdir, live=None):
+    """Run machine m once in workdir. See boot()."""
     workdir = Path(workdir).resolve()          # the engine runs inside it
     workdir.mkdir(parents=True, exist_ok=True)
     for name in log_files(m):

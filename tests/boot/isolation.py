@@ -371,7 +371,6 @@ def attacker_end(a):
 
 def expectations(a):
     """Everything scenario isolation-<a.name> asserts."""
-    h = harness()
     opening = () if a.attack == "all" else ((rf"^\[evil\] hostile: attack {a.attack}$", a.runs),)
     says = tuple((s, a.runs) if isinstance(s, str) else (s[0], s[1] * a.runs) for s in a.says)
     return (((r"^slicehv: starting$", 1), (rf"^slicehv: config: {re.escape(a.config)}$", 1))

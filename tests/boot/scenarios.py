@@ -312,7 +312,7 @@ def default_partitions(cpus, one_g=True):
         sizes = {e - b for b, e in ranges}
         if len(sizes) != 1 or any(b % MiB(2) or e % MiB(2) for b, e in ranges) \
                 or any(ranges[i][1] != ranges[i + 1][0] for i in range(len(ranges) - 1)):
-            return [f"default slices are not equal, adjacent and 2 MiB-aligned: "
+            return ["default slices are not equal, adjacent and 2 MiB-aligned: "
                     + ", ".join(f"{b:#x}-{e:#x}" for b, e in ranges)]
         return []
     out = ((r"^slicehv: config: none given; the default runs toy\.elf on every cpu$", 1),
