@@ -297,14 +297,11 @@ void ap_main(unsigned index)
 	cpu_run(c);
 }
 
-void hv_main(uint32_t magic, uint32_t info)
+/* Multiboot information, shown, and checked against where the hypervisor itself lies. */
+static void read_boot_info(uint32_t magic, uint32_t info)
 {
-	unsigned online = 1;
 	err_t e;
 
-	cpu_init(&cpus[0]); /* first: from here on an exception is reported, not a triple fault */
-	console_init();
-	printk("slicehv: starting\n");
 	if (boot_parse(magic, info, &boot_info, &e) < 0)
 		boot_fail("boot information", &e);
 	print_boot_info(&boot_info);
@@ -313,12 +310,27 @@ void hv_main(uint32_t magic, uint32_t info)
 		__asm__ volatile("ud2");
 	if (check_image_placement(&boot_info, &e) < 0)
 		boot_fail("memory layout", &e);
+}
+
+/* The cores from the MADT, and what VMX offers: a machine that cannot run partitions says why. */
+static void probe_machine(void)
+{
+	err_t e;
+
 	if (discover_cpus(&boot_info, &e) < 0)
 		boot_fail("ACPI", &e);
 	if (vmx_probe(&e) < 0) {
 		printk("slicehv: no vmx: %s\n", e.msg);
 		machine_exit(HV_EXIT_NO_VMX);
 	}
+}
+
+/* VMX on here, then every other core started one at a time; one that never answers is left out. */
+static void start_cpus(void)
+{
+	unsigned online = 1;
+	err_t e;
+
 	tsc_calibrate();
 	if (smp_place_trampoline(&boot_info, (uint64_t)__image_start, (uint64_t)__image_end, &e) < 0)
 		boot_fail("memory layout", &e);
@@ -332,8 +344,14 @@ void hv_main(uint32_t magic, uint32_t info)
 	}
 	printk("slicehv: %u cpus online\n", online);
 	printk("slicehv: timing: cpus online +%lu ticks\n", boot_ticks());
+}
 
+/* The heap, the hypervisor's own W^X page tables, the exit bitmaps; then what slices must avoid. */
+static void reserve_memory(void)
+{
 	uint64_t heap = find_free(&boot_info, HEAP_SIZE);
+	err_t e;
+
 	if (!heap)
 		boot_fail("memory layout", &(err_t){ "no free usable RAM for the hypervisor heap" });
 	heap_init(heap, HEAP_SIZE);
@@ -343,13 +361,24 @@ void hv_main(uint32_t magic, uint32_t info)
 	if (exits_init(&e) < 0)
 		boot_fail("memory layout", &e);
 	note_reserved(&boot_info, heap);
-	load_config(&boot_info);
+}
+
+void hv_main(uint32_t magic, uint32_t info)
+{
+	cpu_init(&cpus[0]); /* first: from here on an exception is reported, not a triple fault */
+	console_init();
+	printk("slicehv: starting\n");
+	read_boot_info(magic, info);
+	probe_machine();
+	start_cpus();
+	reserve_memory();
+	load_config(&boot_info); /* the config module, or the default: a partition per core */
 	print_partition_table();
 	if (build_partitions(&boot_info) == 0) {
 		printk("slicehv: no partition to run\n");
 		machine_exit(HV_EXIT_FAILED);
 	}
 	partition_expect(partition_count, config.errors || config.count != partition_count);
-	launch_go = true;
+	launch_go = true; /* the other cores launch their partitions, and this one its own */
 	cpu_run(&cpus[0]);
 }
