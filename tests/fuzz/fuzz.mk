@@ -50,10 +50,17 @@ $(BUILD)/fuzz/$(1): tests/fuzz/fuzz_$(1).c $(FUZZ_SRC_$(1)) $(FUZZ_SUPPORT_OBJ) 
 endef
 $(foreach t,$(FUZZ_TARGETS),$(eval $(call FUZZ_TARGET_RULE,$(t))))
 
-fuzz: $(FUZZ_BINS)
+# The seeds, written by their generator from this tree (the ELF seed is the freshly built toy).
+FUZZ_CORPUS := $(BUILD)/fuzz/corpus/.written
+$(FUZZ_CORPUS): tests/fuzz/mkcorpus.py $(BUILD)/guest/toy.elf
+	@echo "  CORPUS  $(dir $@)"
+	@rm -rf $(dir $@) && $(PYTHON) tests/fuzz/mkcorpus.py --out $(dir $@) --toy-elf $(BUILD)/guest/toy.elf
+	@touch $@
+
+fuzz: $(FUZZ_BINS) $(FUZZ_CORPUS)
 	@FUZZ_JOBS=$(FUZZ_JOBS) tests/fuzz/run.sh $(BUILD)/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
-fuzz-smoke: $(FUZZ_BINS)
+fuzz-smoke: $(FUZZ_BINS) $(FUZZ_CORPUS)
 	@FUZZ_JOBS=$(FUZZ_SMOKE_JOBS) tests/fuzz/run.sh $(BUILD)/fuzz $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)
 
 .DEFAULT_GOAL := $(FUZZ_SAVED_GOAL)

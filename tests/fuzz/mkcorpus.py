@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Write the seed corpora in tests/fuzz/corpus/<target>/: small valid and nearly valid inputs.
+"""Write the seed corpora into <out>/<target>/: small valid and nearly valid inputs.
 
-Deterministic, so rerunning it changes nothing. With --toy-elf PATH it also stores a stripped copy
-of a built guest (make build/guest/toy.elf) as corpus/elf/toy.elf.
+The seeds are this script: `make fuzz` runs it into $(BUILD)/fuzz/corpus, so they are readable
+here rather than committed as binaries. Deterministic, so rerunning it changes nothing. With
+--toy-elf PATH it also stores a stripped copy of a built guest as <out>/elf/toy.elf.
 """
 import argparse
 import os
@@ -11,8 +12,7 @@ import struct
 import subprocess
 import tempfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-CORPUS = os.path.join(HERE, "corpus")
+CORPUS = "corpus"   # set by main from --out
 
 
 def write(target, name, data):
@@ -261,9 +261,12 @@ def acpi_corpus():
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--toy-elf", help="a built guest to store, stripped, as corpus/elf/toy.elf")
+    global CORPUS
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", required=True, help="corpus directory (one subdirectory per target)")
+    ap.add_argument("--toy-elf", help="a built guest to store, stripped, as <out>/elf/toy.elf")
     args = ap.parse_args()
+    CORPUS = args.out
     config_corpus()
     elf_corpus(args.toy_elf)
     multiboot_corpus()

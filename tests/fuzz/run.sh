@@ -1,6 +1,7 @@
 #!/bin/sh
 # Run libFuzzer targets for a fixed time each, on scratch copies of their seed corpora.
 # usage: tests/fuzz/run.sh <dir with the target binaries> <seconds> <target>...
+# The seed corpora are in <dir>/corpus/<target>/ (tests/fuzz/mkcorpus.py writes them).
 # Prints "fuzz: <target> <N> runs, <N> crashes" per target (plus where the reproducer is) and
 # exits 1 if any target crashed. FUZZ_JOBS targets run at a time (default: all of them).
 set -u
@@ -17,7 +18,7 @@ fuzz_one() {
     t=$1 dir=$bindir/run/$1
     rm -rf "$dir"
     mkdir -p "$dir/corpus" "$dir/artifacts"
-    cp -R "$here/corpus/$t/." "$dir/corpus/"
+    cp -R "$bindir/corpus/$t/." "$dir/corpus/"
     set -- -max_total_time="$secs" -timeout=10 -print_final_stats=1 \
         -artifact_prefix="$dir/artifacts/"
     [ -f "$here/$t.dict" ] && set -- "$@" -dict="$here/$t.dict"
