@@ -6,9 +6,9 @@
 ; run-time address. It then identity-maps [0, MAPPED_GIB GiB) with 2 MiB pages, enters long
 ; mode and calls guest_main(multiboot2 info address).
 
-; ---- Multiboot2 header (Multiboot2 spec 3.1.1): architecture 0 is i386 protected mode.
-MB2_MAGIC         equ 0xe85250d6
-MB2_ARCH_I386     equ 0
+; Multiboot2 header, paging-entry bits and ENTER_LONG_MODE, shared with slicehv's own entry.
+%include "arch/x86/boot.inc"
+
 MB2_LOADER_MAGIC  equ 0x36d76289      ; EAX at entry when a multiboot2 loader started us
 MBI_RESERVED      equ 4               ; the info's unused dword: a 4-byte stack for call/pop
 
@@ -18,13 +18,6 @@ MAPPED_GIB        equ 64
 PAGE_SIZE         equ 4096
 PT_ENTRIES        equ 512
 LARGE_PAGE        equ 1 << 21
-PTE_PRESENT       equ 1 << 0
-PTE_WRITE         equ 1 << 1
-PTE_LARGE         equ 1 << 7
-CR0_PG            equ 1 << 31
-CR4_PAE           equ 1 << 5
-MSR_EFER          equ 0xc0000080
-EFER_LME          equ 1 << 8
 STACK_SIZE        equ 16384
 
 ; ---- GDT (SDM Vol 3A 3.4.5): flat ring-0 descriptors; L=1 makes the code segment 64-bit.
@@ -37,13 +30,7 @@ global _start
 extern guest_main
 
 section .multiboot
-align 8
-mb2_header:
-	dd MB2_MAGIC, MB2_ARCH_I386, mb2_header_end - mb2_header
-	dd -(MB2_MAGIC + MB2_ARCH_I386 + (mb2_header_end - mb2_header))
-	dw 0, 0                         ; end tag: type 0, flags 0
-	dd 8                            ; size 8
-mb2_header_end:
+MULTIBOOT2_HEADER
 
 section .bss
 align PAGE_SIZE
@@ -112,25 +99,15 @@ map_identity:
 	mov dword [edi + 4], 0
 	ret
 
-; Own GDT, PAE, EFER.LME, paging, then a far return into 64-bit code at its run-time address.
+; Own GDT, long mode on our tables, then a far return into 64-bit code at its run-time address.
 enter_long_mode:
 	lea eax, [ebp + gdt - anchor]
 	push eax                        ; GDTR base
 	push word gdt_end - gdt - 1     ; GDTR limit
 	lgdt [esp]
 	add esp, 6
-	mov eax, cr4
-	or eax, CR4_PAE
-	mov cr4, eax
-	RUNTIME eax, pml4
-	mov cr3, eax
-	mov ecx, MSR_EFER
-	rdmsr
-	or eax, EFER_LME
-	wrmsr
-	mov eax, cr0
-	or eax, CR0_PG
-	mov cr0, eax
+	RUNTIME edi, pml4
+	ENTER_LONG_MODE edi
 	push SEL_CODE64
 	lea eax, [ebp + long_mode - anchor]
 	push eax

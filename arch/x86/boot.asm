@@ -12,18 +12,8 @@ MB1_FLAG_MEMINFO equ 1 << 1
 MB1_FLAG_ADDRS  equ 1 << 16
 MB1_FLAGS       equ MB1_FLAG_MEMINFO | MB1_FLAG_ADDRS
 
-; ---- Multiboot 2 header (Multiboot2 spec 3.1.1): architecture 0 is i386 protected mode.
-MB2_MAGIC       equ 0xe85250d6
-MB2_ARCH_I386   equ 0
-
 section .multiboot
-align 8
-mb2_header:
-	dd MB2_MAGIC, MB2_ARCH_I386, mb2_header_end - mb2_header
-	dd -(MB2_MAGIC + MB2_ARCH_I386 + (mb2_header_end - mb2_header))
-	dw 0, 0                         ; end tag: type 0, flags 0
-	dd 8                            ; size 8
-mb2_header_end:
+MULTIBOOT2_HEADER
 
 align 4
 mb1_header:
@@ -81,18 +71,7 @@ _start:
 	mov dword [boot_pml4], boot_pdpt + (PTE_PRESENT | PTE_WRITE)
 
 	lgdt [boot_gdt_ptr]
-	mov eax, cr4
-	or eax, CR4_PAE
-	mov cr4, eax
-	mov eax, boot_pml4
-	mov cr3, eax
-	mov ecx, MSR_EFER
-	rdmsr
-	or eax, EFER_LME
-	wrmsr
-	mov eax, cr0
-	or eax, CR0_PG | CR0_PE | CR0_NE
-	mov cr0, eax
+	ENTER_LONG_MODE boot_pml4
 	jmp BOOT_CS64:long_mode
 
 no_long_mode:

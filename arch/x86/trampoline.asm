@@ -35,18 +35,7 @@ tramp_pm:
 	mov ds, ax
 	mov es, ax
 	mov ss, ax
-	mov eax, cr4
-	or eax, CR4_PAE
-	mov cr4, eax
-	mov eax, [ebx + OFF(tramp_cr3)]
-	mov cr3, eax
-	mov ecx, MSR_EFER
-	rdmsr
-	or eax, EFER_LME
-	wrmsr
-	mov eax, cr0
-	or eax, CR0_PG | CR0_NE
-	mov cr0, eax
+	ENTER_LONG_MODE [ebx + OFF(tramp_cr3)]
 	jmp far [ebx + OFF(tramp_jump64)]
 
 bits 64
