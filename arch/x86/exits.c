@@ -475,15 +475,8 @@ static void (*const handlers[EXIT_REASON_COUNT])(struct vcpu *) = {
 	[EXIT_REASON_HLT] = handle_hlt,
 	[EXIT_REASON_INVD] = handle_fatal, /* would drop other partitions' dirty cache lines */
 	[EXIT_REASON_VMCALL] = handle_vmcall,
-	[EXIT_REASON_VMCLEAR] = handle_undefined,
-	[EXIT_REASON_VMLAUNCH] = handle_undefined,
-	[EXIT_REASON_VMPTRLD] = handle_undefined,
-	[EXIT_REASON_VMPTRST] = handle_undefined,
-	[EXIT_REASON_VMREAD] = handle_undefined,
-	[EXIT_REASON_VMRESUME] = handle_undefined,
-	[EXIT_REASON_VMWRITE] = handle_undefined,
-	[EXIT_REASON_VMXOFF] = handle_undefined,
-	[EXIT_REASON_VMXON] = handle_undefined,
+	/* VMCLEAR, VMLAUNCH, VMPTRLD, VMPTRST, VMREAD, VMRESUME, VMWRITE, VMXOFF, VMXON (19-27). */
+	[EXIT_REASON_VMCLEAR ... EXIT_REASON_VMXON] = handle_undefined,
 	[EXIT_REASON_INVEPT] = handle_undefined,
 	[EXIT_REASON_INVVPID] = handle_undefined,
 	[EXIT_REASON_VMFUNC] = handle_undefined,
