@@ -115,13 +115,7 @@ enter_long_mode:
 
 bits 64
 long_mode:
-	mov ax, SEL_DATA
-	mov ds, ax
-	mov es, ax
-	mov ss, ax
-	xor eax, eax
-	mov fs, ax
-	mov gs, ax
+	LOAD_DATA_SEGMENTS SEL_DATA
 	lea rsp, [rel stack_top]
 	mov edi, esi                    ; zero-extends the info address
 	call guest_main

@@ -89,13 +89,7 @@ no_long_mode:
 
 bits 64
 long_mode:
-	mov ax, BOOT_DS
-	mov ds, ax
-	mov es, ax
-	mov ss, ax
-	xor eax, eax
-	mov fs, ax
-	mov gs, ax
+	LOAD_DATA_SEGMENTS BOOT_DS
 	mov rsp, [rel bsp_stack_top]
 	call hv_main                    ; hv_main(magic, info) ends the machine; it never returns
 .hang:

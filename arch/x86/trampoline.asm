@@ -31,19 +31,13 @@ trampoline_start:
 
 bits 32
 tramp_pm:
-	mov ax, TRAMP_DS
-	mov ds, ax
-	mov es, ax
-	mov ss, ax
+	LOAD_DATA_SEGMENTS TRAMP_DS
 	ENTER_LONG_MODE [ebx + OFF(tramp_cr3)]
 	jmp far [ebx + OFF(tramp_jump64)]
 
 bits 64
 tramp_lm:
-	mov ax, TRAMP_DS
-	mov ds, ax
-	mov es, ax
-	mov ss, ax
+	LOAD_DATA_SEGMENTS TRAMP_DS
 	mov rsp, [rbx + OFF(tramp_stack)]
 	mov edi, [rbx + OFF(tramp_cpu)]
 	call [rbx + OFF(tramp_entry)]   ; ap_main never returns
