@@ -178,6 +178,28 @@ static bool parse_field(struct parser *p, struct partition_cfg *pc, char *tok, u
 	return report(p, pc, "unknown key '%s'", tok);
 }
 
+/*
+ * A console prefix names one partition's lines: no partition may print under another's name or
+ * console, nor as slicehv itself.
+ */
+static bool console_unique(struct parser *p, struct partition_cfg *pc)
+{
+	if (!strcmp(pc->console, HV_CONSOLE_NAME))
+		return report(p, pc, "console %s: reserved for the hypervisor's own lines", pc->console);
+	for (const struct partition_cfg *q = p->cfg->part; q < pc; q++) {
+		if (!strcmp(q->console, pc->name))
+			return report(p, pc, "name %s is the console of partition %s on line %u", pc->name,
+				      q->name, q->line);
+		if (!strcmp(q->console, pc->console))
+			return report(p, pc, "console %s is already used by partition %s on line %u", pc->console,
+				      q->name, q->line);
+		if (!strcmp(q->name, pc->console))
+			return report(p, pc, "console %s is the name of partition %s on line %u", pc->console,
+				      q->name, q->line);
+	}
+	return true;
+}
+
 static bool parse_partition(struct parser *p, struct partition_cfg *pc, char **tok, unsigned ntok)
 {
 	const char *why;
@@ -199,7 +221,7 @@ static bool parse_partition(struct parser *p, struct partition_cfg *pc, char **t
 			return report(p, pc, "missing %s=", key_names[k]);
 	if (!pc->console[0])
 		ksnprintf(pc->console, sizeof(pc->console), "%s", pc->name);
-	return true;
+	return console_unique(p, pc);
 }
 
 /* The largest binary unit that divides v exactly: 64M, 1G, 12K, or plain bytes. */

@@ -9,6 +9,7 @@
 #define CFG_MAX_PARTITIONS  HV_MAX_CPUS /* one core each */
 #define CFG_SLICE_ALIGN     MiB(2)      /* slices start and end on 2 MiB pages: large EPT leaves */
 #define CFG_DEFAULT_RESTARTS 3
+#define HV_CONSOLE_NAME     "slicehv"   /* the prefix of the hypervisor's own lines */
 
 enum fault_policy { FAULT_PARK, FAULT_RESTART };
 

@@ -46,7 +46,7 @@ int64_t hypercall(struct partition *p, uint64_t nr, uint64_t a0, uint64_t a1, ui
 	case HC_EXIT_COUNT:
 		return (int64_t)p->exits_total;
 	case HC_DONE:
-		p->status = (int)a0;
+		p->status = (int64_t)a0; /* all 64 bits: any nonzero value is a failure */
 		partition_stop(p, PARTITION_DONE);
 	default:
 		partition_deny(p, "unknown hypercall %lu", nr);

@@ -190,30 +190,48 @@ static void note_reserved(const struct boot_info *bi, uint64_t heap)
 	reserved[RESERVED_BOOTINFO] = (struct reserved_range){ bi->info_start, bi->info_end, "boot information" };
 }
 
+/* The config is the module whose name, the first word of its GRUB line, ends in .cfg. */
+static bool is_config_module(const struct boot_module *mod)
+{
+	size_t n = 0, k = strlen(CONFIG_SUFFIX);
+
+	while (mod->name[n] && mod->name[n] != ' ')
+		n++;
+	return n >= k && !strncmp(mod->name + n - k, CONFIG_SUFFIX, k);
+}
+
 static unsigned load_config(const struct boot_info *bi)
 {
 	struct machine_desc m = { bi->mmap, bi->mmap_count, reserved, RESERVED_COUNT,
 				  bi->mod, bi->mod_count, cpu_count };
+	const struct boot_module *cfg = NULL;
+	unsigned extra = 0, valid;
+	const char *text;
 
 	for (unsigned i = 0; i < bi->mod_count; i++) {
-		const struct boot_module *mod = &bi->mod[i];
-		size_t n = strlen(mod->name), k = strlen(CONFIG_SUFFIX);
-
-		if (n >= k && !strcmp(mod->name + n - k, CONFIG_SUFFIX)) {
-			const char *text = phys_ptr(mod->start, mod->end - mod->start);
-
-			printk("slicehv: config: %s\n", mod->name);
-			if (!text) {
-				print_config_error(NULL, "the config module is above the memory slicehv maps");
-				config.errors++;
-				return 0;
-			}
-			return config_parse(&config, mod->name, text, mod->end - mod->start, &m,
-					    print_config_error, NULL);
+		if (!is_config_module(&bi->mod[i]))
+			continue;
+		if (cfg) {
+			printk("slicehv: config: module %s is a second config: ignored\n", bi->mod[i].name);
+			extra++;
+		} else {
+			cfg = &bi->mod[i];
 		}
 	}
-	printk("slicehv: config: none given; the default runs %s on every cpu\n", DEFAULT_IMAGE);
-	return config_default(&config, DEFAULT_IMAGE, &m, print_config_error, NULL);
+	if (!cfg) {
+		printk("slicehv: config: none given; the default runs %s on every cpu\n", DEFAULT_IMAGE);
+		return config_default(&config, DEFAULT_IMAGE, &m, print_config_error, NULL);
+	}
+	printk("slicehv: config: %s\n", cfg->name);
+	text = cfg->end == cfg->start ? "" : phys_ptr(cfg->start, cfg->end - cfg->start);
+	if (!text) {
+		print_config_error(NULL, "the config module is above the memory slicehv maps");
+		config.errors++;
+		return 0;
+	}
+	valid = config_parse(&config, cfg->name, text, cfg->end - cfg->start, &m, print_config_error, NULL);
+	config.errors += extra; /* a config that is not read is a config problem too */
+	return valid;
 }
 
 static void print_partition_table(void)

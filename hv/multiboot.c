@@ -92,9 +92,9 @@ static int add_module(struct boot_info *bi, uint64_t start, uint64_t end, err_t 
 {
 	if (bi->mod_count >= BOOT_MAX_MODULES)
 		return err_set(e, "more than BOOT_MAX_MODULES (%d) modules", BOOT_MAX_MODULES);
-	if (end <= start)
-		return err_set(e, "module %u [0x%lx, 0x%lx): end is not above start", bi->mod_count,
-			       start, end);
+	/* An empty file is a module too (GRUB gives [0, 0)): the loader refuses a partition naming it. */
+	if (end < start)
+		return err_set(e, "module %u [0x%lx, 0x%lx): end is below start", bi->mod_count, start, end);
 	bi->mod[bi->mod_count].start = start;
 	bi->mod[bi->mod_count++].end = end;
 	return 0;

@@ -81,6 +81,8 @@ int partition_load(struct partition *p, err_t *e)
 	const struct boot_module *image = p->module;
 	const void *file = phys_ptr(image->start, image->end - image->start);
 
+	if (image->end == image->start)
+		return err_set(e, "image %s is an empty module", image->name);
 	if (!file)
 		return err_set(e, "image %s is not in mapped memory", image->name);
 	if (elf_load(file, image->end - image->start, c->base, c->size, c->base + GUEST_IMAGE_OFFSET,
@@ -171,7 +173,7 @@ static void print_stats(const struct partition *p)
 	       p->ept_build_ticks, p->tsc_launched, p->tsc_first_output);
 	n = ksnprintf(line, sizeof(line), "slicehv: stats %s: %s", p->cfg->name, partition_state_name(p->state));
 	if (p->state == PARTITION_DONE)
-		n += ksnprintf(line + n, sizeof(line) - n, " status %d", p->status);
+		n += ksnprintf(line + n, sizeof(line) - n, " status %ld", p->status);
 	if (p->restarts)
 		n += ksnprintf(line + n, sizeof(line) - n, ", restarts %u", p->restarts);
 	n += ksnprintf(line + n, sizeof(line) - n, ", denied %u, exits %lu:", p->denied, p->exits_total);

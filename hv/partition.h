@@ -24,7 +24,7 @@ struct partition {
 	unsigned index;
 	unsigned restarts;               /* done so far, up to cfg->restarts */
 	enum partition_state state;
-	int status;                      /* HC_DONE's status */
+	int64_t status;                  /* HC_DONE's status, the guest's whole RDI */
 	struct ept ept;
 	struct elf_image image;
 	uint64_t bootinfo;               /* guest-physical address of its multiboot2 information */

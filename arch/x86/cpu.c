@@ -15,6 +15,7 @@
 /* Exceptions that may arrive on a broken stack get a known-good one (SDM Vol 3A 6.14.5). */
 #define VECTOR_NMI 2
 #define VECTOR_DF 8
+#define VECTOR_MC 18
 #define IST_INDEX 1
 
 extern const uint64_t isr_table[NUM_EXCEPTIONS];
@@ -83,13 +84,32 @@ void cpu_init(struct cpu *c)
 	wrmsr(IA32_GS_BASE, (uint64_t)c);
 }
 
-/* A hypervisor exception is a hypervisor bug: report everything, then end the machine. */
+/* A fault of an instruction run for a guest (x86.h GUEST_SAFE) resumes after it, vector in R11. */
+static bool fixup(struct exception_frame *f)
+{
+	extern const struct fixup __fixup_start[], __fixup_end[];
+
+	/* An NMI or machine check is not the instruction's fault, even if it interrupted there. */
+	if (f->vector == VECTOR_NMI || f->vector == VECTOR_MC)
+		return false;
+	for (const struct fixup *x = __fixup_start; x < __fixup_end; x++)
+		if (x->insn == f->rip) {
+			f->rip = x->resume;
+			f->r11 = f->vector;
+			return true;
+		}
+	return false;
+}
+
+/* Any other hypervisor exception is a hypervisor bug: report everything, then end the machine. */
 void exception_handler(struct exception_frame *f)
 {
 	const char *name = f->vector < ARRAY_SIZE(exception_names) && exception_names[f->vector]
 				   ? exception_names[f->vector]
 				   : "reserved";
 
+	if (fixup(f))
+		return;
 	printk("slicehv: cpu %u: exception %s (vector %lu) error 0x%lx at rip 0x%lx cr2 0x%lx\n",
 	       this_cpu()->index, name, f->vector, f->error, f->rip, read_cr2());
 	printk("  rax %016lx rbx %016lx rcx %016lx rdx %016lx\n", f->rax, f->rbx, f->rcx, f->rdx);

@@ -6,6 +6,7 @@
 #include "../../hv/heap.h"
 #include "../../hv/hypercall.h"
 #include "../../hv/partition.h"
+#include "../../hv/phys.h"
 #include "../../hv/string.h"
 #include "msr.h"
 #include "vmx.h"
@@ -50,8 +51,9 @@
 /* CPUID leaves we shape (SDM Vol 2A, CPUID). */
 #define CPUID_FEATURES 1
 #define CPUID_TOPOLOGY 0xb
-#define CPUID_XSAVE 0xd
 #define CPUID_HV_LAST 0x400000ffu
+#define CPUID_EXT_FEATURES 0x80000001u
+#define CPUID_EXT_EDX_NX BIT(20)
 #define CPUID_1_EBX_APIC_SHIFT 24
 #define CPUID_1_EBX_COUNT_MASK 0x00ff0000u
 #define CPUID_1_EBX_ONE_CPU 0x00010000u
@@ -283,11 +285,15 @@ static void handle_rdmsr(struct vcpu *v)
 	skip_instruction();
 }
 
+/* EFER bits a guest may set: NXE only where the CPU has execute-disable (SDM Vol 4, IA32_EFER). */
 static bool efer_write(uint64_t val)
 {
 	uint64_t efer = vmcs_read64(GUEST_IA32_EFER);
+	uint64_t allowed = IA32_EFER_SCE | IA32_EFER_LME | IA32_EFER_LMA;
 
-	if (val & ~(uint64_t)(IA32_EFER_SCE | IA32_EFER_LME | IA32_EFER_LMA | IA32_EFER_NXE))
+	if (cpuid(CPUID_EXT_FEATURES, 0).edx & CPUID_EXT_EDX_NX)
+		allowed |= IA32_EFER_NXE;
+	if (val & ~allowed)
 		return false;
 	/* Changing LME while paging is on is a #GP on real CPUs (SDM Vol 3A 10.8.5). */
 	if (((val ^ efer) & IA32_EFER_LME) && (vmcs_read64(GUEST_CR0) & CR0_PG))
@@ -310,19 +316,65 @@ static void handle_wrmsr(struct vcpu *v)
 	inject_gp();
 }
 
-/* CR0 writes exit for PG (EFER.LMA follows it, SDM Vol 3A 10.8.5) and for the fixed bits. */
-static bool cr0_write(uint64_t val)
-{
-	uint64_t efer = vmcs_read64(GUEST_IA32_EFER);
-	uint32_t entry = vmcs_read32(VM_ENTRY_CONTROLS);
+/* PDPTE bits that must be 0 in a present entry (SDM Vol 3A 4.4.1, Table 4-8). */
+#define PDPTE_PRESENT BIT(0)
+#define PDPTE_RESERVED 0x1e6ull /* bits 2:1 and 8:5 */
+#define PDPTE_COUNT 4
+#define PAE_CR3_MASK 0xffffffe0ull /* the PDPT's 32-byte-aligned address (SDM Vol 3A 4.4) */
 
-	if (((val & CR0_PG) && !(val & CR0_PE)) || ((val | guest_cr0_forced) & ~guest_cr0_fixed1))
+/*
+ * PAE paging outside IA-32e mode takes its four PDPTEs from the VMCS at VM entry (SDM Vol 3C
+ * 27.3.2.4): an emulated MOV CR0 that turns it on, or changes CD, NW or PG under it, must load
+ * them from CR3 as the CPU would (SDM Vol 3A 4.4.1), with #GP for a reserved bit.
+ */
+static bool load_pdptes(const struct vcpu *v)
+{
+	uint64_t base = vmcs_read64(GUEST_CR3) & PAE_CR3_MASK, reserved;
+	const uint64_t *pdpt;
+	char what[96];
+
+	if (!partition_owns(v->p, base, PDPTE_COUNT * sizeof(uint64_t)) ||
+	    !(pdpt = phys_ptr(base, PDPTE_COUNT * sizeof(uint64_t)))) {
+		ksnprintf(what, sizeof(what), "ept-violation: read of the PAE PDPT at guest-physical 0x%lx", base);
+		park_with_dump(v, what);
+	}
+	reserved = PDPTE_RESERVED | ~((1ull << vmx_msrs.phys_addr_bits) - 1);
+	for (unsigned i = 0; i < PDPTE_COUNT; i++)
+		if ((pdpt[i] & PDPTE_PRESENT) && (pdpt[i] & reserved))
+			return false;
+	vmcs_write64(GUEST_PDPTE0, pdpt[0]);
+	vmcs_write64(GUEST_PDPTE1, pdpt[1]);
+	vmcs_write64(GUEST_PDPTE2, pdpt[2]);
+	vmcs_write64(GUEST_PDPTE3, pdpt[3]);
+	return true;
+}
+
+/* The CR0 bits MOV CR0 keeps; the others in 31:0 are reserved and ignored (SDM Vol 3A 2.5). */
+#define CR0_DEFINED (CR0_PE | CR0_MP | CR0_EM | CR0_TS | CR0_ET | CR0_NE | CR0_WP | CR0_AM | CR0_NW | CR0_CD | CR0_PG)
+#define CR0_CACHE (CR0_CD | CR0_NW)
+
+/*
+ * MOV CR0 exits for PG (EFER.LMA follows it, SDM Vol 3A 10.8.5), for the fixed bits, and for CD
+ * and NW, which VM entry does not load (SDM Vol 3C 27.3.2.1): slicehv sets them on the
+ * partition's own core. Each #GP of MOV CR0 (SDM Vol 2B MOV) is the guest's.
+ */
+static bool cr0_write(const struct vcpu *v, uint64_t val)
+{
+	uint64_t efer = vmcs_read64(GUEST_IA32_EFER), old = vmcs_read64(CR0_READ_SHADOW);
+	uint32_t entry = vmcs_read32(VM_ENTRY_CONTROLS);
+	bool cs_long = vmcs_read32(GUEST_CS_AR_BYTES) & AR_L, pae = vmcs_read64(GUEST_CR4) & CR4_PAE;
+
+	if ((val >> 32) || ((val & CR0_PG) && !(val & CR0_PE)) || ((val & CR0_NW) && !(val & CR0_CD)))
+		return false;
+	val = (val & CR0_DEFINED) | CR0_ET; /* ET is hard-wired to 1 */
+	if ((val | guest_cr0_forced) & ~guest_cr0_fixed1)
 		return false;
 	/* Paging goes off only from compatibility mode, never from 64-bit code (SDM Vol 3A 10.8.5). */
-	if (!(val & CR0_PG) && (efer & IA32_EFER_LMA) && (vmcs_read32(GUEST_CS_AR_BYTES) & AR_L))
+	if (!(val & CR0_PG) && (efer & IA32_EFER_LMA) && cs_long)
 		return false;
-	if ((val & CR0_PG) && (efer & IA32_EFER_LME)) {
-		if (!(vmcs_read64(GUEST_CR4) & CR4_PAE))
+	if ((val & CR0_PG) && !(old & CR0_PG) && (efer & IA32_EFER_LME)) {
+		/* Long mode needs PAE and a code segment that is not yet 64-bit (SDM Vol 2B MOV CR). */
+		if (!pae || cs_long)
 			return false;
 		efer |= IA32_EFER_LMA;
 		entry |= ENTRY_IA32E_MODE_GUEST;
@@ -330,6 +382,10 @@ static bool cr0_write(uint64_t val)
 		efer &= ~(uint64_t)IA32_EFER_LMA;
 		entry &= ~ENTRY_IA32E_MODE_GUEST;
 	}
+	if ((val & CR0_PG) && pae && !(efer & IA32_EFER_LMA) && ((val ^ old) & (CR0_PG | CR0_CACHE)) &&
+	    !load_pdptes(v))
+		return false;
+	write_cr0((read_cr0() & ~CR0_CACHE) | (val & CR0_CACHE));
 	vmcs_write64(GUEST_IA32_EFER, efer);
 	vmcs_write32(VM_ENTRY_CONTROLS, entry);
 	vmcs_write64(CR0_READ_SHADOW, val);
@@ -360,7 +416,7 @@ static void handle_cr_access(struct vcpu *v)
 	if (CR_QUAL_TYPE(v->qual) != CR_MOV_TO)
 		park_with_dump(v, "unexpected CLTS/LMSW exit");
 	if (cr == 0)
-		ok = cr0_write(gpr_read(v->regs, reg));
+		ok = cr0_write(v, gpr_read(v->regs, reg));
 	else if (cr == 4)
 		ok = cr4_write(gpr_read(v->regs, reg));
 	else if (cr == 3)
@@ -386,18 +442,50 @@ static void handle_vmcall(struct vcpu *v)
 	r->rax = (uint64_t)hypercall(v->p, r->rax, r->rdi, r->rsi, r->rdx);
 }
 
-/* XSETBV: only XCR0, only feature sets this CPU has, x87 always on (SDM Vol 1 13.3). */
-static void handle_xsetbv(struct vcpu *v)
+/* XCR0 components whose rules tie them together (SDM Vol 1 13.3, XSETBV's #GP list). */
+#define XCR0_SSE BIT(1)
+#define XCR0_AVX BIT(2)
+#define XCR0_BNDREGS BIT(3)
+#define XCR0_BNDCSR BIT(4)
+#define XCR0_AVX512 (BIT(5) | BIT(6) | BIT(7)) /* opmask, ZMM_Hi256, Hi16_ZMM */
+#define XCR0_TILECFG BIT(17)
+#define XCR0_TILEDATA BIT(18)
+
+/* A component group must be all on or all off. */
+static bool all_or_none(uint64_t v, uint64_t group) { return (v & group) == 0 || (v & group) == group; }
+
+/* Every #GP rule of XSETBV (SDM Vol 2D XSETBV, Vol 1 13.3) for XCR0 = val. */
+static bool xcr0_valid(uint64_t val)
 {
-	uint64_t val = ((uint64_t)(uint32_t)v->regs->rdx << 32) | (uint32_t)v->regs->rax;
 	struct cpuid_regs x = cpuid(CPUID_XSAVE, 0);
 	uint64_t supported = ((uint64_t)x.edx << 32) | x.eax;
 
-	if ((uint32_t)v->regs->rcx != 0 || !(val & XCR0_X87) || (val & ~supported)) {
+	if (!(val & XCR0_X87) || (val & ~supported))
+		return false;
+	if ((val & XCR0_AVX) && !(val & XCR0_SSE))
+		return false;
+	if (!all_or_none(val, XCR0_BNDREGS | XCR0_BNDCSR) || !all_or_none(val, XCR0_TILECFG | XCR0_TILEDATA))
+		return false;
+	return all_or_none(val, XCR0_AVX512) && (!(val & XCR0_AVX512) || (val & XCR0_AVX));
+}
+
+/* XSETBV: only XCR0 at CPL 0, by every rule of the SDM, and under a fixup all the same. */
+static void handle_xsetbv(struct vcpu *v)
+{
+	uint64_t val = ((uint64_t)(uint32_t)v->regs->rdx << 32) | (uint32_t)v->regs->rax;
+	int fault;
+
+	if ((uint32_t)v->regs->rcx != 0 || AR_DPL(vmcs_read32(GUEST_SS_AR_BYTES)) != 0 || !xcr0_valid(val)) {
 		inject_gp();
 		return;
 	}
-	xsetbv(0, val);
+	fault = xsetbv_safe(0, val);
+	if (fault != FAULT_NONE) {
+		printk("slicehv: partition %s: xsetbv 0x%lx faulted with vector %d in slicehv: injected\n",
+		       v->p->cfg->name, val, fault);
+		inject_exception((unsigned)fault, fault == VECTOR_GP, 0);
+		return;
+	}
 	skip_instruction();
 }
 

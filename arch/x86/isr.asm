@@ -1,4 +1,6 @@
-; Exception entry stubs: push a uniform frame (vector, error code, registers), call C.
+; Exception entry stubs: push a uniform frame (vector, error code, registers), call C. The C
+; handler returns only for a fault it fixed up (an instruction run for a guest, arch/x86/x86.h
+; GUEST_SAFE); then the frame, changed by it, is restored and IRETQ resumes at the fixup.
 
 extern exception_handler
 global isr_table
@@ -37,11 +39,27 @@ isr_common:
 	push r14
 	push r15
 	mov rdi, rsp
+	mov rbx, rsp                    ; callee-saved: the frame, across the call
 	and rsp, -16                    ; the C ABI wants a 16-byte aligned stack
-	call exception_handler          ; reports and ends the machine; never returns
-.hang:
-	hlt
-	jmp .hang
+	call exception_handler          ; a fault it cannot fix up is reported and ends the machine
+	mov rsp, rbx
+	pop r15
+	pop r14
+	pop r13
+	pop r12
+	pop r11
+	pop r10
+	pop r9
+	pop r8
+	pop rbp
+	pop rdi
+	pop rsi
+	pop rdx
+	pop rcx
+	pop rbx
+	pop rax
+	add rsp, 16                     ; vector and error code
+	iretq
 
 section .rodata
 align 8

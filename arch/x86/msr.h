@@ -24,9 +24,12 @@
 #define IA32_EFER_LMA (1u << 10)
 #define IA32_EFER_NXE (1u << 11)
 #define IA32_STAR 0xc0000081
+#define IA32_LSTAR 0xc0000082
+#define IA32_CSTAR 0xc0000083
 #define IA32_FMASK 0xc0000084
 #define IA32_FS_BASE 0xc0000100
 #define IA32_GS_BASE 0xc0000101
+#define IA32_KERNEL_GS_BASE 0xc0000102
 #define IA32_TSC_AUX 0xc0000103
 
 /* VMX capability MSRs (SDM Vol 3D Appendix A). */

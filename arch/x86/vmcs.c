@@ -13,6 +13,9 @@
 #include "x86.h"
 
 #define DR7_INIT 0x400ull              /* DR7's value after reset (SDM Vol 3B 18.2.4) */
+#define DR6_INIT 0xffff0ff0ull         /* DR6's value after reset (SDM Vol 3B 18.2.3) */
+#define FCW_INIT 0x37f                 /* x87 control word after FINIT (SDM Vol 1 8.1.5) */
+#define MXCSR_INIT 0x1f80              /* MXCSR after reset (SDM Vol 1 10.2.3) */
 #define PAT_POWER_ON 0x0007040600070406ull /* IA32_PAT's value after reset (SDM Vol 3A 13.12.2) */
 #define INVVPID_ALL_CONTEXT 2ull       /* INVVPID type (SDM Vol 3C 31.3, INVVPID) */
 #define FLAT_LIMIT 0xffffffffu
@@ -179,7 +182,7 @@ static void setup_guest(const struct partition *p)
 	guest_cr0_forced = vmx_msrs.cr0_fixed0 & ~(CR0_PE | CR0_PG); /* unrestricted guest */
 	guest_cr0_fixed1 = vmx_msrs.cr0_fixed1;
 	guest_cr4_forced = vmx_msrs.cr4_fixed0;
-	vmcs_write64(CR0_GUEST_HOST_MASK, guest_cr0_forced | CR0_PG);
+	vmcs_write64(CR0_GUEST_HOST_MASK, guest_cr0_forced | CR0_PG | CR0_CD | CR0_NW);
 	vmcs_write64(CR0_READ_SHADOW, cr0);
 	vmcs_write64(GUEST_CR0, cr0 | guest_cr0_forced);
 	vmcs_write64(CR4_GUEST_HOST_MASK, guest_cr4_forced);
@@ -233,6 +236,47 @@ static int check_entry_state(err_t *e)
 }
 
 /*
+ * A guest's state that is not in the VMCS, as after reset, so a restarted partition sees nothing
+ * of the one before (SDM Vol 3A 9.1.1, Table 9-1): the SYSCALL and swap-GS MSRs, TSC_AUX, DR0-3
+ * and DR6, CR2, CR8, caching on, and every x87/SSE/AVX register. XSAVE's header with XSTATE_BV
+ * = 0 puts each component in XCR0 in its init state (SDM Vol 1 13.8.1); MXCSR and, for FXRSTOR,
+ * the control word come from the legacy area.
+ */
+static const struct {
+	uint16_t fcw;
+	uint8_t pad0[22];
+	uint32_t mxcsr;
+	uint8_t pad1[548];
+} __attribute__((aligned(64))) vector_state_init = { .fcw = FCW_INIT, .mxcsr = MXCSR_INIT };
+
+static void reset_core_state(void)
+{
+	static const uint32_t msrs[] = { IA32_STAR, IA32_LSTAR, IA32_CSTAR, IA32_FMASK, IA32_KERNEL_GS_BASE,
+					 IA32_TSC_AUX };
+	struct cpuid_regs x;
+
+	for (unsigned i = 0; i < ARRAY_SIZE(msrs); i++)
+		wrmsr(msrs[i], 0);
+	write_dr0(0);
+	write_dr1(0);
+	write_dr2(0);
+	write_dr3(0);
+	write_dr6(DR6_INIT);
+	write_cr2(0);
+	write_cr8(0);
+	write_cr0(read_cr0() & ~(CR0_CD | CR0_NW));
+	if (!(read_cr4() & CR4_OSXSAVE)) {
+		fxrstor(&vector_state_init);
+		return;
+	}
+	/* Every user component the CPU has, then XCR0 as after reset: x87 only. */
+	x = cpuid(CPUID_XSAVE, 0);
+	xsetbv(0, ((uint64_t)x.edx << 32) | x.eax);
+	xrstor(&vector_state_init, ~0ull);
+	xsetbv(0, XCR0_X87);
+}
+
+/*
  * A restart reuses the partition's VPID: drop whatever the TLBs still hold for it (SDM Vol 3C
  * 29.4.3.3, "all-context" as every CPU with INVVPID has it).
  */
@@ -260,9 +304,7 @@ int vmcs_launch(struct cpu *c, struct partition *p, err_t *e)
 		return -1;
 	if (vmx_caps.vpid)
 		invvpid_all();
-	/* XCR0 is not in the VMCS: a (re)started guest finds it as after reset. */
-	if (read_cr4() & CR4_OSXSAVE)
-		xsetbv(0, XCR0_X87);
+	reset_core_state();
 	regs.rax = MULTIBOOT2_BOOTLOADER_MAGIC;
 	regs.rbx = p->bootinfo;
 	printk("slicehv: partition %s cpu %u mem 0x%lx-0x%lx: launched\n", p->cfg->name, c->index,

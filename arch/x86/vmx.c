@@ -121,8 +121,13 @@ int vmx_enable(struct cpu *c, err_t *e)
 		return err_set(e, "CPUID.1:ECX.VMX is clear on this core");
 	if (feature_control_enable(c, e) < 0)
 		return -1;
-	write_cr0(apply_fixed(read_cr0(), vmx_msrs.cr0_fixed0, vmx_msrs.cr0_fixed1));
-	/* slicehv carries out a guest's XSETBV itself, which needs CR4.OSXSAVE (SDM Vol 1 13.3). */
+	/*
+	 * A core leaves INIT with caching off (CR0.CD = NW = 1, SDM Vol 3A 9.1.1), and firmware may
+	 * leave the boot CPU so: slicehv and its partitions run with caching on.
+	 */
+	write_cr0(apply_fixed(read_cr0() & ~(CR0_CD | CR0_NW), vmx_msrs.cr0_fixed0, vmx_msrs.cr0_fixed1));
+	/* slicehv carries out a guest's XSETBV and resets its vector state: CR4.OSXSAVE, OSFXSR. */
+	write_cr4(read_cr4() | CR4_OSFXSR);
 	if (cpuid(1, 0).ecx & CPUID_1_ECX_XSAVE)
 		write_cr4(read_cr4() | CR4_OSXSAVE);
 	write_cr4(apply_fixed(read_cr4() | CR4_VMXE, vmx_msrs.cr4_fixed0, vmx_msrs.cr4_fixed1));

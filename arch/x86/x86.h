@@ -6,10 +6,18 @@
 
 /* Control-register bits (SDM Vol 3A 2.5). */
 #define CR0_PE BIT(0)
+#define CR0_MP BIT(1)
+#define CR0_EM BIT(2)
+#define CR0_TS BIT(3)
 #define CR0_ET BIT(4)
 #define CR0_NE BIT(5)
+#define CR0_WP BIT(16)
+#define CR0_AM BIT(18)
+#define CR0_NW BIT(29)
+#define CR0_CD BIT(30)
 #define CR0_PG BIT(31)
 #define CR4_PAE BIT(5)
+#define CR4_OSFXSR BIT(9)
 #define CR4_VMXE BIT(13)
 #define CR4_OSXSAVE BIT(18)
 
@@ -21,6 +29,8 @@
 #define CPUID_1_ECX_VMX BIT(5)
 #define CPUID_1_ECX_XSAVE BIT(26)
 #define CPUID_1_ECX_HYPERVISOR BIT(31)
+
+#define CPUID_XSAVE 0xd /* leaf: XSAVE components (sub-leaf 0: those XCR0 may enable) */
 
 struct cpuid_regs {
 	uint32_t eax, ebx, ecx, edx;
@@ -77,13 +87,58 @@ DEFINE_CR(0)
 DEFINE_CR(2)
 DEFINE_CR(3)
 DEFINE_CR(4)
+DEFINE_CR(8)
 #undef DEFINE_CR
+
+#define DEFINE_DR(n) \
+	static inline void write_dr##n(uint64_t v) { __asm__ volatile("mov %0, %%dr" #n ::"r"(v)); }
+DEFINE_DR(0)
+DEFINE_DR(1)
+DEFINE_DR(2)
+DEFINE_DR(3)
+DEFINE_DR(6)
+#undef DEFINE_DR
+
+/*
+ * Instructions slicehv runs with a guest's operands run under a fixup: a fault at label 1 resumes
+ * at label 2 with its vector in R11 (arch/x86/cpu.c exception_handler) instead of ending the
+ * machine, and the caller injects it into the guest. The SDM's rules are checked first all the
+ * same; the fixup is for the rule a CPU has that slicehv did not know of.
+ */
+#define FAULT_NONE (-1)
+struct fixup {
+	uint64_t insn, resume;
+};
+#define FIXUP_ENTRY ".pushsection .fixup_table, \"a\"\n\t.balign 8\n\t.quad 1b, 2b\n\t.popsection\n\t"
+#define GUEST_SAFE(insn, ...)                                                               \
+	({                                                                                  \
+		register uint64_t fault_ __asm__("r11") = (uint64_t)FAULT_NONE;             \
+		__asm__ volatile("1: " insn "\n2:\n\t" FIXUP_ENTRY : "+r"(fault_) : __VA_ARGS__ : "memory"); \
+		(int)fault_;                                                                \
+	})
 
 /* XCR0 (SDM Vol 1 13.3): x87 state must always stay enabled. */
 #define XCR0_X87 BIT(0)
 static inline void xsetbv(uint32_t index, uint64_t v)
 {
 	__asm__ volatile("xsetbv" ::"c"(index), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
+}
+/* Restores the x87/SSE/AVX/... components in mask from a 64-byte-aligned XSAVE area. */
+static inline void xrstor(const void *area, uint64_t mask)
+{
+	__asm__ volatile("xrstor64 %0" ::"m"(*(const uint8_t(*)[576])area), "a"((uint32_t)mask),
+			 "d"((uint32_t)(mask >> 32)));
+}
+static inline void fxrstor(const void *area) { __asm__ volatile("fxrstor64 %0" ::"m"(*(const uint8_t(*)[512])area)); }
+
+/* The fault vector, or FAULT_NONE. */
+static inline int xsetbv_safe(uint32_t index, uint64_t v)
+{
+	return GUEST_SAFE("xsetbv", "c"(index), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
+}
+static inline int wrmsr_safe(uint32_t msr, uint64_t v)
+{
+	return GUEST_SAFE("wrmsr", "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
 }
 
 static inline void cpu_relax(void) { __asm__ volatile("pause" ::: "memory"); }

@@ -305,6 +305,36 @@ static void test_duplicate_names(void **state)
 	assert_false(cfg.part[1].valid);
 }
 
+/* No partition may print under another's name or console, nor as the hypervisor. */
+static void test_console_clashes(void **state)
+{
+	static const struct {
+		const char *second, *msg;
+	} cases[] = {
+		{ "partition ev cpu=2 mem=2M@0xa000000 image=toy.elf console=toy",
+		  "partition.cfg:2: console toy is the name of partition toy on line 1" },
+		{ "partition ev cpu=2 mem=2M@0xa000000 image=toy.elf console=gp",
+		  "partition.cfg:2: console gp is already used by partition toy on line 1" },
+		{ "partition gp cpu=2 mem=2M@0xa000000 image=toy.elf",
+		  "partition.cfg:2: name gp is the console of partition toy on line 1" },
+		{ "partition ev cpu=2 mem=2M@0xa000000 image=toy.elf console=slicehv",
+		  "partition.cfg:2: console slicehv: reserved for the hypervisor's own lines" },
+	};
+	char text[256];
+
+	(void)state;
+	for (unsigned i = 0; i < ARRAY_SIZE(cases); i++) {
+		snprintf(text, sizeof(text), "partition toy cpu=1 mem=2M@0x8000000 image=toy.elf console=gp\n%s\n",
+			 cases[i].second);
+		assert_int_equal(parse(text), 1);
+		assert_only(cases[i].msg);
+		assert_true(cfg.part[0].valid);
+		assert_false(cfg.part[1].valid);
+	}
+	assert_int_equal(parse("partition a cpu=1 mem=2M@0x8000000 image=toy.elf console=slicehv\n"), 0);
+	assert_only("partition.cfg:1: console slicehv: reserved for the hypervisor's own lines");
+}
+
 static void test_too_many_partitions(void **state)
 {
 	char text[4096] = "";
@@ -546,6 +576,7 @@ int main(void)
 		cmocka_unit_test(test_nul_byte),
 		cmocka_unit_test(test_comments_and_long_lines),
 		cmocka_unit_test(test_duplicate_names),
+		cmocka_unit_test(test_console_clashes),
 		cmocka_unit_test(test_too_many_partitions),
 		cmocka_unit_test(test_cpu_checks),
 		cmocka_unit_test(test_slice_overlaps_partition),

@@ -134,6 +134,7 @@ static void test_mb2_good(void **state)
 	mb2_str(&b, T_LOADER, "GRUB 2.12");
 	mb2_module(&b, 0x200000, 0x201000, "guest0.bin");
 	mb2_module(&b, 0x300000, 0x300001, "");
+	mb2_module(&b, 0, 0, "empty.elf"); /* GRUB's empty file */
 	mb2_tag(&b, 99, "\x01\x02\x03", 3); /* unknown: skipped */
 	mb2_mmap(&b, good_map, 5, MB2_ENTRY_SIZE);
 	mb2_tag(&b, T_RSDP_NEW, rsdp, sizeof(rsdp));
@@ -141,7 +142,10 @@ static void test_mb2_good(void **state)
 	assert_string_equal(e.msg, "");
 	assert_string_equal(bi.cmdline, "console=com1 partitions=2");
 	assert_string_equal(bi.loader, "GRUB 2.12");
-	assert_int_equal(bi.mod_count, 2);
+	assert_int_equal(bi.mod_count, 3);
+	assert_int_equal(bi.mod[2].start, 0);
+	assert_int_equal(bi.mod[2].end, 0);
+	assert_string_equal(bi.mod[2].name, "empty.elf");
 	assert_int_equal(bi.mod[0].start, 0x200000);
 	assert_int_equal(bi.mod[0].end, 0x201000);
 	assert_string_equal(bi.mod[0].name, "guest0.bin");
@@ -267,7 +271,6 @@ struct bad_case {
 static void bad_tag_size_4(struct mb2 *b) { mb2_tag_sized(b, T_CMDLINE, "", 0, -4); }
 static void bad_tag_past_total(struct mb2 *b) { mb2_tag_sized(b, T_CMDLINE, "x", 1, 64); }
 static void bad_module_short(struct mb2 *b) { mb2_tag(b, T_MODULE, "\0\0\0\0", 4); }
-static void bad_module_empty(struct mb2 *b) { mb2_module(b, 0x5000, 0x5000, "m"); }
 static void bad_module_backwards(struct mb2 *b) { mb2_module(b, 0x6000, 0x5000, "m"); }
 static void bad_rsdp_old_short(struct mb2 *b) { mb2_tag(b, T_RSDP_OLD, "RSD PTR ", 8); }
 static void bad_rsdp_new_short(struct mb2 *b) { mb2_tag(b, T_RSDP_NEW, "RSD PTR 0123456789ab", 20); }
@@ -337,8 +340,7 @@ static const struct bad_case mb2_bad[] = {
 	{ "tag size 4", bad_tag_size_4, { "tag at +0x8 (type 1)", "size 4 is below the 8-byte tag header" } },
 	{ "tag past end", bad_tag_past_total, { "tag at +0x8 (type 1)", "runs past total_size" } },
 	{ "module tag short", bad_module_short, { "(type 3)", "size 12 is below the 16 bytes" } },
-	{ "module empty", bad_module_empty, { "module 0", "end is not above start" } },
-	{ "module backwards", bad_module_backwards, { "module 0 [0x6000, 0x5000)", "end is not above start" } },
+	{ "module backwards", bad_module_backwards, { "module 0 [0x6000, 0x5000)", "end is below start" } },
 	{ "rsdp v1 short", bad_rsdp_old_short, { "(type 14)", "below the 28 bytes" } },
 	{ "rsdp v2 short", bad_rsdp_new_short, { "(type 15)", "below the 44 bytes" } },
 	{ "mmap tag short", bad_mmap_short, { "(type 6)", "below the 16 bytes" } },
@@ -599,8 +601,8 @@ static void test_mb1_malformed_modules(void **state)
 	mb1_expect(MB1_MODS, "module list at 0x", "outside memory");
 	fakemem_w32(INFO_ADDR + O_MODS_ADDR, MB1_MODS_ADDR);
 	mb1_module(0, 0x1000, 0x2000, STR_ADDR);
-	mb1_module(1, 0x3000, 0x3000, STR_ADDR);
-	mb1_expect(MB1_MODS, "module 1 [0x3000, 0x3000)", "end is not above start");
+	mb1_module(1, 0x3000, 0x2fff, STR_ADDR);
+	mb1_expect(MB1_MODS, "module 1 [0x3000, 0x2fff)", "end is below start");
 	/* A module name with no NUL before the end of memory. */
 	mb1_module(1, 0x3000, 0x4000, FAKEMEM_SIZE - 4);
 	fakemem_write(FAKEMEM_SIZE - 4, "abcd", 4);
