@@ -74,7 +74,11 @@
 	X(FAULT_STORM, "fault-storm", false)     /* #UD, #BP and #GP by the 100,000 */      \
 	X(MSR_EFER, "msr-efer", false)           /* EFER.LME off while paging */            \
 	X(CR0_PG, "cr0-pg", false)               /* CR0.PG off in long mode */              \
-	X(XSETBV, "xsetbv", false)                                                          \
+	X(XSETBV, "xsetbv", false)               /* and every XCR0 rule of XSETBV */       \
+	X(CR0_CACHE, "cr0-cache", false)         /* CR0.CD and NW */                        \
+	X(PAE32, "pae32", false)                 /* PAE paging outside long mode, and back */ \
+	X(RESTART_STATE, "restart-state", true)  /* on-fault=restart: what survives? */     \
+	X(HC_DONE_HIGH, "hc-done-high", true)    /* HC_DONE with only bit 32 set */         \
 	X(TRIPLE_FAULT, "triple-fault", true)                                               \
 	X(HALT, "halt", true)                    /* CLI; HLT */                             \
 	X(LOOP_CLI, "loop-cli", true)            /* CLI; a loop that never ends */
@@ -626,10 +630,24 @@ static void cr_attack(enum attack_id id)
 	expect_fault(got, VECTOR_GP);
 }
 
-static int try_xsetbv(uint64_t xcr0)
+static int try_xsetbv(uint32_t xcr, uint64_t xcr0)
 {
-	return TRY(RECOVERABLE("xsetbv") : REC : "c"(0), "a"((uint32_t)xcr0), "d"((uint32_t)(xcr0 >> 32)) : "memory");
+	return TRY(RECOVERABLE("xsetbv") : REC : "c"(xcr), "a"((uint32_t)xcr0), "d"((uint32_t)(xcr0 >> 32)) : "memory");
 }
+
+/* XSETBV values each rule of the instruction refuses (SDM Vol 2D XSETBV): a CPU raises #GP. */
+static const struct {
+	uint32_t xcr;
+	uint64_t xcr0;
+	char what[28];
+} xcr0_illegal[] = {
+	{ 0, 0x5, "AVX without SSE" },
+	{ 0, 0x27, "opmask without ZMM" },
+	{ 0, 0xe3, "AVX-512 without AVX" },
+	{ 0, 0x9, "BNDREGS without BNDCSR" },
+	{ 0, 0x20003, "TILECFG without TILEDATA" },
+	{ 1, 0x3, "XCR1" },
+};
 
 /* XSETBV exits always; the hypervisor checks the value and sets XCR0 for us. */
 static void attack_xsetbv(void)
@@ -645,13 +663,225 @@ static void attack_xsetbv(void)
 	__asm__ volatile("mov %0, %%cr4" ::"r"(read_cr4() | CR4_OSXSAVE));
 	head();
 	kprint("xsetbv xcr0 <- 0x%lx (x87 off): ", XCR0_SSE_ONLY);
-	expect_fault(try_xsetbv(XCR0_SSE_ONLY), VECTOR_GP);
+	expect_fault(try_xsetbv(0, XCR0_SSE_ONLY), VECTOR_GP);
+	for (unsigned i = 0; i < ARRAY_SIZE(xcr0_illegal); i++) {
+		head();
+		kprint("xsetbv xcr%u <- 0x%lx (%s): ", xcr0_illegal[i].xcr, xcr0_illegal[i].xcr0, xcr0_illegal[i].what);
+		expect_fault(try_xsetbv(xcr0_illegal[i].xcr, xcr0_illegal[i].xcr0), VECTOR_GP);
+	}
 	head();
 	kprint("xsetbv xcr0 <- 0x%lx (x87, SSE): ", XCR0_X87_SSE);
-	if (try_xsetbv(XCR0_X87_SSE) == NO_FAULT)
+	if (try_xsetbv(0, XCR0_X87_SSE) == NO_FAULT)
 		kprint("accepted\n");
 	else
 		kprint("refused\n");
+}
+
+/* CR0.CD and NW: caching on from the start, NW without CD refused, CD the guest's own to set. */
+static void cr0_cache(void)
+{
+	uint64_t cr0 = read_cr0(), nw = (cr0 & ~CR0_NE) | CR0_NW, cd = cr0 | CR0_CD;
+	int got;
+
+	head();
+	kprint("cr0 0x%lx at start: ", cr0);
+	if (cr0 & (CR0_CD | CR0_NW))
+		escaped("caching disabled");
+	else
+		kprint("caching on\n");
+	/* Clearing NE (slicehv's) makes the write exit, so slicehv's emulation must refuse it. */
+	got = try_mov_cr(0, nw);
+	head();
+	kprint("mov cr0 <- 0x%lx (NW without CD): ", nw);
+	expect_fault(got, VECTOR_GP);
+	got = try_mov_cr(0, cd);
+	head();
+	kprint("mov cr0 <- 0x%lx (CD on): ", cd);
+	if (got != NO_FAULT)
+		kprint("refused with %s\n", vector_names[got]);
+	else
+		kprint("%s\n", (read_cr0() & CR0_CD) ? "accepted" : "CD reads back clear");
+	got = try_mov_cr(0, cr0);
+	head();
+	kprint("mov cr0 <- 0x%lx (CD off): %s\n", cr0, got == NO_FAULT && !(read_cr0() & CR0_CD) ? "accepted" : "refused");
+}
+
+/*
+ * PAE paging outside long mode, as a 32-bit kernel runs: from compatibility mode paging off,
+ * EFER.LME off, CR3 at a PDPT, paging on (slicehv must load the PDPTEs). Then long mode back on,
+ * first with a code segment whose L bit is set, which a CPU refuses with #GP (a 32-bit IDT
+ * catches it), then properly. pae32.s in asm below; the results land in struct pae32_result.
+ */
+#define SEL_CODE32 0x18
+#define SEL_CODE_LONG_DB 0x20 /* L = 1 and D = 1: never a legal code segment for long mode */
+#define PDE_2M_PAGE 0x83ul    /* present, writable, 2 MiB page */
+#define PDPTE_PRESENT 0x1ul
+#define PAE_PDPTES 4
+
+static uint64_t pae_pdpt[PAE_PDPTES] __attribute__((aligned(32)));
+static uint64_t pae_pd[PT_ENTRIES] __attribute__((aligned(PAGE_SIZE)));
+static const uint64_t gdt_pae32[] = { 0, 0x00af9a000000fffful, 0x00cf92000000fffful, 0x00cf9a000000fffful,
+				      0x00ef9a000000fffful };
+static struct __attribute__((packed)) {
+	uint16_t off_low, selector;
+	uint8_t zero, type;
+	uint16_t off_high;
+} idt32[VECTOR_GP + 1];
+static struct __attribute__((packed)) pae32_result {
+	uint32_t paged, long_cs_vector; /* 1 once running under PAE paging; #GP's vector, or 1 */
+	uint16_t idt_limit;
+	uint32_t idt_base;
+} pae32_res;
+
+extern const char pae32_enter[], pae32_gp[];
+__asm__(".pushsection .text\n"
+	".code32\n"
+	"pae32_enter:\n"               /* compatibility mode; esi PDPT, edi PML4, ebx return, ebp results */
+	"mov %cr0, %eax\n and $0x7fffffff, %eax\n mov %eax, %cr0\n"
+	"mov $0xc0000080, %ecx\n rdmsr\n and $0xfffffeff, %eax\n wrmsr\n"
+	"mov %esi, %cr3\n"
+	"mov %cr0, %eax\n or $0x80000000, %eax\n mov %eax, %cr0\n"
+	"movl $1, (%ebp)\n"             /* PAE paging on, and this ran */
+	"mov %cr0, %eax\n and $0x7fffffff, %eax\n mov %eax, %cr0\n"
+	"mov $0xc0000080, %ecx\n rdmsr\n or $0x100, %eax\n wrmsr\n"
+	"mov %edi, %cr3\n"
+	"lidt 8(%ebp)\n"
+	"call 1f\n1: pop %edx\n add $(2f - 1b), %edx\n"
+	"push $0x20\n push %edx\n lret\n"
+	"2: mov %cr0, %eax\n or $0x80000000, %eax\n mov %eax, %cr0\n"
+	"movl $1, 4(%ebp)\n jmp 3f\n"
+	"pae32_gp:\n add $16, %esp\n movl $13, 4(%ebp)\n" /* error code, EIP, CS, EFLAGS */
+	"3: call 4f\n4: pop %edx\n add $(5f - 4b), %edx\n"
+	"push $0x18\n push %edx\n lret\n"
+	"5: mov %cr0, %eax\n or $0x80000000, %eax\n mov %eax, %cr0\n"
+	"push $0x08\n push %ebx\n lret\n"
+	".code64\n"
+	".popsection\n");
+
+static void pae32(void)
+{
+	struct table_register gdtr = { sizeof(gdt_pae32) - 1, (uintptr_t)gdt_pae32 };
+	uint64_t gp = (uintptr_t)pae32_gp;
+
+	for (unsigned i = 0; i < PT_ENTRIES; i++)
+		pae_pd[i] = ((uint64_t)i << 21) | PDE_2M_PAGE;
+	pae_pdpt[0] = (uintptr_t)pae_pd | PDPTE_PRESENT;
+	idt32[VECTOR_GP] = (typeof(idt32[0])){ (uint16_t)gp, SEL_CODE32, 0, IDT_INTERRUPT_GATE, (uint16_t)(gp >> 16) };
+	pae32_res = (struct pae32_result){ 0, 0, sizeof(idt32) - 1, (uint32_t)(uintptr_t)idt32 };
+	head();
+	kprint("32-bit PAE paging at pdpt 0x%lx, then long mode with an L=1 D=1 code segment\n", (uintptr_t)pae_pdpt);
+	__asm__ volatile("lgdt %[gdtr]\n\t"
+			 "cli\n\t"
+			 "push %%rbp\n\t"
+			 "mov %[res], %%rbp\n\t"
+			 "lea 1f(%%rip), %%rbx\n\t"
+			 "push $0x18\n\t"
+			 "lea pae32_enter(%%rip), %%rax\n\t"
+			 "push %%rax\n\t"
+			 "lretq\n"
+			 "1:\n\t"
+			 "pop %%rbp"
+			 :
+			 : [gdtr] "m"(gdtr), [res] "r"(&pae32_res), "S"(pae_pdpt), "D"(read_cr3())
+			 : "rax", "rbx", "rcx", "rdx", "memory");
+	idt_init();
+	head();
+	kprint("pae paging: %s\n", pae32_res.paged ? "ran" : "never ran");
+	head();
+	kprint("long mode with L=1 D=1 code: ");
+	expect_fault(pae32_res.long_cs_vector == VECTOR_GP ? VECTOR_GP : NO_FAULT, VECTOR_GP);
+}
+
+/*
+ * on-fault=restart must start the guest as from reset. The first run leaves values behind in
+ * everything the VMCS does not hold and faults; the restarted run (told by a word at its slice's
+ * end, RAM being kept) checks each. Their reset values: SDM Vol 3A Table 9-1.
+ */
+#define RESTART_MARK 0x7265737461727431ul /* "restart1" */
+#define MSR_STAR 0xc0000081
+#define MSR_LSTAR 0xc0000082
+#define MSR_CSTAR 0xc0000083
+#define MSR_FMASK 0xc0000084
+#define MSR_KERNEL_GS_BASE 0xc0000102
+#define MSR_TSC_AUX 0xc0000103
+#define DR6_RESET 0xffff0ff0ul
+#define FCW_RESET 0x37f
+#define MXCSR_RESET 0x1f80
+#define RESTART_MARKER 0x5a5a5a5a00ul
+
+static const struct {
+	uint32_t msr;
+	char name[16];
+} restart_msrs[] = { { MSR_STAR, "star" }, { MSR_LSTAR, "lstar" }, { MSR_CSTAR, "cstar" }, { MSR_FMASK, "fmask" },
+		     { MSR_KERNEL_GS_BASE, "kernel-gs-base" }, { MSR_TSC_AUX, "tsc-aux" } };
+
+static void triple_fault(void);
+
+static void leave_state_behind(void)
+{
+	uint64_t v = RESTART_MARKER;
+	uint16_t fcw = 0x27f;
+	uint32_t mxcsr = 0x9f80;
+
+	for (unsigned i = 0; i < ARRAY_SIZE(restart_msrs); i++)
+		try_wrmsr(restart_msrs[i].msr, v + i);
+	__asm__ volatile("mov %0, %%dr0\n\tmov %0, %%dr1\n\tmov %0, %%dr2\n\tmov %0, %%dr3\n\t"
+			 "mov %0, %%cr2\n\tmov %1, %%cr8\n\t"
+			 "movq %0, %%xmm0\n\tfldcw %2\n\tldmxcsr %3" ::"r"(v), "r"(5ul), "m"(fcw), "m"(mxcsr)
+			 : "memory");
+	__asm__ volatile("mov %0, %%dr6" ::"r"(0ul));
+}
+
+/* One register's value in the restarted run: as after reset, or kept from the run before. */
+static unsigned check_reset(const char *what, uint64_t got, uint64_t want)
+{
+	if (got == want)
+		return 1;
+	head();
+	kprint("%s 0x%lx after restart, reset value 0x%lx: ", what, got, want);
+	escaped("kept from the run before");
+	return 0;
+}
+
+static void restart_state(void)
+{
+	volatile uint64_t *mark = (uint64_t *)(bi.slice_end - sizeof(uint64_t));
+	uint64_t v, dr[5], cr2, cr8, xmm0;
+	uint16_t fcw;
+	uint32_t mxcsr;
+	unsigned ok = 0;
+
+	__asm__ volatile("mov %0, %%cr4" ::"r"(read_cr4() | CR4_OSFXSR));
+	if (*mark != RESTART_MARK) {
+		*mark = RESTART_MARK;
+		leave_state_behind();
+		head();
+		kprint("state left in MSRs, DR0-3, DR6, CR2, CR8, XMM0, FCW, MXCSR; then a triple fault\n");
+		triple_fault();
+	}
+	*mark = 0;
+	__asm__ volatile("mov %%dr0, %0\n\tmov %%dr1, %1\n\tmov %%dr2, %2\n\tmov %%dr3, %3\n\tmov %%dr6, %4"
+			 : "=r"(dr[0]), "=r"(dr[1]), "=r"(dr[2]), "=r"(dr[3]), "=r"(dr[4]));
+	__asm__ volatile("mov %%cr2, %0\n\tmov %%cr8, %1\n\tmovq %%xmm0, %2\n\tfnstcw %3\n\tstmxcsr %4"
+			 : "=r"(cr2), "=r"(cr8), "=r"(xmm0), "=m"(fcw), "=m"(mxcsr));
+	for (unsigned i = 0; i < ARRAY_SIZE(restart_msrs); i++) {
+		try_rdmsr(restart_msrs[i].msr, &v);
+		ok += check_reset(restart_msrs[i].name, v, 0);
+	}
+	for (unsigned i = 0; i < 4; i++)
+		ok += check_reset("dr0-3", dr[i], 0);
+	ok += check_reset("dr6", dr[4], DR6_RESET) + check_reset("cr2", cr2, 0) + check_reset("cr8", cr8, 0) +
+	      check_reset("xmm0", xmm0, 0) + check_reset("fcw", fcw, FCW_RESET) + check_reset("mxcsr", mxcsr, MXCSR_RESET);
+	head();
+	kprint("restarted: %u of %lu registers as after reset\n", ok, ARRAY_SIZE(restart_msrs) + 10);
+}
+
+/* HC_DONE's status is the whole register: 1 << 32 is not success. */
+static void hc_done_high(void)
+{
+	head();
+	kprint("done with status 0x100000000\n");
+	vmcall3(HC_DONE, 1ul << 32, 0, 0);
 }
 
 /* Instruction breakpoints on hypervisor code (dr0=, dr1=), then exits: the host must not see them. */
@@ -893,6 +1123,10 @@ static void run(enum attack_id id)
 	case ATTACK_CR4_PAE:
 	case ATTACK_CR0_PG: cr_attack(id); break;
 	case ATTACK_XSETBV: attack_xsetbv(); break;
+	case ATTACK_CR0_CACHE: cr0_cache(); break;
+	case ATTACK_PAE32: pae32(); break;
+	case ATTACK_RESTART_STATE: restart_state(); break;
+	case ATTACK_HC_DONE_HIGH: hc_done_high(); break;
 	case ATTACK_DEBUG_REGS: debug_regs(); break;
 	case ATTACK_VMX_VMXON: vmx_one(id, "vmxon"); break;
 	case ATTACK_VMX_VMREAD: vmx_one(id, "vmread"); break;

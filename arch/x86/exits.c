@@ -373,8 +373,8 @@ static bool cr0_write(const struct vcpu *v, uint64_t val)
 	if (!(val & CR0_PG) && (efer & IA32_EFER_LMA) && cs_long)
 		return false;
 	if ((val & CR0_PG) && !(old & CR0_PG) && (efer & IA32_EFER_LME)) {
-		/* Long mode needs PAE and a code segment that is not yet 64-bit (SDM Vol 2B MOV CR). */
-		if (!pae || cs_long)
+		/* Long mode needs PAE, a code segment not yet 64-bit, a 32/64-bit TSS (SDM Vol 2B MOV CR). */
+		if (!pae || cs_long || (vmcs_read32(GUEST_TR_AR_BYTES) & AR_TYPE_MASK) != AR_TYPE_TSS_BUSY)
 			return false;
 		efer |= IA32_EFER_LMA;
 		entry |= ENTRY_IA32E_MODE_GUEST;

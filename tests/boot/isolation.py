@@ -76,6 +76,8 @@ class Attack:
     why: str = ""              # what the attack tries, for the table's comments and reports
     config: str = "isolation.cfg"   # the partition config, in configs/isolation/
     runs: int = 1              # times the attacker starts (on-fault=restart: more than once)
+    then_done: bool = False    # with runs > 1: parked runs - 1 times, then its last run finishes
+    status: int = 0            # the HC_DONE status it finishes with (nonzero: the run fails)
 
     @property
     def attack(self):
@@ -241,10 +243,27 @@ ATTACKS = [
     # Clearing CR0.PG in 64-bit mode is a #GP on a CPU (SDM Vol 3A 10.8.5, MOV CR0).
     Attack("cr0-pg", "attack=cr0-pg", denials=None,
            says=(rf"mov cr0 <- {HEX} \(PG off in long mode\): refused with #GP",), why="CR0.PG off in 64-bit mode"),
-    # A valid XCR0 must be accepted, and the hypervisor must live through setting it.
+    # A valid XCR0 must be accepted, and the hypervisor must live through setting it; every XCR0
+    # rule of XSETBV refuses with #GP (one of them used to fault slicehv itself: a panic).
     Attack("xsetbv", "attack=xsetbv",
-           says=(r"xsetbv xcr0 <- 0x2 \(x87 off\): refused with #GP", r"xsetbv xcr0 <- 0x3 \(x87, SSE\): accepted"),
-           why="XSETBV, invalid then valid"),
+           says=(r"xsetbv xcr0 <- 0x2 \(x87 off\): refused with #GP",
+                 *(rf"xsetbv xcr{x} <- {v} \({w}\): refused with #GP" for x, v, w in (
+                     (0, "0x5", "AVX without SSE"), (0, "0x27", "opmask without ZMM"),
+                     (0, "0xe3", "AVX-512 without AVX"), (0, "0x9", "BNDREGS without BNDCSR"),
+                     (0, "0x20003", "TILECFG without TILEDATA"), (1, "0x3", "XCR1"))),
+                 r"xsetbv xcr0 <- 0x3 \(x87, SSE\): accepted"),
+           why="XSETBV, every illegal XCR0 combination, then a valid one"),
+    # Cores leave INIT with caching off; NW without CD is a #GP; CD is the guest's own to set.
+    Attack("cr0-cache", "attack=cr0-cache",
+           says=(rf"cr0 {HEX} at start: caching on", rf"mov cr0 <- {HEX} \(NW without CD\): refused with #GP",
+                 rf"mov cr0 <- {HEX} \(CD on\): accepted", rf"mov cr0 <- {HEX} \(CD off\): accepted"),
+           why="CR0.CD and NW: at start, NW without CD, CD on and off"),
+    # 32-bit PAE paging is legal (slicehv must load the PDPTEs), and turning long mode on with a
+    # 64-bit code segment is a #GP, not a failed VM entry.
+    Attack("pae32", "attack=pae32",
+           says=(rf"32-bit PAE paging at pdpt {HEX}, then long mode with an L=1 D=1 code segment",
+                 r"pae paging: ran", r"long mode with L=1 D=1 code: refused with #GP"),
+           why="PAE paging outside long mode, and long mode on with CS.L set"),
     Attack("debug-regs", "attack=debug-regs",
            says=(rf"breakpoints at {HEX} and {HEX}, then exits", "still running"),
            why="instruction breakpoints on slicehv's VM-exit path, then VM exits"),
@@ -301,6 +320,16 @@ ATTACKS = [
     Attack("loop-cli", "attack=loop-cli", config="isolation-budget.cfg",
            parked=r"run-time budget of 100 ms used up", says=(r"cli; endless loop",),
            why="an endless loop with interrupts off, under budget=100"),
+    # A restart is a reset: nothing the faulted run left in the core's registers survives it.
+    Attack("restart-state", "attack=restart-state", config="isolation-restart.cfg", runs=2,
+           then_done=True, parked="triple-fault",
+           expect=((r"^\[evil\] hostile: restart-state: state left in MSRs, DR0-3, DR6, CR2, CR8, XMM0, "
+                    r"FCW, MXCSR; then a triple fault$", 1),
+                   (r"^\[evil\] hostile: restart-state: restarted: 16 of 16 registers as after reset$", 1)),
+           why="on-fault=restart: SYSCALL MSRs, TSC_AUX, debug registers, CR2, CR8, x87/SSE state"),
+    # HC_DONE's status is all of RDI: 1 << 32 is a failure, not 0.
+    Attack("hc-done-high", "attack=hc-done-high", status=1 << 32, says=(r"done with status 0x100000000",),
+           why="HC_DONE with status 1 << 32"),
     # on-fault=restart: the attacker is reloaded and faults again, twice, then stays parked.
     Attack("restart-triple-fault", "attack=triple-fault", config="isolation-restart.cfg", runs=3,
            parked="triple-fault", says=("empty IDT, then ud2",), why="a triple fault, restarted twice"),
@@ -355,6 +384,14 @@ def attacker_end(a):
     """How the attacker stops: parked (reason, register dump), halted, or done with status 0."""
     count = r"\d+" if a.denials is None else str(a.denials)
     restarts = f", restarts {a.runs - 1}" if a.runs > 1 else ""
+    if a.then_done:
+        return ((rf"^slicehv: partition evil parked: {a.parked} at rip {HEX}$", a.runs - 1),
+                (rf"^slicehv: partition evil: rip {HEX} rsp {HEX} rflags {HEX} cr0 ", a.runs - 1),
+                (r"^slicehv: partition evil restarting \(\d of \d\)$", a.runs - 1),
+                (rf"^\[evil\] hostile: {a.attack}: done, 0 not contained$", 1),
+                (rf"^slicehv: stats evil: done status 0{restarts}, denied {count}, exits ", 1))
+    if a.status:
+        return ((rf"^slicehv: stats evil: done status {a.status}, denied {count}, exits ", 1),)
     if a.parked:
         return ((rf"^slicehv: partition evil parked: {a.parked} at rip {HEX}$", a.runs),
                 (rf"^slicehv: partition evil: rip {HEX} rsp {HEX} rflags {HEX} cr0 ", a.runs),
@@ -391,6 +428,8 @@ def forbidden(a):
         out += (r"^slicehv: partition evil restarting",)
     if not a.parked:
         out += (h.PARKED,)
+    if a.status:
+        out += (r"hostile: .*: done, ",)
     if a.denials == 0:
         out += (r"^slicehv: partition evil: denied ",)
     return out
@@ -400,7 +439,7 @@ def scenario(a):
     """The Scenario for attack a."""
     h = harness()
     return h.Scenario(f"isolation-{a.name}", cpus=2, grub=f"isolation-{a.name}",
-                      exit=FAILED if a.parked or a.halted else OK,
+                      exit=FAILED if (a.parked and not a.then_done) or a.halted or a.status else OK,
                       expect=expectations(a), forbid=forbidden(a), timeout=60)
 
 

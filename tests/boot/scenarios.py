@@ -420,10 +420,12 @@ CONFIG_ERRORS = tuple(config_error("errors.cfg", marker, reason) for marker, rea
     ("lowmem", rf"mem 4M@0x0 overlaps hypervisor heap \[{HEX}, {HEX}\)"),
     ("lowmem", rf"mem 4M@0x0 overlaps module toy\.elf \[{HEX}, {HEX}\)"),
     ("misspelt", r"expected 'partition <name> key=value\.\.\.', got 'partiton'"),
+    ("spoof", rf"console good0 is the name of partition good0 on line {config_line('errors.cfg', 'good0 cpu=0')}"),
+    ("mimic", r"console slicehv: reserved for the hypervisor's own lines"),
 )) + (
     # lowmem gets a message for each thing it overlaps (how many depends on where GRUB puts
     # things); every other bad line gets exactly one.
-    (r"^slicehv: config: errors\.cfg:(?!%d:)\d+: " % config_line("errors.cfg", "lowmem"), 9),
+    (r"^slicehv: config: errors\.cfg:(?!%d:)\d+: " % config_line("errors.cfg", "lowmem"), 11),
 )
 
 # ---------------------------------------------------------------- bad input, one boot each
@@ -505,6 +507,39 @@ BAD_INPUTS = {
 
 
 BAD_INPUT_CPUS = {"bad-more-partitions-than-cores": 1}
+
+
+# The config is the module whose name ends in .cfg, not one whose arguments do; a second config
+# is reported and ignored; an empty image module (GRUB gives [0, 0)) refuses only its partition.
+def empty_file(build):
+    """Write an empty module into the build directory."""
+    out = build / "empty.elf"
+    out.write_bytes(b"")
+    return out
+
+
+def bad_modules_variant():
+    """A guest module whose arguments end in .cfg first, then an empty module, the config naming
+    it, and a second config."""
+    def grub(cfg):
+        for line in ("module2 /boot/hostile.elf evil attack=none note=x.cfg", "module2 /boot/empty.elf empty.elf",
+                     "module2 /boot/bad-modules.cfg bad-modules.cfg", "module2 /boot/second.cfg second.cfg"):
+            cfg = add_module(cfg, line)
+        return cfg
+    return IsoVariant(grub, (config_file("bad-modules", f"{GOOD_LINE}\n"
+                                         "partition bad cpu=1 mem=32M@0x8000000 image=empty.elf"),
+                             empty_file, config_file("second", GOOD_LINE)))
+
+
+BAD_MODULES = Scenario(
+    "bad-modules", cpus=2, grub="bad-modules", exit=FAILED,
+    forbid=(EPT_VIOLATION, PARKED, DENIED, r"^slicehv: config: evil") + never_ran("bad"),
+    expect=vmx_on(2) + ((r"^slicehv: config: bad-modules\.cfg$", 1),
+                        (r"^slicehv: config: module second\.cfg is a second config: ignored$", 1),
+                        (r"^slicehv: module empty\.elf \[0x0-0x0\)$", 1),
+                        (r"^slicehv: partition bad: image empty\.elf is an empty module; not started$", 1),
+                        partition_done("good"), guest_ran("good", 0, 1, 0),
+                        (r"^slicehv: config problems were reported: the run counts as failed$", 1)))
 
 
 def bad_input_variant(name, lines, edit):
@@ -595,7 +630,7 @@ SCENARIOS = [
     Scenario("partitions-config-errors", cpus=3, grub="cfg-errors", exit=FAILED,
              forbid=(EPT_VIOLATION, PARKED, DENIED)
              + never_ran("overlap", "noimage", "farcpu", "oddsize", "typo", "taken", "outside",
-                         "lowmem", "misspelt", "notelf")
+                         "lowmem", "misspelt", "notelf", "spoof", "mimic")
              + (r"^slicehv: partition good0 cpu 1 ", r"^slicehv: partition good1 cpu 0 "),
              expect=vmx_on(3) + partitions("errors.cfg", Part("good0", 0, MiB(64), 0x4000000),
                                            Part("good1", 1, MiB(32), 0xa000000))
@@ -630,6 +665,7 @@ SCENARIOS = [
                forbid=(r"cpus online",))
       for eng in ("bochs", "qemu-tcg")),
     *(bad_input_scenario(name, message) for name, (_, _, message) in BAD_INPUTS.items()),
+    BAD_MODULES,
     # The GRUB menu's isolation demo: the three honest toys keep all 40 heartbeats and finish
     # while the attacker runs every attack; it ends parked on the last (the hypervisor's image).
     Scenario("isolation-demo-menu-entry", cpus=4, grub="demo", exit=FAILED, timeout=120,
@@ -711,6 +747,7 @@ GRUB_VARIANTS = {
     "test-exception": IsoVariant(lambda cfg: re.sub(r"(multiboot2 /boot/hv\.elf)", r"\1 test-exception", cfg)),
     # A wrong config or broken image next to a good partition (BAD_INPUTS).
     **{name: bad_input_variant(name, lines, edit) for name, (lines, edit, _) in BAD_INPUTS.items()},
+    "bad-modules": bad_modules_variant(),
     # One per file in configs/: "cfg-two" carries configs/two.cfg.
     **{f"cfg-{f.stem}": with_config(f.name) for f in sorted(CONFIGS.glob("*.cfg"))},
 }
