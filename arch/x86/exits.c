@@ -549,6 +549,12 @@ static void handle_init_sipi(struct vcpu *v)
 	partition_deny(v->p, "%s from another core", exit_reason_name(EXIT_REASON_BASIC(vmcs_read32(VM_EXIT_REASON))));
 }
 
+/* A legal task switch has no fault to give: slicehv does not emulate one, and says so. */
+static void handle_task_switch(struct vcpu *v)
+{
+	park_with_dump(v, "task switch: slicehv does not emulate hardware task switching");
+}
+
 static void handle_fatal(struct vcpu *v)
 {
 	park_with_dump(v, exit_reason_name(EXIT_REASON_BASIC(vmcs_read32(VM_EXIT_REASON))));
@@ -558,6 +564,7 @@ static void (*const handlers[EXIT_REASON_COUNT])(struct vcpu *) = {
 	[EXIT_REASON_TRIPLE_FAULT] = handle_fatal,
 	[EXIT_REASON_INIT_SIGNAL] = handle_init_sipi,
 	[EXIT_REASON_SIPI] = handle_init_sipi,
+	[EXIT_REASON_TASK_SWITCH] = handle_task_switch,
 	[EXIT_REASON_CPUID] = handle_cpuid,
 	[EXIT_REASON_GETSEC] = handle_undefined,
 	[EXIT_REASON_HLT] = handle_hlt,
