@@ -420,7 +420,7 @@ CONFIG_ERRORS = tuple(config_error("errors.cfg", marker, reason) for marker, rea
     ("lowmem", rf"mem 4M@0x0 overlaps hypervisor heap \[{HEX}, {HEX}\)"),
     ("lowmem", rf"mem 4M@0x0 overlaps module toy\.elf \[{HEX}, {HEX}\)"),
     ("misspelt", r"expected 'partition <name> key=value\.\.\.', got 'partiton'"),
-    ("spoof", rf"console good0 is the name of partition good0 on line {config_line('errors.cfg', 'good0 cpu=0')}"),
+    ("spoof", rf"console good0 is already used by partition good0 on line {config_line('errors.cfg', 'good0 cpu=0')}"),
     ("mimic", r"console slicehv: reserved for the hypervisor's own lines"),
 )) + (
     # lowmem gets a message for each thing it overlaps (how many depends on where GRUB puts
