@@ -76,6 +76,7 @@ class Attack:
     why: str = ""              # what the attack tries, for the table's comments and reports
     config: str = "isolation.cfg"   # the partition config, in configs/isolation/
     runs: int = 1              # times the attacker starts (on-fault=restart: more than once)
+    needs: tuple = ()          # earlier scenarios whose logs its expect functions compare with
 
     @property
     def attack(self):
@@ -141,6 +142,24 @@ def long_line_split(serial, ctx):
     if "".join(parts) != want or len(parts) < 2:
         return [f"the 300-letter line came out as {len(parts)} lines of {[len(p) for p in parts]} letters"]
     return []
+
+
+def keeps_pace(peer, tolerance=0.02):
+    """A check that the honest toy ran (launched to stopped, its timing line) within tolerance of
+    its run time in scenario peer, where nobody floods the console: its exits never wait for the
+    UART, whoever else is writing."""
+    rx = r"^slicehv: timing honest: ept-build \d+ launched \+(\d+) first-output \+\d+ stopped \+(\d+) ticks$"
+
+    def check(serial, ctx):
+        here, other = re.search(rx, serial, re.M), ctx.peer_serial(peer)
+        there = other and re.search(rx, other, re.M)
+        if not here or not there:
+            return [f"no honest timing line with its stop {'here' if not here else 'in ' + peer}"]
+        ran, alone = int(here[2]) - int(here[1]), int(there[2]) - int(there[1])
+        if ran > alone * (1 + tolerance):
+            return [f"honest ran {ran} ticks beside the flood, {alone} in {peer}: more than {tolerance:.0%} slower"]
+        return []
+    return check
 
 
 def nonfatal_attacks():
@@ -304,6 +323,15 @@ ATTACKS = [
     # on-fault=restart: the attacker is reloaded and faults again, twice, then stays parked.
     Attack("restart-triple-fault", "attack=triple-fault", config="isolation-restart.cfg", runs=3,
            parked="triple-fault", says=("empty IDT, then ud2",), why="a triple fault, restarted twice"),
+    # Console writes without end: slicehv's time in those exits counts against budget=, and the
+    # flood gets only its share of the UART (the rest dropped, counted, reported once) while the
+    # honest partition keeps the pace it has beside an attacker that only halts.
+    Attack("console-flood", "attack=console-flood", config="isolation-flood.cfg",
+           parked=r"run-time budget of 200 ms used up", says=(r"console write of 4000-byte buffers, forever",),
+           expect=((r"^slicehv: partition evil: console over its share of the UART: lines dropped and counted$", 1),
+                   (r"^slicehv: stats evil: parked, .*, console dropped [1-9]\d* bytes$", 1),
+                   r"^\[evil\] abcdefghijklmnopqrstuvwxyz", keeps_pace("isolation-halt")),
+           needs=("isolation-halt",), why="HC_CONSOLE_WRITE of 4000-byte buffers in a tight loop, under budget=200"),
 ]
 
 
@@ -401,7 +429,7 @@ def scenario(a):
     h = harness()
     return h.Scenario(f"isolation-{a.name}", cpus=2, grub=f"isolation-{a.name}",
                       exit=FAILED if a.parked or a.halted else OK,
-                      expect=expectations(a), forbid=forbidden(a), timeout=60)
+                      expect=expectations(a), forbid=forbidden(a), timeout=60, needs=a.needs)
 
 
 _ALL = ATTACKS + [demo_attack()]
