@@ -120,7 +120,7 @@ static int setup_controls(struct partition *p, err_t *e)
 	vmcs_write32(VM_ENTRY_INTR_INFO_FIELD, 0);
 	if (p->cfg->budget_ms) {
 		p->budget_left = p->cfg->budget_ms * tsc_per_ms;
-		budget_arm(p);
+		budget_arm(p, false);
 	}
 	return 0;
 }
