@@ -9,6 +9,7 @@
 #define UART_DATA 0
 #define UART_IER 1
 #define UART_FCR 2
+#define UART_IIR 2 /* read */
 #define UART_LCR 3
 #define UART_MCR 4
 #define UART_LSR 5
@@ -17,6 +18,8 @@
 #define LCR_8N1 0x03
 #define LCR_DLAB 0x80
 #define FCR_ENABLE_CLEAR 0x07
+#define IIR_FIFOS_ON 0xc0   /* a 16550A whose FIFOs work */
+#define UART_FIFO_BYTES 16  /* its transmit FIFO, empty whenever LSR.THRE is set */
 #define MCR_DTR_RTS 0x03
 #define LSR_THRE 0x20 /* transmit holding register empty: room for a byte */
 #define LSR_TEMT 0x40 /* transmitter empty: every byte is on the wire */
@@ -36,6 +39,7 @@ static struct console_queue {
 } queues[HV_MAX_CPUS];
 static unsigned turn;  /* the core whose line is on the wire, or next: one line each in turn */
 static bool mid_line;  /* the wire is inside one of turn's lines */
+static unsigned fifo_bytes = 1; /* bytes the UART takes at once when LSR.THRE is set */
 static volatile unsigned console_owner = NO_OWNER;
 
 void console_init(void)
@@ -47,7 +51,11 @@ void console_init(void)
 	outb(COM1 + UART_LCR, LCR_8N1);
 	outb(COM1 + UART_FCR, FCR_ENABLE_CLEAR);
 	outb(COM1 + UART_MCR, MCR_DTR_RTS);
+	if ((inb(COM1 + UART_IIR) & IIR_FIFOS_ON) == IIR_FIFOS_ON)
+		fifo_bytes = UART_FIFO_BYTES;
 }
+
+uint64_t console_refill_ns(void) { return fifo_bytes * CONSOLE_BYTE_NS; }
 
 void console_drain(void)
 {
@@ -64,11 +72,13 @@ static bool queue_empty(const struct console_queue *q)
 
 /*
  * Sends queued lines, one line of each core's queue in turn, never leaving one half sent: until
- * every queue is empty (done NULL) or done's is; without wait, also as soon as the UART is busy
- * (LSR.THRE clear). The console lock is held.
+ * every queue is empty (done NULL) or done's is; without wait, also as soon as the UART is full
+ * (its FIFO's worth sent since LSR.THRE was last set). The console lock is held.
  */
 static void queues_send(const struct console_queue *done, bool wait)
 {
+	unsigned room = 0;
+
 	for (unsigned empty = 0; empty < HV_MAX_CPUS && !(done && !mid_line && queue_empty(done));) {
 		struct console_queue *q = &queues[turn];
 		char ch;
@@ -76,7 +86,8 @@ static void queues_send(const struct console_queue *done, bool wait)
 		if (queue_empty(q)) {
 			turn = (turn + 1) % HV_MAX_CPUS;
 			empty++;
-		} else if (inb(COM1 + UART_LSR) & LSR_THRE) {
+		} else if (room || (inb(COM1 + UART_LSR) & LSR_THRE)) {
+			room = (room ? room : fifo_bytes) - 1;
 			ch = q->buf[q->head % CONSOLE_SHARE];
 			outb(COM1 + UART_DATA, ch);
 			__atomic_store_n(&q->head, q->head + 1, __ATOMIC_RELEASE);

@@ -11,6 +11,8 @@
 #define CONSOLE_BYTE_NS (NS_PER_S * CONSOLE_FRAME_BITS / CONSOLE_BAUD) /* one byte on the wire */
 
 void console_init(void);
+/* How long the UART takes to send all it holds: when to come back to give it more. */
+uint64_t console_refill_ns(void);
 /* Formats a whole line and waits until it is on the wire, after this core's queued lines. */
 void printk(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Queues a whole line for the UART without waiting; false if this core's share is full. */

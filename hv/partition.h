@@ -35,7 +35,8 @@ struct partition {
 	uint64_t exits_total;            /* every reason, for HC_EXIT_COUNT without a loop */
 	uint32_t denied;                 /* port and MSR accesses refused */
 	uint64_t console_dropped;        /* console bytes beyond its share of the UART */
-	uint64_t budget_left;            /* TSC ticks of run time (guest and exits) not yet armed in the timer */
+	uint64_t budget_left;            /* budget=: TSC ticks of run time left, guest and exits alike */
+	uint64_t budget_since;           /* TSC at its last entry (or launch): charged up to there */
 	uint64_t tsc_launched, tsc_first_output, tsc_stopped; /* TSC ticks since slicehv's first instruction */
 	uint64_t ept_build_ticks;
 };

@@ -406,15 +406,15 @@ static void handle_xsetbv(struct vcpu *v)
 
 /*
  * The VMX-preemption timer counts down once every 2^rate TSC ticks in VMX non-root operation
- * (SDM Vol 3C 26.5.1). It holds the next part of the partition's budget=, or less while its
- * console lines wait: one byte's time on the wire brings the core back to send more. Without
+ * (SDM Vol 3C 26.5.1). It holds what is left of the partition's budget=, or less while its
+ * console lines wait: the UART's time to send what it holds brings the core back. Without
  * budget= it runs only while lines wait, so a quiet partition takes no exits.
  */
 void budget_arm(struct partition *p, bool output_waits)
 {
 	unsigned rate = VMX_MISC_PREEMPTION_RATE(vmx_msrs.misc);
 	uint64_t chunk = p->cfg->budget_ms ? p->budget_left >> rate : UINT32_MAX;
-	uint64_t soon = (tsc_per_ms * CONSOLE_BYTE_NS / NS_PER_MS >> rate) + 1;
+	uint64_t soon = (tsc_per_ms * console_refill_ns() / NS_PER_MS >> rate) + 1;
 	uint32_t pin = vmcs_read32(PIN_BASED_VM_EXEC_CONTROL);
 	bool on = p->cfg->budget_ms || (output_waits && vmx_caps.preempt_timer);
 
@@ -422,8 +422,6 @@ void budget_arm(struct partition *p, bool output_waits)
 		chunk = soon;
 	if (chunk > UINT32_MAX)
 		chunk = UINT32_MAX;
-	if (p->cfg->budget_ms)
-		p->budget_left = chunk ? p->budget_left - (chunk << rate) : 0;
 	if (!on != !(pin & PIN_PREEMPTION_TIMER))
 		vmcs_write32(PIN_BASED_VM_EXEC_CONTROL, pin ^ PIN_PREEMPTION_TIMER);
 	if (on)
@@ -434,24 +432,24 @@ void budget_arm(struct partition *p, bool output_waits)
 static void handle_preemption_timer(struct vcpu *v) { (void)v; }
 
 /*
- * Before the guest goes on: its queued console lines get their turn on the UART, and the time
- * from exit to here (slicehv working for it) counts against its budget= as its own run time did.
+ * Before the guest goes on: its queued console lines get their turn on the UART, and budget= is
+ * charged every TSC tick since the last entry: the guest's, the exit's and slicehv's work for it.
  */
-static void exit_end(struct vcpu *v, uint64_t start)
+static void exit_end(struct vcpu *v)
 {
 	struct partition *p = v->p;
 	bool output_waits = console_pump();
-	uint64_t left = p->budget_left, spent = rdtsc() - start;
+	uint64_t now = rdtsc(), spent = now - p->budget_since;
 	char what[64];
 
 	if (p->cfg->budget_ms) {
-		left += (uint64_t)vmcs_read32(VMX_PREEMPTION_TIMER_VALUE) << VMX_MISC_PREEMPTION_RATE(vmx_msrs.misc);
-		if (left <= spent) {
+		if (spent >= p->budget_left) {
 			ksnprintf(what, sizeof(what), "run-time budget of %u ms used up", p->cfg->budget_ms);
 			park_with_dump(v, what);
 		}
-		p->budget_left = left - spent;
+		p->budget_left -= spent;
 	}
+	p->budget_since = now;
 	budget_arm(p, output_waits);
 }
 
@@ -523,7 +521,6 @@ static void (*const handlers[EXIT_REASON_COUNT])(struct vcpu *) = {
 void vmexit_handler(struct guest_regs *regs);
 void vmexit_handler(struct guest_regs *regs)
 {
-	uint64_t start = rdtsc();
 	struct cpu *c = this_cpu();
 	uint32_t reason = vmcs_read32(VM_EXIT_REASON);
 	unsigned basic = EXIT_REASON_BASIC(reason);
@@ -541,7 +538,7 @@ void vmexit_handler(struct guest_regs *regs)
 		park_with_dump(&v, what);
 	}
 	handlers[basic](&v);
-	exit_end(&v, start);
+	exit_end(&v);
 }
 
 /* VMLAUNCH/VMRESUME fell through: the VMCS is not enterable. Park with the SDM's error number. */
