@@ -27,7 +27,7 @@
 
 #define LINE_MAX 256
 #define NO_OWNER (~0u)
-#define CONSOLE_SHARE 2048 /* bytes of whole lines one core may have waiting for the UART */
+#define CONSOLE_SHARE 1024 /* bytes of whole lines one core may have waiting for the UART */
 
 /*
  * The lines one core printed (its partition's, then slicehv's about it), waiting for their turn on
