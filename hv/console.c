@@ -160,6 +160,13 @@ bool console_pump(void)
 	return !queue_empty(own_queue());
 }
 
+bool console_room(void)
+{
+	const struct console_queue *q = own_queue();
+
+	return CONSOLE_SHARE - (q->tail - __atomic_load_n(&q->head, __ATOMIC_ACQUIRE)) >= LINE_MAX * 2;
+}
+
 void console_flush(bool every_core)
 {
 	bool locked = console_lock();

@@ -19,6 +19,8 @@ void printk(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 bool console_queue(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Sends what the UART takes now, without waiting; true while this core's lines still wait. */
 bool console_pump(void);
+/* True while this core's queue has room for a whole line more. */
+bool console_room(void);
 /* Waits until this core's queued lines (or every core's) are on the wire. */
 void console_flush(bool every_core);
 /* Waits until the UART has sent every byte, so nothing is lost when the machine ends. */

@@ -33,14 +33,14 @@
 
 #define GPR_RSP 4 /* register numbering of exit qualifications: RSP lives in the VMCS */
 
-/* Our virtual COM1 (a 16550 that always has room). */
+/* Our virtual COM1 (a 16550 whose wire is the partition's share of the real one). */
 #define COM1_BASE 0x3f8
 #define COM1_PORTS 8
 #define UART_THR 0
 #define UART_LCR 3
 #define UART_LSR 5
 #define UART_LCR_DLAB 0x80
-#define UART_LSR_THRE 0x20 /* room for a byte: always */
+#define UART_LSR_THRE 0x20 /* room: its queue takes a whole line more */
 #define UART_LSR_TEMT 0x40 /* transmitter empty: its queued lines are on the wire */
 
 /* The MSR bitmap's four 1 KiB quarters (SDM Vol 3C 25.6.9). */
@@ -231,7 +231,7 @@ static void handle_hlt(struct vcpu *v)
 static uint32_t com1_read(struct partition *p, unsigned reg)
 {
 	if (reg == UART_LSR)
-		return UART_LSR_THRE | (console_pump() ? 0 : UART_LSR_TEMT);
+		return (console_pump() ? 0 : UART_LSR_TEMT) | (console_room() ? UART_LSR_THRE : 0);
 	return reg == UART_LCR ? p->uart_lcr : 0;
 }
 
