@@ -81,7 +81,8 @@
 	X(HC_DONE_HIGH, "hc-done-high", true)    /* HC_DONE with only bit 32 set */         \
 	X(TRIPLE_FAULT, "triple-fault", true)                                               \
 	X(HALT, "halt", true)                    /* CLI; HLT */                             \
-	X(LOOP_CLI, "loop-cli", true)            /* CLI; a loop that never ends */
+	X(LOOP_CLI, "loop-cli", true)            /* CLI; a loop that never ends */            \
+	X(CONSOLE_FLOOD, "console-flood", true)  /* 4000-byte console writes, forever */
 
 #define ATTACK_ID(id, name, fatal) ATTACK_##id,
 #define ATTACK_ENTRY(id, name, fatal) { name, fatal },
@@ -161,6 +162,8 @@ static const struct attack {
 #define STORM_UD 100000
 #define STORM_BP 100000
 #define STORM_GP 20000
+#define FLOOD_BYTES 4000 /* console-flood: one HC_CONSOLE_WRITE */
+#define FLOOD_LINE 100   /* its lines, newline included */
 #define POISON 0x6b6b6b6b6b6b6b6bul
 #define SETTLE_TICKS 1000000 /* time for a reset or power-off to take effect, had it got out */
 #define ARG_LEN 24
@@ -1101,6 +1104,19 @@ static void loop_cli(void)
 	__asm__ volatile("cli\n1:\n\tjmp 1b" ::: "memory");
 }
 
+/* Console writes without end: slicehv's time on them must count against the attacker's budget=. */
+static void console_flood(void)
+{
+	static char flood[FLOOD_BYTES];
+
+	for (unsigned i = 0; i < FLOOD_BYTES; i++)
+		flood[i] = i % FLOOD_LINE == FLOOD_LINE - 1 ? '\n' : (char)('a' + i % FLOOD_LINE % 26);
+	head();
+	kprint("console write of %u-byte buffers, forever\n", FLOOD_BYTES);
+	for (;;)
+		vmcall3(HC_CONSOLE_WRITE, (uintptr_t)flood, FLOOD_BYTES, 0);
+}
+
 /* ---- Dispatch. */
 
 static void run(enum attack_id id)
@@ -1148,6 +1164,7 @@ static void run(enum attack_id id)
 	case ATTACK_TRIPLE_FAULT: triple_fault(); break;
 	case ATTACK_HALT: halt(); break;
 	case ATTACK_LOOP_CLI: loop_cli(); break;
+	case ATTACK_CONSOLE_FLOOD: console_flood(); break;
 	default: probe_attack(id); break;
 	}
 }

@@ -132,7 +132,12 @@ void partition_console_flush(struct partition *p)
 	if (!p->tsc_first_output)
 		p->tsc_first_output = boot_ticks();
 	p->line[p->line_len] = '\0';
-	printk("[%s] %s\n", p->cfg->console, p->line);
+	if (!console_queue("[%s] %s\n", p->cfg->console, p->line)) {
+		if (!p->console_dropped)
+			printk("slicehv: partition %s: console over its share of the UART: lines dropped and "
+			       "counted\n", p->cfg->name);
+		p->console_dropped += p->line_len;
+	}
 	p->line_len = 0;
 }
 
@@ -169,8 +174,8 @@ static void print_stats(const struct partition *p)
 	char line[CONSOLE_LINE_MAX];
 	int n;
 
-	printk("slicehv: timing %s: ept-build %lu launched +%lu first-output +%lu ticks\n", p->cfg->name,
-	       p->ept_build_ticks, p->tsc_launched, p->tsc_first_output);
+	printk("slicehv: timing %s: ept-build %lu launched +%lu first-output +%lu stopped +%lu ticks\n",
+	       p->cfg->name, p->ept_build_ticks, p->tsc_launched, p->tsc_first_output, p->tsc_stopped);
 	n = ksnprintf(line, sizeof(line), "slicehv: stats %s: %s", p->cfg->name, partition_state_name(p->state));
 	if (p->state == PARTITION_DONE)
 		n += ksnprintf(line + n, sizeof(line) - n, " status %ld", p->status);
@@ -180,6 +185,8 @@ static void print_stats(const struct partition *p)
 	for (unsigned r = 0; r < EXIT_REASON_COUNT && n < (int)sizeof(line); r++)
 		if (p->exits[r])
 			n += ksnprintf(line + n, sizeof(line) - n, " %s=%u", exit_reason_name(r), p->exits[r]);
+	if (p->console_dropped && n < (int)sizeof(line))
+		ksnprintf(line + n, sizeof(line) - n, ", console dropped %lu bytes", p->console_dropped);
 	printk("%s\n", line);
 }
 
@@ -188,6 +195,7 @@ static void __attribute__((noreturn)) end_of_run(void)
 {
 	bool clean = true;
 
+	console_flush(true);
 	for (unsigned i = 0; i < partition_count; i++) {
 		print_stats(&partitions[i]);
 		clean &= partitions[i].state == PARTITION_DONE && partitions[i].status == 0;
@@ -200,7 +208,9 @@ static void __attribute__((noreturn)) end_of_run(void)
 
 void partition_stop(struct partition *p, enum partition_state why)
 {
+	p->tsc_stopped = boot_ticks();
 	partition_console_flush(p);
+	console_flush(false);
 	p->state = why;
 	if (__atomic_sub_fetch(&partitions_running, 1, __ATOMIC_ACQ_REL) == 0)
 		end_of_run();

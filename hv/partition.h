@@ -34,8 +34,10 @@ struct partition {
 	uint32_t exits[EXIT_REASON_COUNT];
 	uint64_t exits_total;            /* every reason, for HC_EXIT_COUNT without a loop */
 	uint32_t denied;                 /* port and MSR accesses refused */
-	uint64_t budget_left;            /* TSC ticks of guest run time not yet armed in the timer */
-	uint64_t tsc_launched, tsc_first_output; /* TSC ticks since slicehv's first instruction */
+	uint64_t console_dropped;        /* console bytes beyond its share of the UART */
+	uint64_t budget_left;            /* budget=: TSC ticks of run time left, guest and exits alike */
+	uint64_t budget_since;           /* TSC at its last entry (or launch): charged up to there */
+	uint64_t tsc_launched, tsc_first_output, tsc_stopped; /* TSC ticks since slicehv's first instruction */
 	uint64_t ept_build_ticks;
 };
 
@@ -48,9 +50,9 @@ int partition_prepare(struct partition *p, const struct boot_module *image, uint
 int partition_load(struct partition *p, err_t *e);
 /* True if [gpa, gpa + len) lies inside the partition's slice. */
 bool partition_owns(const struct partition *p, uint64_t gpa, uint64_t len);
-/* Its virtual COM1: buffers a character, printing whole lines as "[<name>] <line>". */
+/* Its virtual COM1: buffers a character, queueing whole lines as "[<name>] <line>". */
 void partition_console_putc(struct partition *p, char ch);
-/* Prints its unfinished console line, if any. */
+/* Queues its unfinished console line, if any; beyond its share of the UART it is dropped and counted. */
 void partition_console_flush(struct partition *p);
 /* Reports an access refused; the first few are printed, all are counted. */
 void partition_deny(struct partition *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

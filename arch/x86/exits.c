@@ -8,6 +8,7 @@
 #include "../../hv/partition.h"
 #include "../../hv/phys.h"
 #include "../../hv/string.h"
+#include "apic.h"
 #include "msr.h"
 #include "vmx.h"
 #include "x86.h"
@@ -33,14 +34,15 @@
 
 #define GPR_RSP 4 /* register numbering of exit qualifications: RSP lives in the VMCS */
 
-/* Our virtual COM1 (a 16550 that is always ready). */
+/* Our virtual COM1 (a 16550 whose wire is the partition's share of the real one). */
 #define COM1_BASE 0x3f8
 #define COM1_PORTS 8
 #define UART_THR 0
 #define UART_LCR 3
 #define UART_LSR 5
 #define UART_LCR_DLAB 0x80
-#define UART_LSR_IDLE 0x60 /* THR empty and transmitter empty */
+#define UART_LSR_THRE 0x20 /* room: its queue takes a whole line more */
+#define UART_LSR_TEMT 0x40 /* transmitter empty: its queued lines are on the wire */
 
 /* The MSR bitmap's four 1 KiB quarters (SDM Vol 3C 25.6.9). */
 #define MSR_BITMAP_WRITE 2048
@@ -222,6 +224,7 @@ static void handle_cpuid(struct vcpu *v)
 /* Nothing can wake a halted partition: slicehv delivers it no interrupts. */
 static void handle_hlt(struct vcpu *v)
 {
+	partition_console_flush(v->p);
 	printk("slicehv: partition %s halted at rip 0x%lx: nothing can wake it\n", v->p->cfg->name,
 	       vmcs_read64(GUEST_RIP));
 	partition_stop(v->p, PARTITION_HALTED);
@@ -230,7 +233,7 @@ static void handle_hlt(struct vcpu *v)
 static uint32_t com1_read(struct partition *p, unsigned reg)
 {
 	if (reg == UART_LSR)
-		return UART_LSR_IDLE;
+		return (console_pump() ? 0 : UART_LSR_TEMT) | (console_room() ? UART_LSR_THRE : 0);
 	return reg == UART_LCR ? p->uart_lcr : 0;
 }
 
@@ -489,28 +492,53 @@ static void handle_xsetbv(struct vcpu *v)
 	skip_instruction();
 }
 
-void budget_arm(struct partition *p)
+/*
+ * The VMX-preemption timer counts down once every 2^rate TSC ticks in VMX non-root operation
+ * (SDM Vol 3C 26.5.1). It holds what is left of the partition's budget=, or less while its
+ * console lines wait: the UART's time to send what it holds brings the core back. Without
+ * budget= it runs only while lines wait, so a quiet partition takes no exits.
+ */
+void budget_arm(struct partition *p, bool output_waits)
 {
 	unsigned rate = VMX_MISC_PREEMPTION_RATE(vmx_msrs.misc);
-	uint64_t chunk = p->budget_left >> rate;
+	uint64_t chunk = p->cfg->budget_ms ? p->budget_left >> rate : UINT32_MAX;
+	uint64_t soon = (tsc_per_ms * console_refill_ns() / NS_PER_MS >> rate) + 1;
+	uint32_t pin = vmcs_read32(PIN_BASED_VM_EXEC_CONTROL);
+	bool on = p->cfg->budget_ms || (output_waits && vmx_caps.preempt_timer);
 
+	if (output_waits && chunk > soon)
+		chunk = soon;
 	if (chunk > UINT32_MAX)
 		chunk = UINT32_MAX;
-	p->budget_left = chunk ? p->budget_left - (chunk << rate) : 0;
-	vmcs_write32(VMX_PREEMPTION_TIMER_VALUE, chunk);
+	if (!on != !(pin & PIN_PREEMPTION_TIMER))
+		vmcs_write32(PIN_BASED_VM_EXEC_CONTROL, pin ^ PIN_PREEMPTION_TIMER);
+	if (on)
+		vmcs_write32(VMX_PREEMPTION_TIMER_VALUE, (uint32_t)chunk);
 }
 
-/* A guest that never yields (even with interrupts off) still ends when its budget= is used up. */
-static void handle_preemption_timer(struct vcpu *v)
+/* The timer's deadline: the next part of the budget, or console lines to send (both: exit_end). */
+static void handle_preemption_timer(struct vcpu *v) { (void)v; }
+
+/*
+ * Before the guest goes on: its queued console lines get their turn on the UART, and budget= is
+ * charged every TSC tick since the last entry: the guest's, the exit's and slicehv's work for it.
+ */
+static void exit_end(struct vcpu *v)
 {
+	struct partition *p = v->p;
+	bool output_waits = console_pump();
+	uint64_t now = rdtsc(), spent = now - p->budget_since;
 	char what[64];
 
-	if (v->p->budget_left) {
-		budget_arm(v->p);
-		return;
+	if (p->cfg->budget_ms) {
+		if (spent >= p->budget_left) {
+			ksnprintf(what, sizeof(what), "run-time budget of %u ms used up", p->cfg->budget_ms);
+			park_with_dump(v, what);
+		}
+		p->budget_left -= spent;
 	}
-	ksnprintf(what, sizeof(what), "run-time budget of %u ms used up", v->p->cfg->budget_ms);
-	park_with_dump(v, what);
+	p->budget_since = now;
+	budget_arm(p, output_waits);
 }
 
 static void handle_ept_violation(struct vcpu *v)
@@ -605,6 +633,7 @@ void vmexit_handler(struct guest_regs *regs)
 		park_with_dump(&v, what);
 	}
 	handlers[basic](&v);
+	exit_end(&v);
 }
 
 /* VMLAUNCH/VMRESUME fell through: the VMCS is not enterable. Park with the SDM's error number. */

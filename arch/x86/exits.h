@@ -20,8 +20,8 @@ int exits_init(err_t *e);
 int vmcs_launch(struct cpu *c, struct partition *p, err_t *e);
 void vmx_launch(struct guest_regs *regs) __attribute__((noreturn));
 const char *exit_reason_name(unsigned reason);
-/* Arms the VMX-preemption timer with the next part of p's run-time budget. */
-void budget_arm(struct partition *p);
+/* Arms the VMX-preemption timer: the next part of p's run-time budget, sooner while its console lines wait. */
+void budget_arm(struct partition *p, bool output_waits);
 
 /* The bits the guest may not change in CR0 and CR4, as vmcs.c set them up. */
 extern uint64_t guest_cr0_fixed1, guest_cr0_forced, guest_cr4_forced;

@@ -85,9 +85,8 @@ static int setup_controls(struct partition *p, err_t *e)
 	uint32_t secondary = SECONDARY_ENABLE_EPT | SECONDARY_UNRESTRICTED_GUEST;
 	const struct vmx_msrs *m = &vmx_msrs;
 	uint32_t may2 = m->procbased2 >> 32;
-	/* budget=: the VMX-preemption timer counts the guest's run time, kept across exits. */
+	/* budget=: the VMX-preemption timer ends a guest that takes no exits (exits.c budget_arm). */
 	uint32_t pin = p->cfg->budget_ms ? PIN_PREEMPTION_TIMER : 0;
-	uint32_t exit_timer = p->cfg->budget_ms ? EXIT_SAVE_PREEMPTION_TIMER : 0;
 
 	if (!vmx_caps.unrestricted)
 		return err_set(e, "partitions start in 32-bit protected mode without paging, which needs "
@@ -107,7 +106,7 @@ static int setup_controls(struct partition *p, err_t *e)
 	    control(SECONDARY_VM_EXEC_CONTROL, m->procbased2, secondary, "secondary controls", e) < 0 ||
 	    control(VM_EXIT_CONTROLS, m->true_exit,
 		    EXIT_HOST_ADDRESS_SPACE_SIZE | EXIT_SAVE_IA32_PAT | EXIT_LOAD_IA32_PAT | EXIT_SAVE_IA32_EFER |
-			    EXIT_LOAD_IA32_EFER | exit_timer,
+			    EXIT_LOAD_IA32_EFER,
 		    "VM-exit controls", e) < 0 ||
 	    control(VM_ENTRY_CONTROLS, m->true_entry, ENTRY_LOAD_IA32_PAT | ENTRY_LOAD_IA32_EFER, "VM-entry controls", e) < 0)
 		return -1;
@@ -123,7 +122,7 @@ static int setup_controls(struct partition *p, err_t *e)
 	vmcs_write32(VM_ENTRY_INTR_INFO_FIELD, 0);
 	if (p->cfg->budget_ms) {
 		p->budget_left = p->cfg->budget_ms * tsc_per_ms;
-		budget_arm(p);
+		budget_arm(p, false);
 	}
 	return 0;
 }
@@ -309,5 +308,6 @@ int vmcs_launch(struct cpu *c, struct partition *p, err_t *e)
 	regs.rbx = p->bootinfo;
 	printk("slicehv: partition %s cpu %u mem 0x%lx-0x%lx: launched\n", p->cfg->name, c->index,
 	       p->cfg->base, p->cfg->base + p->cfg->size - 1);
+	p->budget_since = rdtsc();
 	vmx_launch(&regs);
 }

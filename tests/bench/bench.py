@@ -261,7 +261,7 @@ class Hv:
 HV_LINES = (
     ("online", re.compile(r"^slicehv: timing: cpus online \+(\d+) ticks$", re.M)),
     ("timing", re.compile(r"^slicehv: timing (\S+): ept-build (\d+) launched \+(\d+) "
-                          r"first-output \+(\d+) ticks$", re.M)),
+                          r"first-output \+(\d+) stopped \+\d+ ticks$", re.M)),
     ("ept", re.compile(r"^slicehv: partition (\S+): ept (\d+) table pages, leaves 1G=(\d+) "
                        r"2M=(\d+) 4K=(\d+);", re.M)),
     ("launch", re.compile(rf"^slicehv: partition (\S+) cpu \d+ mem ({HEX})-({HEX}): launched$", re.M)),

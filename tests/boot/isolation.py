@@ -78,6 +78,7 @@ class Attack:
     runs: int = 1              # times the attacker starts (on-fault=restart: more than once)
     then_done: bool = False    # with runs > 1: parked runs - 1 times, then its last run finishes
     status: int = 0            # the HC_DONE status it finishes with (nonzero: the run fails)
+    needs: tuple = ()          # earlier scenarios whose logs its expect functions compare with
 
     @property
     def attack(self):
@@ -143,6 +144,24 @@ def long_line_split(serial, ctx):
     if "".join(parts) != want or len(parts) < 2:
         return [f"the 300-letter line came out as {len(parts)} lines of {[len(p) for p in parts]} letters"]
     return []
+
+
+def keeps_pace(peer, tolerance=0.02):
+    """A check that the honest toy ran (launched to stopped, its timing line) within tolerance of
+    its run time in scenario peer, where nobody floods the console: its exits never wait for the
+    UART, whoever else is writing."""
+    rx = r"^slicehv: timing honest: ept-build \d+ launched \+(\d+) first-output \+\d+ stopped \+(\d+) ticks$"
+
+    def check(serial, ctx):
+        here, other = re.search(rx, serial, re.M), ctx.peer_serial(peer)
+        there = other and re.search(rx, other, re.M)
+        if not here or not there:
+            return [f"no honest timing line with its stop {'here' if not here else 'in ' + peer}"]
+        ran, alone = int(here[2]) - int(here[1]), int(there[2]) - int(there[1])
+        if ran > alone * (1 + tolerance):
+            return [f"honest ran {ran} ticks beside the flood, {alone} in {peer}: more than {tolerance:.0%} slower"]
+        return []
+    return check
 
 
 def nonfatal_attacks():
@@ -333,6 +352,15 @@ ATTACKS = [
     # on-fault=restart: the attacker is reloaded and faults again, twice, then stays parked.
     Attack("restart-triple-fault", "attack=triple-fault", config="isolation-restart.cfg", runs=3,
            parked="triple-fault", says=("empty IDT, then ud2",), why="a triple fault, restarted twice"),
+    # Console writes without end: slicehv's time in those exits counts against budget=, and the
+    # flood gets only its share of the UART (the rest dropped, counted, reported once) while the
+    # honest partition keeps the pace it has beside an attacker that only halts.
+    Attack("console-flood", "attack=console-flood", config="isolation-flood.cfg",
+           parked=r"run-time budget of 200 ms used up", says=(r"console write of 4000-byte buffers, forever",),
+           expect=((r"^slicehv: partition evil: console over its share of the UART: lines dropped and counted$", 1),
+                   (r"^slicehv: stats evil: parked, .*, console dropped [1-9]\d* bytes$", 1),
+                   r"^\[evil\] abcdefghijklmnopqrstuvwxyz", keeps_pace("isolation-halt")),
+           needs=("isolation-halt",), why="HC_CONSOLE_WRITE of 4000-byte buffers in a tight loop, under budget=200"),
 ]
 
 
@@ -440,7 +468,7 @@ def scenario(a):
     h = harness()
     return h.Scenario(f"isolation-{a.name}", cpus=2, grub=f"isolation-{a.name}",
                       exit=FAILED if (a.parked and not a.then_done) or a.halted or a.status else OK,
-                      expect=expectations(a), forbid=forbidden(a), timeout=60)
+                      expect=expectations(a), forbid=forbidden(a), timeout=60, needs=a.needs)
 
 
 _ALL = ATTACKS + [demo_attack()]
