@@ -50,6 +50,9 @@ $(error CPUS=$(CPUS): give a number of cores from 1 to 8)
 endif
 endif
 
+# When make started: `make test` reports its wall time, tools check and build included.
+STARTED := $(shell date +%s)
+
 # Every goal but these needs the build and test tools. tests/deps.sh checks them (and as root
 # installs what is missing) while make reads this file, so no recipe can run before it, with -j
 # or without; sub-makes skip it, their parent did it.
@@ -98,11 +101,16 @@ $(BUILD)/slicehv-%.iso: $(ISO_FILES) iso/grub.cfg iso/mkiso.sh
 	@sed 's/^set default=.*/set default=$*/' iso/grub.cfg > $(BUILD)/grub-$*.cfg
 	@iso/mkiso.sh $@ $(BUILD)/grub-$*.cfg $(ISO_FILES)
 
-# Host unit tests, then boot scenarios; the last line is "N passed, N failed".
+# Host unit tests, boot scenarios, then the fuzz and bench smoke runs; the last two lines are the
+# wall time since make started and "N passed, N failed, N skipped". What they need is built
+# first, a job per core unless make already has -j (a unit test that does not build fails as a
+# test, a fuzz target as make-fuzz-smoke).
+JOBS := $(shell nproc 2>/dev/null || echo 1)
+SUBJOBS = $(if $(filter --jobserver%,$(MAKEFLAGS)),,-j$(JOBS))
 test:
-	-$(MAKE) --no-print-directory -k unit
-	$(MAKE) --no-print-directory iso
-	$(PYTHON) tests/boot/scenarios.py --build $(BUILD) --unit "$(UNIT_TESTS)"
+	-$(MAKE) --no-print-directory -k $(SUBJOBS) unit fuzz-build $(FUZZ_CORPUS) $(BUILD)/guest/bench.elf
+	$(MAKE) --no-print-directory $(SUBJOBS) iso
+	$(PYTHON) tests/boot/scenarios.py --build $(BUILD) --unit "$(UNIT_TESTS)" --started $(STARTED)
 
 unit: $(UNIT_TESTS)
 $(BUILD)/unit/%: tests/unit/%.c $(HOST_SRCS) $(UNIT_SUPPORT) $(wildcard hv/*.h arch/x86/*.h)

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""slicehv test driver: host unit tests, then boot scenarios in emulators, two at a time.
+"""slicehv test driver: host unit tests, then boot scenarios in emulators, two at a time, longest
+first, then the make steps (fuzz and bench smoke runs).
 
-    scenarios.py --build build --unit "build/unit/test_a build/unit/test_b"
+    scenarios.py --build build --unit "build/unit/test_a build/unit/test_b" [--started EPOCH]
 
-Prints one "PASS: name", "FAIL: name (reason)" or "SKIP: name (reason)" line per test and
-ends with "N passed, N failed, N skipped". Every log of a failed scenario is kept in
+Prints one "PASS: name", "FAIL: name (reason)" or "SKIP: name (reason)" line per test, then
+"wall time M min S s" (since --started, else since it began) and last "N passed, N failed,
+N skipped". Every log of a failed scenario is kept in
 <build>/test-logs/<name>/; every result with its run time goes to <build>/test-results.txt.
 """
 
@@ -17,6 +19,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -882,19 +885,19 @@ def exit_problems(s, r):
     return problems
 
 
-def machine(s, build, isos):
-    """The engine.Machine that scenario s boots."""
+def machine(s, build, iso):
+    """The engine.Machine that scenario s boots from iso."""
     return engine.Machine(engine=s.engine, cpus=s.cpus, model=s.model, firmware=s.firmware,
-                          memory=s.memory, iso=str(isos.get(s.grub, "")),
+                          memory=s.memory, iso=str(iso),
                           kernel=str(build / "hv.elf") if s.kernel else "",
                           timeout=s.timeout)
 
 
-def run_scenario(s, build, isos, logs, ctx):
-    """Boot scenario s once and judge it; keep its logs only when it failed."""
+def run_scenario(s, build, iso, logs, ctx):
+    """Boot scenario s once from iso and judge it; keep its logs only when it failed."""
     workdir = logs / s.name
     try:
-        r = engine.boot(machine(s, build, isos), workdir)
+        r = engine.boot(machine(s, build, iso), workdir)
     except Exception as e:        # the harness reports every scenario, whatever happens
         keep(workdir, {"reasons.txt": f"could not run: {e}\n"})
         return Outcome(s.name, "FAIL", f"could not run: {e}")
@@ -950,23 +953,39 @@ def build_variant(base, name, out):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def prepare_isos(build, names):
-    """Map each GRUB variant in names to its ISO, (re)building the variants (about a
-    second each); a variant that cannot be built maps to an error string instead."""
-    base = build / "slicehv.iso"
-    if not base.exists():
-        return {n: f"{base} does not exist (make iso)" for n in names}
-    isos = {}
-    for name in names:
-        out = base if name == "default" else build / f"slicehv-{name}.iso"
+class Isos:
+    """The ISO of each GRUB variant, built when a scenario first asks for it (about a second each,
+    while the other scenarios boot); a variant that cannot be built is an error string instead.
+    Thread-safe: a variant that scenarios share is built once."""
+
+    def __init__(self, build):
+        self.base = build / "slicehv.iso"
+        self.lock = threading.Lock()
+        self.built = {}          # name -> Path or error string
+        self.building = {}       # name -> the lock its builder holds
+
+    def get(self, name):
+        """The ISO of variant name, building it first if no one has."""
+        with self.lock:
+            lock = self.building.setdefault(name, threading.Lock())
+        with lock:
+            if name not in self.built:
+                self.built[name] = self.build(name)
+            return self.built[name]
+
+    def build(self, name):
+        """Build variant name (the default ISO is make's); its path, or what went wrong."""
+        if not self.base.exists():
+            return f"{self.base} does not exist (make iso)"
+        if name == "default":
+            return self.base
+        out = self.base.parent / f"slicehv-{name}.iso"
         try:
-            if out != base:
-                build_variant(base, name, out)
-            isos[name] = out
+            build_variant(self.base, name, out)
+            return out
         except (OSError, ValueError, subprocess.CalledProcessError) as e:
             detail = getattr(e, "stderr", b"") or b""
-            isos[name] = f"ISO variant {name}: {e} {detail.decode(errors='replace')[-200:]}"
-    return isos
+            return f"ISO variant {name}: {e} {detail.decode(errors='replace')[-200:]}"
 
 
 def skip_reasons(scenarios, isos, logs):
@@ -994,17 +1013,35 @@ def probe_kvm(iso, workdir):
 # ================================================================ driver
 
 
+def longest_first(scenarios):
+    """scenarios in the order to start them: the longest first, so that two emulators stay busy
+    to the end instead of one long boot running alone (a scenario's timeout says how long it
+    is), but every scenario after its needs (which it waits for)."""
+    by_name = {s.name: s for s in scenarios}
+    order, placed = [], set()
+
+    def place(s):
+        if s.name not in placed:
+            for n in s.needs:
+                place(by_name[n])
+            placed.add(s.name)
+            order.append(s)
+    for s in sorted(scenarios, key=lambda s: -s.timeout):
+        place(s)
+    return order
+
+
 def run_boots(scenarios, build, logs, jobs):
-    """Run the scenarios jobs at a time; yield Outcomes in table order."""
-    isos = prepare_isos(build, sorted({s.grub for s in scenarios}))
+    """Run the scenarios jobs at a time, longest first; yield Outcomes in table order."""
+    isos = Isos(build)
     skips = skip_reasons(scenarios, isos, logs)
     ctx = Context(build)
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-        # Submitted in table order and started first come first served: a scenario's needs,
-        # earlier in the table, are running or done before it can wait for them.
-        for s in scenarios:
+        # Started first come first served: a scenario's needs are running or done before it
+        # can wait for them.
+        for s in longest_first(scenarios):
             ctx.outcomes[s.name] = pool.submit(one_boot, s, build, isos, logs, skips, ctx)
-        futures = list(ctx.outcomes.values())
+        futures = [ctx.outcomes[s.name] for s in scenarios]
         try:
             for f in futures:
                 yield f.result()
@@ -1023,7 +1060,7 @@ def one_boot(s, build, isos, logs, skips, ctx):
         return Outcome(s.name, "FAIL", iso or f"unknown GRUB variant {s.grub!r}")
     if s.kernel and not (build / "hv.elf").exists():
         return Outcome(s.name, "FAIL", f"{build / 'hv.elf'} does not exist")
-    return run_scenario(s, build, isos, logs, ctx)
+    return run_scenario(s, build, iso, logs, ctx)
 
 
 def validate(scenarios):
@@ -1092,6 +1129,8 @@ def parse_args(argv):
     p.add_argument("--jobs", type=int, default=2, help="scenarios run at once")
     p.add_argument("--list", action="store_true", help="list the scenarios and exit")
     p.add_argument("--no-make-steps", action="store_true", help="skip fuzz-smoke and bench-smoke")
+    p.add_argument("--started", type=float, default=time.time(),
+                   help="when the run began (seconds since the epoch), for the wall time reported")
     return p.parse_args(argv)
 
 
@@ -1118,11 +1157,12 @@ def main(argv):
     for target, expect in (() if args.no_make_steps or args.only else MAKE_STEPS):
         results.append(run_make_step(target, expect, build, logs))
         print(results[-1].line(), flush=True)
-    return summarize(results, build, logs)
+    return summarize(results, build, logs, time.time() - args.started)
 
 
-def summarize(results, build, logs):
-    """Print the summary line, write <build>/test-results.txt, return the exit status."""
+def summarize(results, build, logs, wall):
+    """Print the wall time and then the summary line, write <build>/test-results.txt, return the
+    exit status."""
     count = {v: sum(o.verdict == v for o in results) for v in ("PASS", "FAIL", "SKIP")}
     (build / "test-results.txt").write_text(
         "".join(f"{o.seconds:7.1f}s  {o.line()}\n" for o in results))
@@ -1130,6 +1170,7 @@ def summarize(results, build, logs):
         logs.rmdir()
     elif count["FAIL"]:
         print(f"logs of failures: {logs}/")
+    print(f"wall time {int(wall) // 60} min {int(wall) % 60} s")
     print(f"{count['PASS']} passed, {count['FAIL']} failed, {count['SKIP']} skipped")
     return 1 if count["FAIL"] else 0
 
