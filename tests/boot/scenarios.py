@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""slicehv test driver: host unit tests, then boot scenarios in emulators, two at a time, longest
-first, then the make steps (fuzz and bench smoke runs).
+"""slicehv test driver: host unit tests, then boot scenarios in emulators and the make steps (fuzz
+and bench smoke runs), two at a time, longest first.
 
     scenarios.py --build build --unit "build/unit/test_a build/unit/test_b" [--started EPOCH]
 
@@ -529,17 +529,22 @@ def bad_input_scenario(name, message):
                     + ((r"^slicehv: config problems were reported: the run counts as failed$", 1),))
 
 
+# The default config gives the toy all free RAM, and it verifies every word of it: machines that
+# test cores, CPU models or firmware rather than memory get 64 MiB (the toy's run time is its
+# memory test); bochs-skylake-4cpu keeps make run's 256 MiB.
+SMALL_RAM = 64
+
 SCENARIOS = [
     # Skylake-X has every VMX feature slicehv uses: every core turns VMX on, and the default
     # config runs the toy on every core, in equal slices, to a clean end.
-    Scenario("bochs-skylake-1cpu", cpus=1,
+    Scenario("bochs-skylake-1cpu", cpus=1, memory=SMALL_RAM,
              expect=vmx_on(1) + (ALL_CAPS,) + default_partitions(1), forbid=TROUBLE),
-    Scenario("bochs-skylake-2cpu", cpus=2, expect=vmx_on(2) + default_partitions(2),
-             forbid=TROUBLE),
+    Scenario("bochs-skylake-2cpu", cpus=2, memory=SMALL_RAM,
+             expect=vmx_on(2) + default_partitions(2), forbid=TROUBLE),
     Scenario("bochs-skylake-4cpu", cpus=4, expect=vmx_on(4) + default_partitions(4),
              forbid=TROUBLE),
-    Scenario("bochs-skylake-8cpu", cpus=8, expect=vmx_on(8) + default_partitions(8),
-             forbid=TROUBLE, timeout=90),
+    Scenario("bochs-skylake-8cpu", cpus=8, memory=SMALL_RAM,
+             expect=vmx_on(8) + default_partitions(8), forbid=TROUBLE, timeout=90),
     # QEMU's emulator has no VMX: a clear refusal, through GRUB and through -kernel.
     Scenario("qemu-tcg-refuses", engine="qemu-tcg", cpus=2, exit=NO_VMX,
              expect=(no_vmx("VMX|CPUID"),), forbid=(ANY_VMX_ON,), timeout=30),
@@ -553,6 +558,7 @@ SCENARIOS = [
     Scenario("bochs-ryzen-no-vmx", model="ryzen", exit=NO_VMX,
              expect=(no_vmx("VMX"),), forbid=(ANY_VMX_ON,)),
     Scenario("bochs-sandy-bridge-no-1g-ept", model="corei7_sandy_bridge_2600k", cpus=2,
+             memory=SMALL_RAM,
              expect=vmx_on(2) + (caps("ept-1g=no"),) + default_partitions(2, one_g=False),
              forbid=TROUBLE),
     # Without unrestricted guest VMX still comes up, but the toy guest (which starts
@@ -564,7 +570,7 @@ SCENARIOS = [
              + ((PARKED, 2), (r"^slicehv: all partitions done$", 1)),
              forbid=(r": launched$", r"^\[p\d+\] ")),
     # SeaBIOS leaves IA32_FEATURE_CONTROL unlocked: slicehv locks it on every core...
-    Scenario("bochs-seabios-locks-feature-control", firmware="seabios", cpus=2,
+    Scenario("bochs-seabios-locks-feature-control", firmware="seabios", cpus=2, memory=SMALL_RAM,
              expect=vmx_on(2) + every_core(2, "feature control locked by slicehv")
              + default_partitions(2), forbid=TROUBLE),
     # ... unless something (here GRUB) already locked it with VMX off.
@@ -618,7 +624,8 @@ SCENARIOS = [
              + ((r"leaves 1G=0 2M=512 4K=0;", 1),)),
     # The toy alone from GRUB, no hypervisor: the same lines, and the same sieve path length
     # as inside a partition (Bochs's TSC counts instructions).
-    Scenario("toy-bare", grub="toy-bare", exit=None, needs=("partitions-2cpu-config",),
+    Scenario("toy-bare", grub="toy-bare", memory=SMALL_RAM, exit=None,
+             needs=("partitions-2cpu-config",),
              expect=(bare_toy, sieve_matches("partitions-2cpu-config")),
              forbid=(r"^slicehv", r"^toy: partition")),
     # A fault in slicehv itself (a ud2 on request) is reported with its registers and ends the
@@ -1031,17 +1038,19 @@ def longest_first(scenarios):
     return order
 
 
-def run_boots(scenarios, build, logs, jobs):
-    """Run the scenarios jobs at a time, longest first; yield Outcomes in table order."""
+def run_boots(scenarios, steps, build, logs, jobs):
+    """Run the make steps (MAKE_STEPS), then the scenarios longest first, jobs at a time;
+    yield Outcomes: the scenarios' in table order, then the steps'."""
     isos = Isos(build)
     skips = skip_reasons(scenarios, isos, logs)
     ctx = Context(build)
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-        # Started first come first served: a scenario's needs are running or done before it
-        # can wait for them.
+        # The steps first: each is as long as the longest boots. Then first come first served:
+        # a scenario's needs are running or done before it can wait for them.
+        done_steps = [pool.submit(run_make_step, *step, build, logs) for step in steps]
         for s in longest_first(scenarios):
             ctx.outcomes[s.name] = pool.submit(one_boot, s, build, isos, logs, skips, ctx)
-        futures = [ctx.outcomes[s.name] for s in scenarios]
+        futures = [ctx.outcomes[s.name] for s in scenarios] + done_steps
         try:
             for f in futures:
                 yield f.result()
@@ -1092,32 +1101,49 @@ def with_needs(chosen):
 FUZZ_TARGETS = ("config", "elf", "multiboot", "acpi")
 BENCH_LINE = (r"^bench: engine \S+ worst-overhead [0-9.]+ steady-exits \d+ cpuid-rtt \d+ "
               r"vmcall-rtt \d+ boot-4cpu \d+ hv-text \d+$")
+# The GRUB menu entries `make run ENTRY=` may name.
+GRUB_ENTRIES = re.findall(r"^menuentry .* --id (\S+) \{$", (REPO / "iso" / "grub.cfg").read_text(), re.M)
+
+
+def run_refused(argument, message):
+    """`make run <argument>` stops with exactly one line, make's error holding message (a plain
+    string), before anything is built or booted."""
+    return (("run", argument), ((rf"^Makefile:\d+: \*\*\* {re.escape(message)}\.  Stop\.$", 1),
+                                (r"\n.", 0)), False)
+
+
+# (make arguments, expectations on its output, whether it must succeed).
 MAKE_STEPS = (
     # Each libFuzzer target runs briefly on its seed corpus and must report runs and no crash.
-    ("fuzz-smoke", tuple((rf"^fuzz: {t} [1-9]\d* runs, 0 crashes$", 1) for t in FUZZ_TARGETS)),
+    (("fuzz-smoke",), tuple((rf"^fuzz: {t} [1-9]\d* runs, 0 crashes$", 1) for t in FUZZ_TARGETS), True),
     # make bench runs end to end in its quick mode and its summary line parses.
-    ("bench-smoke", ((BENCH_LINE, 1),)),
+    (("bench-smoke",), ((BENCH_LINE, 1),), True),
+    # A bad argument to make run gets one line naming it and what it may be.
+    run_refused("ENTRY=nosuch", f"ENTRY=nosuch: no such GRUB entry; choose one of: {' '.join(GRUB_ENTRIES)}"),
+    *(run_refused(f"CPUS={n}", f"CPUS={n}: give a number of cores from 1 to 8") for n in ("0", "17", "abc")),
 )
 MAKE_TIMEOUT = 900
 
 
-def run_make_step(target, expect, build, logs):
-    """Outcome of `make <target>`: exit status 0 and every expectation on its output."""
-    cmd = ["make", "--no-print-directory", target, f"BUILD={build}"]
+def run_make_step(args, expect, succeeds, build, logs):
+    """Outcome of `make <args>`: its exit status 0 (non-zero unless succeeds) and every
+    expectation on its output, stdout and stderr together."""
+    name = "make-" + "-".join(args).lower().replace("=", "-")
+    cmd = ["make", "--no-print-directory", *args, f"BUILD={build}"]
     start = time.monotonic()
     try:
-        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                           timeout=MAKE_TIMEOUT)
-        out, status = p.stdout + p.stderr, p.returncode
+        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, timeout=MAKE_TIMEOUT)
+        out, status = p.stdout.rstrip("\n"), p.returncode
     except subprocess.TimeoutExpired as e:
         out, status = str(e.stdout or ""), f"timeout after {MAKE_TIMEOUT}s"
-    problems = ([] if status == 0 else [f"make {target}: exit status {status}"])
+    problems = [] if (status == 0) == succeeds else [f"make {' '.join(args)}: exit status {status}"]
     problems += [p for e in expect if (p := expectation(e, out))]
     seconds = time.monotonic() - start
     if problems:
-        keep(logs / f"make-{target}", {"output.txt": out})
-        return Outcome(f"make-{target}", "FAIL", "; ".join(problems)[:300], seconds)
-    return Outcome(f"make-{target}", "PASS", "", seconds)
+        keep(logs / name, {"output.txt": out})
+        return Outcome(name, "FAIL", "; ".join(problems)[:300], seconds)
+    return Outcome(name, "PASS", "", seconds)
 
 
 def parse_args(argv):
@@ -1151,12 +1177,10 @@ def main(argv):
         for o in run_unit(binary, logs):
             results.append(o)
             print(o.line(), flush=True)
-    for o in run_boots(scenarios, build, logs, args.jobs):
+    steps = () if args.no_make_steps or args.only else MAKE_STEPS
+    for o in run_boots(scenarios, steps, build, logs, args.jobs):
         results.append(o)
         print(o.line(), flush=True)
-    for target, expect in (() if args.no_make_steps or args.only else MAKE_STEPS):
-        results.append(run_make_step(target, expect, build, logs))
-        print(results[-1].line(), flush=True)
     return summarize(results, build, logs, time.time() - args.started)
 
 
