@@ -46,7 +46,7 @@ ifeq ($(filter $(RUN_ENTRIES),$(ENTRY)),)
 $(error ENTRY=$(ENTRY): no such GRUB entry; choose one of: $(RUN_ENTRIES))
 endif
 ifneq ($(words $(CPUS)) $(filter $(RUN_CPUS),$(CPUS)),1 $(strip $(CPUS)))
-$(error CPUS=$(CPUS): give a number of cores from 1 to 8)
+$(error CPUS=$(CPUS): give a number of cores from $(firstword $(RUN_CPUS)) to $(lastword $(RUN_CPUS)))
 endif
 endif
 

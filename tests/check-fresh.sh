@@ -50,9 +50,26 @@ mounts_below() {
     awk -v r="$root/" 'index($2, r) == 1 { print $2 }' /proc/self/mounts | sort -r
 }
 
+# Processes still running inside the root (this run's, when it is being stopped), by their root.
+pids_inside() {
+    local p
+    for p in /proc/[0-9]*; do
+        [ "$(readlink "$p/root" 2>/dev/null)" = "$root" ] && echo "${p#/proc/}"
+    done
+    return 0
+}
+
+# Unmount everything below the root, first stopping what still runs there (a busy mount will not
+# go); a last lazy unmount for anything left. Never stops on an error: it runs from the EXIT trap.
 unmount_all() {
-    local m
-    for m in $(mounts_below); do umount "$m" 2>/dev/null || umount -l "$m"; done
+    local m pass pids
+    for pass in TERM TERM KILL; do
+        [ -n "$(mounts_below)" ] || return 0
+        pids=$(pids_inside)
+        if [ -n "$pids" ]; then kill -s "$pass" $pids 2>/dev/null || true; sleep 1; fi
+        for m in $(mounts_below); do umount "$m" 2>/dev/null || true; done
+    done
+    for m in $(mounts_below); do umount -l "$m" 2>/dev/null || true; done
     [ -z "$(mounts_below)" ] || { say "could not unmount: $(mounts_below | tr '\n' ' ')"; return 1; }
 }
 

@@ -11,6 +11,7 @@ import fcntl
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -32,6 +33,13 @@ BOCHS_IPS = 50_000_000
 BOCHS_HOST_MAX_MIB = 2048
 DEBUG_EXIT = "isa-debug-exit,iobase=0xf4,iosize=0x04"   # value v written -> status (v<<1)|1
 KILL_GRACE = 5                 # seconds between timeout's SIGTERM and SIGKILL
+# A machine's timeout is emulator CPU time (RLIMIT_CPU, then SIGXCPU): a hung guest burns CPU
+# forever, while a machine crowded by other emulators only takes longer. Wall time is a backstop
+# against an emulator stuck without using CPU, WALL_PER_CPU times that.
+WALL_PER_CPU = 10
+# Exit statuses of a run stopped by its limits: timeout's own, SIGKILL, SIGXCPU (128 + signal, or
+# the negative signal when timeout passed the child's signal on by dying of it).
+STOPPED = (124, 128 + signal.SIGKILL, 128 + signal.SIGXCPU, -signal.SIGKILL, -signal.SIGXCPU)
 TAIL_LINES = 40
 KVM_GET_API_VERSION = 0xAE00   # ioctl; a usable /dev/kvm answers 12
 CMOS_SIZE = 128
@@ -55,14 +63,14 @@ class Machine:
     kernel: str = ""                      # ... or (QEMU only) this ELF via -kernel (multiboot1)
     append: str = ""                      # -kernel command line
     modules: tuple = ()                   # -kernel multiboot modules ("path args")
-    timeout: float = 60                   # seconds of wall time before the run is killed
+    timeout: float = 60                   # seconds of emulator CPU time before it is stopped
 
 
 @dataclass
 class Result:
     """What one boot left behind."""
     serial: str                           # the whole COM1 log, carriage returns removed
-    status: int                           # engine exit status (124: killed by timeout)
+    status: int                           # engine exit status (STOPPED: by its limits)
     output: str                           # last TAIL_LINES of the engine's stdout+stderr
     timed_out: bool
     seconds: float
@@ -239,8 +247,12 @@ def boot_once(m, workdir, live=None):
     workdir.mkdir(parents=True, exist_ok=True)
     for name in log_files(m):
         (workdir / name).unlink(missing_ok=True)
-    # --foreground keeps the emulator in our process group, so ^C reaches it too.
-    cmd = ["timeout", "--foreground", f"--kill-after={KILL_GRACE}", str(m.timeout)]
+    # --foreground keeps the emulator in our process group, so ^C reaches it too. No core file
+    # from a SIGXCPU: it would hold all of the machine's RAM.
+    cpu = int(m.timeout)
+    wall = m.timeout * WALL_PER_CPU
+    cmd = ["prlimit", f"--cpu={cpu}:{cpu + KILL_GRACE}", "--core=0", "--",
+           "timeout", "--foreground", f"--kill-after={KILL_GRACE}", str(wall)]
     cmd += command(m, workdir)
     (workdir / "command.txt").write_text(" ".join(cmd) + "\n")
     start = time.monotonic()
@@ -250,7 +262,7 @@ def boot_once(m, workdir, live=None):
         try:
             if live:
                 follow(proc, workdir / "serial.log", live)
-            status = proc.wait(timeout=m.timeout + 2 * KILL_GRACE)
+            status = proc.wait(timeout=wall + 2 * KILL_GRACE)
         except BaseException:          # ^C or our own backstop: never leave it running
             proc.terminate()
             proc.wait()
@@ -258,7 +270,7 @@ def boot_once(m, workdir, live=None):
     return Result(serial=read_text(workdir / "serial.log").replace("\r", ""),
                   status=status,
                   output=tail(read_text(workdir / "stdout.log")),
-                  timed_out=status in (124, 137),
+                  timed_out=status in STOPPED,
                   seconds=time.monotonic() - start,
                   workdir=workdir,
                   logs=[workdir / n for n in log_files(m) if (workdir / n).exists()])
@@ -311,7 +323,7 @@ def parse_args(argv):
     r.add_argument("--iso", default="")
     r.add_argument("--kernel", default="", help="QEMU only: boot this ELF with -kernel")
     r.add_argument("--append", default="")
-    r.add_argument("--timeout", type=float, default=120)
+    r.add_argument("--timeout", type=float, default=120, help="seconds of emulator CPU time")
     r.add_argument("--workdir", help="where the logs go (default: next to the ISO/kernel)")
     args = p.parse_args(argv)
     if not args.iso and not args.kernel:
@@ -352,7 +364,7 @@ def report(r):
     m = EXIT_LINE.search(r.serial)
     took = f"after {r.seconds:.1f} s"
     if r.timed_out:
-        print(f"run: slicehv did not end within the timeout; stopped {took}")
+        print(f"run: slicehv did not end within its time limit (emulator CPU time); stopped {took}")
         return 1
     if not m:
         why = r.bochs_message() or f"engine status {r.status}"

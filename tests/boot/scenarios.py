@@ -4,10 +4,12 @@ and bench smoke runs), two at a time, longest first.
 
     scenarios.py --build build --unit "build/unit/test_a build/unit/test_b" [--started EPOCH]
 
-Prints one "PASS: name", "FAIL: name (reason)" or "SKIP: name (reason)" line per test, then
+Prints one "PASS: name", "FAIL: name (reason)" or "SKIP: name (reason)" line per test as it
+ends, then
 "wall time M min S s" (since --started, else since it began) and last "N passed, N failed,
 N skipped". Every log of a failed scenario is kept in
-<build>/test-logs/<name>/; every result with its run time goes to <build>/test-results.txt.
+<build>/test-logs/<name>/; every result with its run time goes to <build>/test-results.txt,
+longest first.
 """
 
 import argparse
@@ -48,7 +50,8 @@ CONFIGS = Path(__file__).resolve().parent / "configs"   # partition configs the 
 #   expect    regexes that must match; a pair (regex, n) must match exactly n times; a
 #             function (serial, Context) -> list of problems for what a regex cannot say
 #   forbid    regexes that must not match, on top of FORBIDDEN_SERIAL
-#   timeout   seconds of wall time; a run that takes longer fails
+#   timeout   seconds of emulator CPU time (load on the host does not count); a run that takes
+#             more fails
 #   needs     names of earlier scenarios whose serial logs the expect functions read
 #             (Context.peer_serial); --only runs them too
 #
@@ -835,7 +838,7 @@ def check(s, r, ctx):
     """Every way result r misses scenario s, the most telling first."""
     problems = []
     if r.timed_out:
-        problems.append(f"timeout after {s.timeout}s")
+        problems.append(f"timeout: {s.timeout} s of emulator CPU time used up")
     elif s.engine == "bochs" and "shutdown requested" not in r.bochs_message():
         problems.append(f"bochs: {r.bochs_message() or 'ended without its exit message'}")
     problems += forbidden(FORBIDDEN_OUTPUT, r.output, "engine output has")
@@ -1040,7 +1043,7 @@ def longest_first(scenarios):
 
 def run_boots(scenarios, steps, build, logs, jobs):
     """Run the make steps (MAKE_STEPS), then the scenarios longest first, jobs at a time;
-    yield Outcomes: the scenarios' in table order, then the steps'."""
+    yield their Outcomes as they finish."""
     isos = Isos(build)
     skips = skip_reasons(scenarios, isos, logs)
     ctx = Context(build)
@@ -1050,9 +1053,9 @@ def run_boots(scenarios, steps, build, logs, jobs):
         done_steps = [pool.submit(run_make_step, *step, build, logs) for step in steps]
         for s in longest_first(scenarios):
             ctx.outcomes[s.name] = pool.submit(one_boot, s, build, isos, logs, skips, ctx)
-        futures = [ctx.outcomes[s.name] for s in scenarios] + done_steps
+        futures = list(ctx.outcomes.values()) + done_steps
         try:
-            for f in futures:
+            for f in concurrent.futures.as_completed(futures):
                 yield f.result()
         except BaseException:      # ^C: the running emulators got it too; start no more
             for f in futures:
@@ -1189,7 +1192,8 @@ def summarize(results, build, logs, wall):
     exit status."""
     count = {v: sum(o.verdict == v for o in results) for v in ("PASS", "FAIL", "SKIP")}
     (build / "test-results.txt").write_text(
-        "".join(f"{o.seconds:7.1f}s  {o.line()}\n" for o in results))
+        "".join(f"{o.seconds:7.1f}s  {o.line()}\n"
+                for o in sorted(results, key=lambda o: -o.seconds)) + f"wall time {wall:.1f}s\n")
     if not any(logs.iterdir()):
         logs.rmdir()
     elif count["FAIL"]:
