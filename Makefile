@@ -1,4 +1,4 @@
-# slicehv: the one entry point. Targets: all (hv.elf), iso, run, test, clean.
+# slicehv: the one entry point. Targets: all (hv.elf), iso, run, test, bench, fuzz, check-fresh, clean.
 # Everything is built out of tree, in $(BUILD).
 
 BUILD   ?= build
@@ -31,8 +31,43 @@ UNIT_SUPPORT := tests/unit/fakemem.c
 
 ISO     := $(BUILD)/slicehv.iso
 
-.PHONY: all iso run test unit clean deps
+.PHONY: all iso run test unit clean deps check-fresh
 all: $(BUILD)/hv.elf
+
+# `make run` arguments, checked while make reads this file: a wrong one stops everything with
+# one line, before anything is built or booted. ENTRY is a GRUB menu entry id of iso/grub.cfg;
+# CPUS stops at 8, the most Bochs runs (slicehv itself drives up to HV_MAX_CPUS, 16).
+CPUS ?= 4
+ENTRY ?= slicehv
+RUN_CPUS := 1 2 3 4 5 6 7 8
+RUN_ENTRIES := $(shell sed -n 's/^menuentry .* --id \([a-z0-9_-]*\) .*/\1/p' iso/grub.cfg)
+ifneq ($(filter run,$(MAKECMDGOALS)),)
+ifeq ($(filter $(RUN_ENTRIES),$(ENTRY)),)
+$(error ENTRY=$(ENTRY): no such GRUB entry; choose one of: $(RUN_ENTRIES))
+endif
+ifneq ($(words $(CPUS)) $(filter $(RUN_CPUS),$(CPUS)),1 $(strip $(CPUS)))
+$(error CPUS=$(CPUS): give a number of cores from $(firstword $(RUN_CPUS)) to $(lastword $(RUN_CPUS)))
+endif
+endif
+
+# When make started: `make test` reports its wall time, tools check and build included.
+STARTED := $(shell date +%s)
+
+# Every goal but these needs the build and test tools. tests/deps.sh checks them (and as root
+# installs what is missing) while make reads this file, so no recipe can run before it, with -j
+# or without; sub-makes skip it, their parent did it.
+NO_DEPS_GOALS := clean deps check-fresh
+ifneq ($(filter-out $(NO_DEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
+ifeq ($(MAKELEVEL),0)
+ifneq ($(shell tests/deps.sh >&2; echo $$?),0)
+$(error the build and test tools are not installed (tests/deps.sh said what to run))
+endif
+endif
+endif
+
+# The guest objects are intermediate files of their images: keep them, so make neither
+# rebuilds them nor prints their removal.
+.SECONDARY:
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -50,29 +85,32 @@ $(BUILD)/hv.elf: $(HV_OBJ) arch/x86/hv.ld
 
 iso: $(ISO)
 ISO_FILES := $(BUILD)/hv.elf $(BUILD)/guest/toy.elf $(BUILD)/guest/hostile.elf iso/demo.cfg
-$(ISO): $(ISO_FILES) iso/grub.cfg iso/mkiso.sh | deps
+$(ISO): $(ISO_FILES) iso/grub.cfg iso/mkiso.sh
 	@echo "  ISO     $@"
 	@iso/mkiso.sh $@ iso/grub.cfg $(ISO_FILES)
 
-# Boot the ISO in Bochs with 4 cores, showing the serial log live; ends by itself.
+# Boot the ISO in Bochs with CPUS cores (4), showing the serial log live; ends by itself with
+# one line saying how slicehv ended, and make's status is 0 only when it ended ok.
 # ENTRY picks the GRUB menu entry: slicehv (the default) or demo (the isolation demo).
-CPUS ?= 4
-ENTRY ?= slicehv
 RUN_ISO := $(if $(filter slicehv,$(ENTRY)),$(ISO),$(BUILD)/slicehv-$(ENTRY).iso)
-run: $(RUN_ISO) | deps
-	$(PYTHON) tests/boot/engine.py run --engine bochs --cpus $(CPUS) --iso $(RUN_ISO)
+run: $(RUN_ISO)
+	@$(PYTHON) tests/boot/engine.py run --engine bochs --cpus $(CPUS) --iso $(RUN_ISO)
 
-$(BUILD)/slicehv-%.iso: $(ISO_FILES) iso/grub.cfg iso/mkiso.sh | deps
-	@grep -q -- '--id $* ' iso/grub.cfg || { echo "run: no GRUB entry '$*' in iso/grub.cfg" >&2; exit 1; }
+$(BUILD)/slicehv-%.iso: $(ISO_FILES) iso/grub.cfg iso/mkiso.sh
 	@echo "  ISO     $@"
 	@sed 's/^set default=.*/set default=$*/' iso/grub.cfg > $(BUILD)/grub-$*.cfg
 	@iso/mkiso.sh $@ $(BUILD)/grub-$*.cfg $(ISO_FILES)
 
-# Host unit tests, then boot scenarios; the last line is "N passed, N failed".
-test: | deps
-	-$(MAKE) --no-print-directory -k unit
-	$(MAKE) --no-print-directory iso
-	$(PYTHON) tests/boot/scenarios.py --build $(BUILD) --unit "$(UNIT_TESTS)"
+# Host unit tests, boot scenarios, then the fuzz and bench smoke runs; the last two lines are the
+# wall time since make started and "N passed, N failed, N skipped". What they need is built
+# first, a job per core unless make already has -j (a unit test that does not build fails as a
+# test, a fuzz target as make-fuzz-smoke).
+JOBS := $(shell nproc 2>/dev/null || echo 1)
+SUBJOBS = $(if $(filter --jobserver%,$(MAKEFLAGS)),,-j$(JOBS))
+test:
+	-$(MAKE) --no-print-directory -k $(SUBJOBS) unit fuzz-build $(FUZZ_CORPUS) $(BUILD)/guest/bench.elf
+	$(MAKE) --no-print-directory $(SUBJOBS) iso
+	$(PYTHON) tests/boot/scenarios.py --build $(BUILD) --unit "$(UNIT_TESTS)" --started $(STARTED)
 
 unit: $(UNIT_TESTS)
 $(BUILD)/unit/%: tests/unit/%.c $(HOST_SRCS) $(UNIT_SUPPORT) $(wildcard hv/*.h arch/x86/*.h)
@@ -84,8 +122,15 @@ $(BUILD)/unit/%: tests/unit/%.c $(HOST_SRCS) $(UNIT_SUPPORT) $(wildcard hv/*.h a
 deps:
 	@tests/deps.sh
 
+# check-fresh: the README's quick start, as a newcomer runs it, in a bare Debian 12 root built in
+# $(BUILD)/fresh/ (tests/check-fresh.sh); its base root is kept there between runs.
+check-fresh:
+	@tests/check-fresh.sh $(BUILD)/fresh
+
+# --one-file-system: should a check-fresh run have been killed with its root's /proc, /dev and
+# /sys still mounted, rm stops at them instead of deleting through them.
 clean:
-	rm -rf $(BUILD)
+	rm -rf --one-file-system $(BUILD)
 
 include guest/guest.mk
 include guest/bench.mk

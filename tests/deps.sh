@@ -29,6 +29,7 @@ cmd  clang                   clang
 path /usr/lib/clang/14/lib/linux/libclang_rt.fuzzer-x86_64.a libclang-rt-14-dev
 cmd  make                    make
 cmd  timeout                 coreutils
+cmd  prlimit                 util-linux
 '
 
 # Print the packages whose check fails, one per line.

@@ -10,8 +10,8 @@ BENCH_ENGINE ?= bochs
 BENCH_INPUTS := $(BUILD)/hv.elf $(BUILD)/guest/bench.elf $(BUILD)/slicehv.iso
 
 .PHONY: bench bench-smoke
-bench: $(BENCH_INPUTS) | deps
+bench: $(BENCH_INPUTS)
 	$(PYTHON) tests/bench/bench.py --build $(BUILD) --engine $(BENCH_ENGINE)
 
-bench-smoke: $(BENCH_INPUTS) | deps
+bench-smoke: $(BENCH_INPUTS)
 	$(PYTHON) tests/bench/bench.py --build $(BUILD) --engine $(BENCH_ENGINE) --smoke

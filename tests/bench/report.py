@@ -280,9 +280,13 @@ def write_results(f, runs, out):
 
 
 def git_describe():
-    """The commit measured (dirty when the tree has changes)."""
-    p = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"],
-                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    """The commit measured (dirty when the tree has changes); "unknown" outside a git checkout
+    or without git (a bare machine building an archive of the tree)."""
+    try:
+        p = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    except OSError:
+        return "unknown"
     return p.stdout.decode().strip() or "unknown"
 
 

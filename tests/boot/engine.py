@@ -11,6 +11,7 @@ import fcntl
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -32,6 +33,13 @@ BOCHS_IPS = 50_000_000
 BOCHS_HOST_MAX_MIB = 2048
 DEBUG_EXIT = "isa-debug-exit,iobase=0xf4,iosize=0x04"   # value v written -> status (v<<1)|1
 KILL_GRACE = 5                 # seconds between timeout's SIGTERM and SIGKILL
+# A machine's timeout is emulator CPU time (RLIMIT_CPU, then SIGXCPU): a hung guest burns CPU
+# forever, while a machine crowded by other emulators only takes longer. Wall time is a backstop
+# against an emulator stuck without using CPU, WALL_PER_CPU times that.
+WALL_PER_CPU = 10
+# Exit statuses of a run stopped by its limits: timeout's own, SIGKILL, SIGXCPU (128 + signal, or
+# the negative signal when timeout passed the child's signal on by dying of it).
+STOPPED = (124, 128 + signal.SIGKILL, 128 + signal.SIGXCPU, -signal.SIGKILL, -signal.SIGXCPU)
 TAIL_LINES = 40
 KVM_GET_API_VERSION = 0xAE00   # ioctl; a usable /dev/kvm answers 12
 CMOS_SIZE = 128
@@ -55,14 +63,14 @@ class Machine:
     kernel: str = ""                      # ... or (QEMU only) this ELF via -kernel (multiboot1)
     append: str = ""                      # -kernel command line
     modules: tuple = ()                   # -kernel multiboot modules ("path args")
-    timeout: float = 60                   # seconds of wall time before the run is killed
+    timeout: float = 60                   # seconds of emulator CPU time before it is stopped
 
 
 @dataclass
 class Result:
     """What one boot left behind."""
     serial: str                           # the whole COM1 log, carriage returns removed
-    status: int                           # engine exit status (124: killed by timeout)
+    status: int                           # engine exit status (STOPPED: by its limits)
     output: str                           # last TAIL_LINES of the engine's stdout+stderr
     timed_out: bool
     seconds: float
@@ -78,7 +86,8 @@ class Result:
 def bochs_config(m, workdir, cmos_image=None):
     """bochsrc text for machine m, its logs going to workdir."""
     lines = [
-        f"romimage: file={FIRMWARE[m.firmware]}",
+        # fastboot: the Bochs BIOS skips its 3-second boot menu wait (about 150 M ticks).
+        f"romimage: file={FIRMWARE[m.firmware]}, options=fastboot",
         f"vgaromimage: file={VGA_BIOS}",
         f"memory: guest={m.memory}, host={min(m.memory, BOCHS_HOST_MAX_MIB)}",
         f"cpu: model={m.model}, count={m.cpus}, ips={BOCHS_IPS}, reset_on_triple_fault=0",
@@ -193,7 +202,8 @@ def read_text(path):
 
 
 def follow(proc, path, out):
-    """Copy what is appended to path onto out until proc ends."""
+    """Copy what is appended to path onto out until proc ends, without the serial line's
+    carriage returns (slicehv ends its lines with CR LF)."""
     pos = 0
     while True:
         done = proc.poll() is not None
@@ -205,7 +215,7 @@ def follow(proc, path, out):
             chunk = b""
         if chunk:
             pos += len(chunk)
-            out.write(chunk.decode("utf-8", "replace"))
+            out.write(chunk.decode("utf-8", "replace").replace("\r", ""))
             out.flush()
         if done:
             return
@@ -237,8 +247,12 @@ def boot_once(m, workdir, live=None):
     workdir.mkdir(parents=True, exist_ok=True)
     for name in log_files(m):
         (workdir / name).unlink(missing_ok=True)
-    # --foreground keeps the emulator in our process group, so ^C reaches it too.
-    cmd = ["timeout", "--foreground", f"--kill-after={KILL_GRACE}", str(m.timeout)]
+    # --foreground keeps the emulator in our process group, so ^C reaches it too. No core file
+    # from a SIGXCPU: it would hold all of the machine's RAM.
+    cpu = int(m.timeout)
+    wall = m.timeout * WALL_PER_CPU
+    cmd = ["prlimit", f"--cpu={cpu}:{cpu + KILL_GRACE}", "--core=0", "--",
+           "timeout", "--foreground", f"--kill-after={KILL_GRACE}", str(wall)]
     cmd += command(m, workdir)
     (workdir / "command.txt").write_text(" ".join(cmd) + "\n")
     start = time.monotonic()
@@ -248,7 +262,7 @@ def boot_once(m, workdir, live=None):
         try:
             if live:
                 follow(proc, workdir / "serial.log", live)
-            status = proc.wait(timeout=m.timeout + 2 * KILL_GRACE)
+            status = proc.wait(timeout=wall + 2 * KILL_GRACE)
         except BaseException:          # ^C or our own backstop: never leave it running
             proc.terminate()
             proc.wait()
@@ -256,7 +270,7 @@ def boot_once(m, workdir, live=None):
     return Result(serial=read_text(workdir / "serial.log").replace("\r", ""),
                   status=status,
                   output=tail(read_text(workdir / "stdout.log")),
-                  timed_out=status in (124, 137),
+                  timed_out=status in STOPPED,
                   seconds=time.monotonic() - start,
                   workdir=workdir,
                   logs=[workdir / n for n in log_files(m) if (workdir / n).exists()])
@@ -309,7 +323,7 @@ def parse_args(argv):
     r.add_argument("--iso", default="")
     r.add_argument("--kernel", default="", help="QEMU only: boot this ELF with -kernel")
     r.add_argument("--append", default="")
-    r.add_argument("--timeout", type=float, default=120)
+    r.add_argument("--timeout", type=float, default=120, help="seconds of emulator CPU time")
     r.add_argument("--workdir", help="where the logs go (default: next to the ISO/kernel)")
     args = p.parse_args(argv)
     if not args.iso and not args.kernel:
@@ -337,16 +351,29 @@ def run(args):
     return report(r)
 
 
+# slicehv's last serial line, and what its stats lines say of a partition that did not finish.
+EXIT_LINE = re.compile(r"^slicehv: exit (\d+) \(([a-z-]+)\)$", re.M)
+UNFINISHED = re.compile(r"^slicehv: stats (\S+): (?!done status 0,)([a-z]+[^,]*),", re.M)
+
+
 def report(r):
-    """Print how the run ended and where its logs are; return the exit status for run."""
-    how = "timed out" if r.timed_out else f"ended with status {r.status}"
-    how += f" after {r.seconds:.1f}s"
-    if r.bochs_message():
-        how += f" ({r.bochs_message()})"
-    print(f"\nengine: {how}")
-    print("engine: logs: " + " ".join(str(p) for p in r.logs))
-    m = re.search(r"^slicehv: exit (\d+) ", r.serial, re.M)
-    return int(m.group(1)) if m and not r.timed_out else 1
+    """Print where the logs are and, last, one line with slicehv's own result; return it as
+    the exit status (0 only when slicehv exited ok). The engine's status says nothing here:
+    Bochs ends with 1 on a clean shutdown too."""
+    print(f"\nengine: logs in {r.workdir}/: " + " ".join(p.name for p in r.logs))
+    m = EXIT_LINE.search(r.serial)
+    took = f"after {r.seconds:.1f} s"
+    if r.timed_out:
+        print(f"run: slicehv did not end within its time limit (emulator CPU time); stopped {took}")
+        return 1
+    if not m:
+        why = r.bochs_message() or f"engine status {r.status}"
+        print(f"run: slicehv ended without its exit line {took} ({why})")
+        return 1
+    code, name = int(m[1]), m[2]
+    unfinished = ", ".join(f"{p} {state}" for p, state in UNFINISHED.findall(r.serial))
+    print(f"run: slicehv exited {code} ({name}{': ' + unfinished if unfinished else ''}) {took}")
+    return code
 
 
 def main(argv):

@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
-"""slicehv test driver: host unit tests, then boot scenarios in emulators, two at a time.
+"""slicehv test driver: host unit tests, then boot scenarios in emulators and the make steps (fuzz
+and bench smoke runs), two at a time, longest first.
 
-    scenarios.py --build build --unit "build/unit/test_a build/unit/test_b"
+    scenarios.py --build build --unit "build/unit/test_a build/unit/test_b" [--started EPOCH]
 
-Prints one "PASS: name", "FAIL: name (reason)" or "SKIP: name (reason)" line per test and
-ends with "N passed, N failed, N skipped". Every log of a failed scenario is kept in
-<build>/test-logs/<name>/; every result with its run time goes to <build>/test-results.txt.
+Prints one "PASS: name", "FAIL: name (reason)" or "SKIP: name (reason)" line per test as it
+ends, then
+"wall time M min S s" (since --started, else since it began) and last "N passed, N failed,
+N skipped". Every log of a failed scenario is kept in
+<build>/test-logs/<name>/; every result with its run time goes to <build>/test-results.txt,
+longest first.
 """
 
 import argparse
@@ -17,6 +21,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +50,8 @@ CONFIGS = Path(__file__).resolve().parent / "configs"   # partition configs the 
 #   expect    regexes that must match; a pair (regex, n) must match exactly n times; a
 #             function (serial, Context) -> list of problems for what a regex cannot say
 #   forbid    regexes that must not match, on top of FORBIDDEN_SERIAL
-#   timeout   seconds of wall time; a run that takes longer fails
+#   timeout   seconds of emulator CPU time (load on the host does not count); a run that takes
+#             more fails
 #   needs     names of earlier scenarios whose serial logs the expect functions read
 #             (Context.peer_serial); --only runs them too
 #
@@ -561,17 +567,22 @@ def bad_input_scenario(name, message):
                     + ((r"^slicehv: config problems were reported: the run counts as failed$", 1),))
 
 
+# The default config gives the toy all free RAM, and it verifies every word of it: machines that
+# test cores, CPU models or firmware rather than memory get 64 MiB (the toy's run time is its
+# memory test); bochs-skylake-4cpu keeps make run's 256 MiB.
+SMALL_RAM = 64
+
 SCENARIOS = [
     # Skylake-X has every VMX feature slicehv uses: every core turns VMX on, and the default
     # config runs the toy on every core, in equal slices, to a clean end.
-    Scenario("bochs-skylake-1cpu", cpus=1,
+    Scenario("bochs-skylake-1cpu", cpus=1, memory=SMALL_RAM,
              expect=vmx_on(1) + (ALL_CAPS,) + default_partitions(1), forbid=TROUBLE),
-    Scenario("bochs-skylake-2cpu", cpus=2, expect=vmx_on(2) + default_partitions(2),
-             forbid=TROUBLE),
+    Scenario("bochs-skylake-2cpu", cpus=2, memory=SMALL_RAM,
+             expect=vmx_on(2) + default_partitions(2), forbid=TROUBLE),
     Scenario("bochs-skylake-4cpu", cpus=4, expect=vmx_on(4) + default_partitions(4),
              forbid=TROUBLE),
-    Scenario("bochs-skylake-8cpu", cpus=8, expect=vmx_on(8) + default_partitions(8),
-             forbid=TROUBLE, timeout=90),
+    Scenario("bochs-skylake-8cpu", cpus=8, memory=SMALL_RAM,
+             expect=vmx_on(8) + default_partitions(8), forbid=TROUBLE, timeout=90),
     # QEMU's emulator has no VMX: a clear refusal, through GRUB and through -kernel.
     Scenario("qemu-tcg-refuses", engine="qemu-tcg", cpus=2, exit=NO_VMX,
              expect=(no_vmx("VMX|CPUID"),), forbid=(ANY_VMX_ON,), timeout=30),
@@ -585,6 +596,7 @@ SCENARIOS = [
     Scenario("bochs-ryzen-no-vmx", model="ryzen", exit=NO_VMX,
              expect=(no_vmx("VMX"),), forbid=(ANY_VMX_ON,)),
     Scenario("bochs-sandy-bridge-no-1g-ept", model="corei7_sandy_bridge_2600k", cpus=2,
+             memory=SMALL_RAM,
              expect=vmx_on(2) + (caps("ept-1g=no"),) + default_partitions(2, one_g=False),
              forbid=TROUBLE),
     # Without unrestricted guest VMX still comes up, but the toy guest (which starts
@@ -596,7 +608,7 @@ SCENARIOS = [
              + ((PARKED, 2), (r"^slicehv: all partitions done$", 1)),
              forbid=(r": launched$", r"^\[p\d+\] ")),
     # SeaBIOS leaves IA32_FEATURE_CONTROL unlocked: slicehv locks it on every core...
-    Scenario("bochs-seabios-locks-feature-control", firmware="seabios", cpus=2,
+    Scenario("bochs-seabios-locks-feature-control", firmware="seabios", cpus=2, memory=SMALL_RAM,
              expect=vmx_on(2) + every_core(2, "feature control locked by slicehv")
              + default_partitions(2), forbid=TROUBLE),
     # ... unless something (here GRUB) already locked it with VMX off.
@@ -650,7 +662,8 @@ SCENARIOS = [
              + ((r"leaves 1G=0 2M=512 4K=0;", 1),)),
     # The toy alone from GRUB, no hypervisor: the same lines, and the same sieve path length
     # as inside a partition (Bochs's TSC counts instructions).
-    Scenario("toy-bare", grub="toy-bare", exit=None, needs=("partitions-2cpu-config",),
+    Scenario("toy-bare", grub="toy-bare", memory=SMALL_RAM, exit=None,
+             needs=("partitions-2cpu-config",),
              expect=(bare_toy, sieve_matches("partitions-2cpu-config")),
              forbid=(r"^slicehv", r"^toy: partition")),
     # A fault in slicehv itself (a ud2 on request) is reported with its registers and ends the
@@ -862,7 +875,7 @@ def check(s, r, ctx):
     """Every way result r misses scenario s, the most telling first."""
     problems = []
     if r.timed_out:
-        problems.append(f"timeout after {s.timeout * TIMEOUT_SCALE:g}s")
+        problems.append(f"timeout: {s.timeout} s of emulator CPU time used up")
     elif s.engine == "bochs" and "shutdown requested" not in r.bochs_message():
         problems.append(f"bochs: {r.bochs_message() or 'ended without its exit message'}")
     problems += forbidden(FORBIDDEN_OUTPUT, r.output, "engine output has")
@@ -919,24 +932,19 @@ def exit_problems(s, r):
     return problems
 
 
-# A host shared with other emulators runs Bochs slower: SLICEHV_TIMEOUT_SCALE=3 gives every boot
-# three times its wall-time budget (timeouts catch hangs; they are not benchmarks).
-TIMEOUT_SCALE = float(os.environ.get("SLICEHV_TIMEOUT_SCALE", "1"))
-
-
-def machine(s, build, isos):
-    """The engine.Machine that scenario s boots."""
+def machine(s, build, iso):
+    """The engine.Machine that scenario s boots from iso."""
     return engine.Machine(engine=s.engine, cpus=s.cpus, model=s.model, firmware=s.firmware,
-                          memory=s.memory, iso=str(isos.get(s.grub, "")),
+                          memory=s.memory, iso=str(iso),
                           kernel=str(build / "hv.elf") if s.kernel else "",
-                          timeout=s.timeout * TIMEOUT_SCALE)
+                          timeout=s.timeout)
 
 
-def run_scenario(s, build, isos, logs, ctx):
-    """Boot scenario s once and judge it; keep its logs only when it failed."""
+def run_scenario(s, build, iso, logs, ctx):
+    """Boot scenario s once from iso and judge it; keep its logs only when it failed."""
     workdir = logs / s.name
     try:
-        r = engine.boot(machine(s, build, isos), workdir)
+        r = engine.boot(machine(s, build, iso), workdir)
     except Exception as e:        # the harness reports every scenario, whatever happens
         keep(workdir, {"reasons.txt": f"could not run: {e}\n"})
         return Outcome(s.name, "FAIL", f"could not run: {e}")
@@ -992,23 +1000,39 @@ def build_variant(base, name, out):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def prepare_isos(build, names):
-    """Map each GRUB variant in names to its ISO, (re)building the variants (about a
-    second each); a variant that cannot be built maps to an error string instead."""
-    base = build / "slicehv.iso"
-    if not base.exists():
-        return {n: f"{base} does not exist (make iso)" for n in names}
-    isos = {}
-    for name in names:
-        out = base if name == "default" else build / f"slicehv-{name}.iso"
+class Isos:
+    """The ISO of each GRUB variant, built when a scenario first asks for it (about a second each,
+    while the other scenarios boot); a variant that cannot be built is an error string instead.
+    Thread-safe: a variant that scenarios share is built once."""
+
+    def __init__(self, build):
+        self.base = build / "slicehv.iso"
+        self.lock = threading.Lock()
+        self.built = {}          # name -> Path or error string
+        self.building = {}       # name -> the lock its builder holds
+
+    def get(self, name):
+        """The ISO of variant name, building it first if no one has."""
+        with self.lock:
+            lock = self.building.setdefault(name, threading.Lock())
+        with lock:
+            if name not in self.built:
+                self.built[name] = self.build(name)
+            return self.built[name]
+
+    def build(self, name):
+        """Build variant name (the default ISO is make's); its path, or what went wrong."""
+        if not self.base.exists():
+            return f"{self.base} does not exist (make iso)"
+        if name == "default":
+            return self.base
+        out = self.base.parent / f"slicehv-{name}.iso"
         try:
-            if out != base:
-                build_variant(base, name, out)
-            isos[name] = out
+            build_variant(self.base, name, out)
+            return out
         except (OSError, ValueError, subprocess.CalledProcessError) as e:
             detail = getattr(e, "stderr", b"") or b""
-            isos[name] = f"ISO variant {name}: {e} {detail.decode(errors='replace')[-200:]}"
-    return isos
+            return f"ISO variant {name}: {e} {detail.decode(errors='replace')[-200:]}"
 
 
 def skip_reasons(scenarios, isos, logs):
@@ -1036,19 +1060,39 @@ def probe_kvm(iso, workdir):
 # ================================================================ driver
 
 
-def run_boots(scenarios, build, logs, jobs):
-    """Run the scenarios jobs at a time; yield Outcomes in table order."""
-    isos = prepare_isos(build, sorted({s.grub for s in scenarios}))
+def longest_first(scenarios):
+    """scenarios in the order to start them: the longest first, so that two emulators stay busy
+    to the end instead of one long boot running alone (a scenario's timeout says how long it
+    is), but every scenario after its needs (which it waits for)."""
+    by_name = {s.name: s for s in scenarios}
+    order, placed = [], set()
+
+    def place(s):
+        if s.name not in placed:
+            for n in s.needs:
+                place(by_name[n])
+            placed.add(s.name)
+            order.append(s)
+    for s in sorted(scenarios, key=lambda s: -s.timeout):
+        place(s)
+    return order
+
+
+def run_boots(scenarios, steps, build, logs, jobs):
+    """Run the make steps (MAKE_STEPS), then the scenarios longest first, jobs at a time;
+    yield their Outcomes as they finish."""
+    isos = Isos(build)
     skips = skip_reasons(scenarios, isos, logs)
     ctx = Context(build)
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-        # Submitted in table order and started first come first served: a scenario's needs,
-        # earlier in the table, are running or done before it can wait for them.
-        for s in scenarios:
+        # The steps first: each is as long as the longest boots. Then first come first served:
+        # a scenario's needs are running or done before it can wait for them.
+        done_steps = [pool.submit(run_make_step, *step, build, logs) for step in steps]
+        for s in longest_first(scenarios):
             ctx.outcomes[s.name] = pool.submit(one_boot, s, build, isos, logs, skips, ctx)
-        futures = list(ctx.outcomes.values())
+        futures = list(ctx.outcomes.values()) + done_steps
         try:
-            for f in futures:
+            for f in concurrent.futures.as_completed(futures):
                 yield f.result()
         except BaseException:      # ^C: the running emulators got it too; start no more
             for f in futures:
@@ -1065,7 +1109,7 @@ def one_boot(s, build, isos, logs, skips, ctx):
         return Outcome(s.name, "FAIL", iso or f"unknown GRUB variant {s.grub!r}")
     if s.kernel and not (build / "hv.elf").exists():
         return Outcome(s.name, "FAIL", f"{build / 'hv.elf'} does not exist")
-    return run_scenario(s, build, isos, logs, ctx)
+    return run_scenario(s, build, iso, logs, ctx)
 
 
 def validate(scenarios):
@@ -1097,32 +1141,49 @@ def with_needs(chosen):
 FUZZ_TARGETS = ("config", "elf", "multiboot", "acpi")
 BENCH_LINE = (r"^bench: engine \S+ worst-overhead [0-9.]+ steady-exits \d+ cpuid-rtt \d+ "
               r"vmcall-rtt \d+ boot-4cpu \d+ hv-text \d+$")
+# The GRUB menu entries `make run ENTRY=` may name.
+GRUB_ENTRIES = re.findall(r"^menuentry .* --id (\S+) \{$", (REPO / "iso" / "grub.cfg").read_text(), re.M)
+
+
+def run_refused(argument, message):
+    """`make run <argument>` stops with exactly one line, make's error holding message (a plain
+    string), before anything is built or booted."""
+    return (("run", argument), ((rf"^Makefile:\d+: \*\*\* {re.escape(message)}\.  Stop\.$", 1),
+                                (r"\n.", 0)), False)
+
+
+# (make arguments, expectations on its output, whether it must succeed).
 MAKE_STEPS = (
     # Each libFuzzer target runs briefly on its seed corpus and must report runs and no crash.
-    ("fuzz-smoke", tuple((rf"^fuzz: {t} [1-9]\d* runs, 0 crashes$", 1) for t in FUZZ_TARGETS)),
+    (("fuzz-smoke",), tuple((rf"^fuzz: {t} [1-9]\d* runs, 0 crashes$", 1) for t in FUZZ_TARGETS), True),
     # make bench runs end to end in its quick mode and its summary line parses.
-    ("bench-smoke", ((BENCH_LINE, 1),)),
+    (("bench-smoke",), ((BENCH_LINE, 1),), True),
+    # A bad argument to make run gets one line naming it and what it may be.
+    run_refused("ENTRY=nosuch", f"ENTRY=nosuch: no such GRUB entry; choose one of: {' '.join(GRUB_ENTRIES)}"),
+    *(run_refused(f"CPUS={n}", f"CPUS={n}: give a number of cores from 1 to 8") for n in ("0", "17", "abc")),
 )
 MAKE_TIMEOUT = 900
 
 
-def run_make_step(target, expect, build, logs):
-    """Outcome of `make <target>`: exit status 0 and every expectation on its output."""
-    cmd = ["make", "--no-print-directory", target, f"BUILD={build}"]
+def run_make_step(args, expect, succeeds, build, logs):
+    """Outcome of `make <args>`: its exit status 0 (non-zero unless succeeds) and every
+    expectation on its output, stdout and stderr together."""
+    name = "make-" + "-".join(args).lower().replace("=", "-")
+    cmd = ["make", "--no-print-directory", *args, f"BUILD={build}"]
     start = time.monotonic()
     try:
-        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                           timeout=MAKE_TIMEOUT)
-        out, status = p.stdout + p.stderr, p.returncode
+        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, timeout=MAKE_TIMEOUT)
+        out, status = p.stdout.rstrip("\n"), p.returncode
     except subprocess.TimeoutExpired as e:
         out, status = str(e.stdout or ""), f"timeout after {MAKE_TIMEOUT}s"
-    problems = ([] if status == 0 else [f"make {target}: exit status {status}"])
+    problems = [] if (status == 0) == succeeds else [f"make {' '.join(args)}: exit status {status}"]
     problems += [p for e in expect if (p := expectation(e, out))]
     seconds = time.monotonic() - start
     if problems:
-        keep(logs / f"make-{target}", {"output.txt": out})
-        return Outcome(f"make-{target}", "FAIL", "; ".join(problems)[:300], seconds)
-    return Outcome(f"make-{target}", "PASS", "", seconds)
+        keep(logs / name, {"output.txt": out})
+        return Outcome(name, "FAIL", "; ".join(problems)[:300], seconds)
+    return Outcome(name, "PASS", "", seconds)
 
 
 def parse_args(argv):
@@ -1134,6 +1195,8 @@ def parse_args(argv):
     p.add_argument("--jobs", type=int, default=2, help="scenarios run at once")
     p.add_argument("--list", action="store_true", help="list the scenarios and exit")
     p.add_argument("--no-make-steps", action="store_true", help="skip fuzz-smoke and bench-smoke")
+    p.add_argument("--started", type=float, default=time.time(),
+                   help="when the run began (seconds since the epoch), for the wall time reported")
     return p.parse_args(argv)
 
 
@@ -1154,24 +1217,25 @@ def main(argv):
         for o in run_unit(binary, logs):
             results.append(o)
             print(o.line(), flush=True)
-    for o in run_boots(scenarios, build, logs, args.jobs):
+    steps = () if args.no_make_steps or args.only else MAKE_STEPS
+    for o in run_boots(scenarios, steps, build, logs, args.jobs):
         results.append(o)
         print(o.line(), flush=True)
-    for target, expect in (() if args.no_make_steps or args.only else MAKE_STEPS):
-        results.append(run_make_step(target, expect, build, logs))
-        print(results[-1].line(), flush=True)
-    return summarize(results, build, logs)
+    return summarize(results, build, logs, time.time() - args.started)
 
 
-def summarize(results, build, logs):
-    """Print the summary line, write <build>/test-results.txt, return the exit status."""
+def summarize(results, build, logs, wall):
+    """Print the wall time and then the summary line, write <build>/test-results.txt, return the
+    exit status."""
     count = {v: sum(o.verdict == v for o in results) for v in ("PASS", "FAIL", "SKIP")}
     (build / "test-results.txt").write_text(
-        "".join(f"{o.seconds:7.1f}s  {o.line()}\n" for o in results))
+        "".join(f"{o.seconds:7.1f}s  {o.line()}\n"
+                for o in sorted(results, key=lambda o: -o.seconds)) + f"wall time {wall:.1f}s\n")
     if not any(logs.iterdir()):
         logs.rmdir()
     elif count["FAIL"]:
         print(f"logs of failures: {logs}/")
+    print(f"wall time {int(wall) // 60} min {int(wall) % 60} s")
     print(f"{count['PASS']} passed, {count['FAIL']} failed, {count['SKIP']} skipped")
     return 1 if count["FAIL"] else 0
 
