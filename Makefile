@@ -49,7 +49,7 @@ $(BUILD)/hv.elf: $(HV_OBJ) arch/x86/hv.ld
 	@$(CC) $(HV_LDFLAGS) -o $@ $(HV_OBJ)
 
 iso: $(ISO)
-ISO_FILES := $(BUILD)/hv.elf $(BUILD)/guest/toy.elf $(BUILD)/guest/hostile.elf iso/demo.cfg
+ISO_FILES := $(BUILD)/hv.elf $(BUILD)/guest/toy.elf $(BUILD)/guest/hostile.elf $(BUILD)/guest/rt.elf iso/demo.cfg
 $(ISO): $(ISO_FILES) iso/grub.cfg iso/mkiso.sh | deps
 	@echo "  ISO     $@"
 	@iso/mkiso.sh $@ iso/grub.cfg $(ISO_FILES)

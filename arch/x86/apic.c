@@ -3,14 +3,11 @@
 #include "msr.h"
 #include "x86.h"
 
-/* Registers (SDM Vol 3A 11.4.1, Table 11-1) and x2APIC MSRs (11.12.1.2). */
+/* xAPIC registers (SDM Vol 3A 11.4.1, Table 11-1); the x2APIC MSRs are in msr.h. */
 #define APIC_REG_ID 0x020
 #define APIC_REG_ICR_LO 0x300
 #define APIC_REG_ICR_HI 0x310
 #define APIC_ID_SHIFT 24
-#define X2APIC_MSR_APICID 0x802
-#define X2APIC_MSR_ICR 0x830
-#define IA32_APIC_BASE_EXTD (1u << 10) /* x2APIC mode */
 
 /* Interrupt command register fields (SDM Vol 3A 11.6.1). */
 #define ICR_DELIVERY_INIT (5u << 8)
@@ -50,14 +47,14 @@ void apic_init(uint64_t mmio_base)
 uint32_t apic_id(void)
 {
 	if (x2apic)
-		return (uint32_t)rdmsr(X2APIC_MSR_APICID);
+		return (uint32_t)rdmsr(X2APIC_APICID);
 	return mmio_read(APIC_REG_ID) >> APIC_ID_SHIFT;
 }
 
 static void apic_send_ipi(uint32_t dest, uint32_t icr)
 {
 	if (x2apic) {
-		wrmsr(X2APIC_MSR_ICR, ((uint64_t)dest << 32) | icr);
+		wrmsr(X2APIC_ICR, ((uint64_t)dest << 32) | icr);
 		return;
 	}
 	mmio_write(APIC_REG_ICR_HI, dest << APIC_ID_SHIFT);

@@ -384,6 +384,57 @@ def sieve_matches(peer, tolerance=0.001):
     return check
 
 
+# ---------------------------------------------------------------- the real-time guest
+# guest/rtguest.c: one line per timer mode, then "rt: done"; bare and in a partition alike.
+RT_PERIOD, RT_COUNT = 50000, 200
+RT_ARGS = f"mode=both period={RT_PERIOD} count={RT_COUNT}"
+RT_LINE = (r"rt: timer (periodic|deadline) (\d+) ticks: (\d+) interrupts, latency min (-?\d+) "
+           r"avg (-?\d+) max (-?\d+) ticks, jitter (\d+), exits (\d+)")
+
+
+def rt_results(serial, prefix=""):
+    """mode -> (period, interrupts, min, avg, max, jitter, exits) from the rt guest's lines."""
+    return {m[1]: tuple(int(g) for g in m.groups()[1:])
+            for m in re.finditer(rf"^{re.escape(prefix)}{RT_LINE}$", serial, re.M)}
+
+
+def rt_sane(prefix="", exits=None):
+    """A check that both timer modes ran RT_COUNT interrupts at RT_PERIOD with a latency
+    above 0 and below the period, jitter = max - min, and (with exits not None) that many
+    VM exits during each measurement."""
+    def check(serial, ctx):
+        del ctx
+        got, problems = rt_results(serial, prefix), []
+        for mode in ("periodic", "deadline"):
+            if mode not in got:
+                problems.append(f"no {prefix}rt: timer {mode} line")
+                continue
+            period, n, lo, _, hi, jitter, ex = got[mode]
+            if (period, n) != (RT_PERIOD, RT_COUNT):
+                problems.append(f"{mode}: {n} interrupts at {period}, expected {RT_COUNT} at "
+                                f"{RT_PERIOD}")
+            if not 0 < lo <= hi < RT_PERIOD or jitter != hi - lo:
+                problems.append(f"{mode}: latency min {lo} max {hi} jitter {jitter}: not sane")
+            if exits is not None and ex != exits:
+                problems.append(f"{mode}: {ex} exits during the measurement, expected {exits}")
+        return problems
+    return check
+
+
+def rt_matches(peer, prefix, tolerance=0.01):
+    """A check that the max latency of each mode in scenario peer (lines behind prefix) equals
+    this run's (bare) within tolerance."""
+    def check(serial, ctx):
+        other = ctx.peer_serial(peer)
+        if other is None:
+            return [f"no latency to compare with: {peer} did not pass"]
+        bare, inside = rt_results(serial), rt_results(other, prefix)
+        return [f"{mode} max latency bare {b[4]}, in {peer} {inside[mode][4]}: more than "
+                f"{tolerance:.0%} apart" for mode, b in bare.items()
+                if mode in inside and abs(inside[mode][4] - b[4]) > tolerance * b[4]]
+    return check
+
+
 @dataclass(frozen=True)
 class Scenario:
     """One boot and what its logs must show. See the table comment above."""
@@ -618,6 +669,9 @@ SCENARIOS = [
     Scenario("toy-bare", grub="toy-bare", exit=None, needs=("partitions-2cpu-config",),
              expect=(bare_toy, sieve_matches("partitions-2cpu-config")),
              forbid=(r"^slicehv", r"^toy: partition")),
+    # The real-time guest bare from GRUB: both timer modes, every interrupt, sane latency.
+    Scenario("rt-bare", grub="rt-bare", exit=None,
+             expect=(rt_sane(), (r"^rt: done$", 1)), forbid=(r"^slicehv",)),
     # A fault in slicehv itself (a ud2 on request) is reported with its registers and ends the
     # machine with status 3, through GRUB in Bochs and in QEMU: never a triple fault or a hang.
     *(Scenario(f"hv-exception-report-{eng}", engine=eng, grub="test-exception", exit=PANIC,
@@ -670,15 +724,16 @@ def add_module(cfg, line):
     return "\n".join(lines[:last[-1] + 1] + [indent + line] + lines[last[-1] + 1:]) + "\n"
 
 
-def boot_toy_bare(cfg):
-    """grub.cfg text that boots /boot/toy.elf itself (multiboot2), without slicehv or modules."""
-    out = []
+def boot_bare(cfg, image="toy.elf", args=""):
+    """grub.cfg text that boots /boot/<image> itself (multiboot2) with args, without slicehv or
+    modules."""
+    out, cmd = [], f"/boot/{image}" + (f" {args}" if args else "")
     for line in cfg.splitlines():
         if re.match(r"\s*module2?\s", line):
             continue
-        line = re.sub(r"^(\s*multiboot2?\s+)\S+.*$", r"\1/boot/toy.elf", line)
-        out.append(re.sub(r'^(\s*menuentry\s+)"[^"]*"', r'\1"toy (bare)"', line))
-    if not any(re.match(r"\s*multiboot2?\s+/boot/toy\.elf$", ln) for ln in out):
+        line = re.sub(r"^(\s*multiboot2?\s+)\S+.*$", lambda m: m[1] + cmd, line)
+        out.append(re.sub(r'^(\s*menuentry\s+)"[^"]*"', rf'\1"{image} (bare)"', line))
+    if not any(re.match(rf"\s*multiboot2?\s+{re.escape(cmd)}$", ln) for ln in out):
         raise ValueError("grub.cfg has no multiboot/multiboot2 line")
     return "\n".join(out) + "\n"
 
@@ -704,7 +759,12 @@ GRUB_VARIANTS = {
     "wrmsr-3a-1": IsoVariant(lambda cfg: insert_before_multiboot(cfg, "insmod wrmsr",
                                                                  "wrmsr 0x3a 0x1")),
     # The toy kernel booted by GRUB directly.
-    "toy-bare": IsoVariant(boot_toy_bare),
+    "toy-bare": IsoVariant(boot_bare),
+    # The real-time guest booted by GRUB directly, and in a partition alone on one core.
+    "rt-bare": IsoVariant(functools.partial(boot_bare, image="rt.elf", args=RT_ARGS)),
+    "rt-partitioned": IsoVariant(lambda cfg: add_module(add_module(
+        cfg, f"module2 /boot/rt.elf rt.elf {RT_ARGS}"), "module2 /boot/rt.cfg rt.cfg"),
+        (CONFIGS / "rt.cfg",)),
     # The menu's isolation demo instead of the default entry.
     "demo": IsoVariant(lambda cfg: re.sub(r"^set default=.*$", "set default=demo", cfg, flags=re.M)),
     # slicehv's command line asks for a ud2 right after the boot information.
