@@ -10,7 +10,8 @@ PYTHON  := python3
 HV_C    := hv/main.c hv/console.c hv/fmt.c hv/err.c hv/string.c hv/multiboot.c hv/phys.c \
            hv/heap.c hv/config.c hv/elf.c hv/partition.c hv/hypercall.c hv/isolation.c \
            arch/x86/cpu.c arch/x86/acpi.c arch/x86/apic.c arch/x86/smp.c arch/x86/vmx.c \
-           arch/x86/power.c arch/x86/paging.c arch/x86/ept.c arch/x86/vmcs.c arch/x86/vmcheck.c arch/x86/exits.c
+           arch/x86/power.c arch/x86/paging.c arch/x86/ept.c arch/x86/vmcs.c arch/x86/vmcheck.c arch/x86/exits.c \
+           arch/x86/lapic.c
 HV_ASM  := arch/x86/boot.asm arch/x86/isr.asm arch/x86/trampoline.asm arch/x86/vmentry.asm
 HV_OBJ  := $(HV_C:%.c=$(BUILD)/%.o) $(HV_ASM:%.asm=$(BUILD)/%.o)
 
@@ -23,7 +24,7 @@ HV_LDFLAGS := -nostdlib -static -no-pie -Wl,--build-id=none -Wl,-z,max-page-size
 
 # Host-side code: the same sources compiled for Linux, for unit tests and fuzzers.
 HOST_SRCS := hv/fmt.c hv/err.c hv/multiboot.c hv/config.c hv/elf.c hv/isolation.c arch/x86/acpi.c arch/x86/ept.c \
-           arch/x86/vmcheck.c
+           arch/x86/vmcheck.c arch/x86/lapic.c
 HOST_CFLAGS := -std=gnu11 -O1 -g $(WARN) -Wno-missing-prototypes -fsanitize=address,undefined \
            -fno-sanitize-recover=all -fno-omit-frame-pointer
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))

@@ -123,7 +123,6 @@ static const struct attack {
 #define MSR_DEBUGCTL 0x1d9
 #define MSR_VMX_BASIC 0x480
 #define MSR_VMX_PROCBASED_CTLS2 0x48b
-#define MSR_X2APIC_ID 0x802
 #define MSR_X2APIC_ICR 0x830
 #define MSR_EFER 0xc0000080
 #define MSR_UNDEFINED 0x12345678
@@ -538,7 +537,6 @@ static const struct probe {
 	{ ATTACK_MSR_TSC, WRMSR, 0, VALUE, MSR_TSC_ADJUST, 1ul << 40, "TSC adjust" },
 	{ ATTACK_MSR_EFER, WRMSR, 0, CLEAR_BITS, MSR_EFER, EFER_LME, "long mode off while paging" },
 	{ ATTACK_IPI_X2APIC, WRMSR, 0, SET_BITS, MSR_APIC_BASE, APIC_BASE_EXTD, "x2APIC on" },
-	{ ATTACK_IPI_X2APIC, RDMSR, 0, VALUE, MSR_X2APIC_ID, 0, "x2APIC id" },
 	{ ATTACK_IPI_X2APIC, WRMSR, 0, VALUE, MSR_X2APIC_ICR, ICR_INIT, "INIT to all but self" },
 	{ ATTACK_IPI_X2APIC, WRMSR, 0, VALUE, MSR_X2APIC_ICR, ICR_SIPI, "SIPI to all but self" },
 	{ ATTACK_IPI_X2APIC, WRMSR, 0, VALUE, MSR_X2APIC_ICR, ICR_NMI, "NMI to all but self" },

@@ -32,7 +32,6 @@
 #define CALIBRATE_MS 10
 
 static volatile uint32_t *apic_mmio;
-static bool x2apic;
 uint64_t tsc_per_ms;
 
 static uint32_t mmio_read(unsigned reg) { return apic_mmio[reg / 4]; }
@@ -41,19 +40,24 @@ static void mmio_write(unsigned reg, uint32_t v) { apic_mmio[reg / 4] = v; }
 void apic_init(uint64_t mmio_base)
 {
 	apic_mmio = (volatile uint32_t *)(uintptr_t)mmio_base;
-	x2apic = rdmsr(IA32_APIC_BASE) & IA32_APIC_BASE_EXTD;
+}
+
+/* Per core and per call: lapic_hand_over switches a core to x2APIC before its partition starts. */
+static bool x2apic(void)
+{
+	return rdmsr(IA32_APIC_BASE) & IA32_APIC_BASE_EXTD;
 }
 
 uint32_t apic_id(void)
 {
-	if (x2apic)
+	if (x2apic())
 		return (uint32_t)rdmsr(X2APIC_APICID);
 	return mmio_read(APIC_REG_ID) >> APIC_ID_SHIFT;
 }
 
 static void apic_send_ipi(uint32_t dest, uint32_t icr)
 {
-	if (x2apic) {
+	if (x2apic()) {
 		wrmsr(X2APIC_ICR, ((uint64_t)dest << 32) | icr);
 		return;
 	}

@@ -62,6 +62,7 @@
 #define IA32_VMX_ENTRY_CTLS 0x484
 #define IA32_VMX_MISC 0x485
 #define VMX_MISC_PREEMPTION_RATE(m) ((m) & 0x1f) /* the timer ticks every 2^rate TSC ticks */
+#define VMX_MISC_ACTIVITY_HLT BIT(6)                /* VM entry can leave the guest in HLT */
 #define IA32_VMX_CR0_FIXED0 0x486
 #define IA32_VMX_CR0_FIXED1 0x487
 #define IA32_VMX_CR4_FIXED0 0x488

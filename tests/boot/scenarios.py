@@ -669,9 +669,19 @@ SCENARIOS = [
     Scenario("toy-bare", grub="toy-bare", exit=None, needs=("partitions-2cpu-config",),
              expect=(bare_toy, sieve_matches("partitions-2cpu-config")),
              forbid=(r"^slicehv", r"^toy: partition")),
-    # The real-time guest bare from GRUB: both timer modes, every interrupt, sane latency.
-    Scenario("rt-bare", grub="rt-bare", exit=None,
-             expect=(rt_sane(), (r"^rt: done$", 1)), forbid=(r"^slicehv",)),
+    # The real-time guest: bare from GRUB, and unchanged alone in a partition with no exits
+    # while it measures and the same worst-case latency as bare.
+    Scenario("rt-partitioned", grub="rt-partitioned", forbid=TROUBLE,
+             expect=vmx_on(1) + run_ends_ok(1)
+             + (partition_done("rt"), rt_sane("[rt] ", exits=0), (r"^\[rt\] rt: done$", 1))),
+    # Waiting with STI; HLT: one exit per interrupt, the core idles in the HLT activity state.
+    Scenario("rt-partitioned-hlt", grub="rt-partitioned-hlt", forbid=TROUBLE,
+             expect=vmx_on(1) + run_ends_ok(1)
+             + (partition_done("rt"), rt_sane("[rt] ", exits=RT_COUNT), (r"^\[rt\] rt: done$", 1),
+                (rf"^slicehv: stats rt: done status 0, denied 0, exits \d+:.* hlt={2 * RT_COUNT}( |$)", 1))),
+    Scenario("rt-bare", grub="rt-bare", exit=None, needs=("rt-partitioned",),
+             expect=(rt_sane(), (r"^rt: done$", 1), rt_matches("rt-partitioned", "[rt] ")),
+             forbid=(r"^slicehv",)),
     # A fault in slicehv itself (a ud2 on request) is reported with its registers and ends the
     # machine with status 3, through GRUB in Bochs and in QEMU: never a triple fault or a hang.
     *(Scenario(f"hv-exception-report-{eng}", engine=eng, grub="test-exception", exit=PANIC,
@@ -738,6 +748,13 @@ def boot_bare(cfg, image="toy.elf", args=""):
     return "\n".join(out) + "\n"
 
 
+def rt_partitioned(args):
+    """The default ISO plus configs/rt.cfg: rt.elf with args alone on core 0."""
+    return IsoVariant(lambda cfg: add_module(add_module(
+        cfg, f"module2 /boot/rt.elf rt.elf {args}"), "module2 /boot/rt.cfg rt.cfg"),
+        (CONFIGS / "rt.cfg",))
+
+
 @dataclass(frozen=True)
 class IsoVariant:
     """An ISO built from the default one: its grub.cfg edited, extra files in /boot."""
@@ -762,9 +779,8 @@ GRUB_VARIANTS = {
     "toy-bare": IsoVariant(boot_bare),
     # The real-time guest booted by GRUB directly, and in a partition alone on one core.
     "rt-bare": IsoVariant(functools.partial(boot_bare, image="rt.elf", args=RT_ARGS)),
-    "rt-partitioned": IsoVariant(lambda cfg: add_module(add_module(
-        cfg, f"module2 /boot/rt.elf rt.elf {RT_ARGS}"), "module2 /boot/rt.cfg rt.cfg"),
-        (CONFIGS / "rt.cfg",)),
+    "rt-partitioned": rt_partitioned(RT_ARGS),
+    "rt-partitioned-hlt": rt_partitioned(f"{RT_ARGS} wait=hlt"),
     # The menu's isolation demo instead of the default entry.
     "demo": IsoVariant(lambda cfg: re.sub(r"^set default=.*$", "set default=demo", cfg, flags=re.M)),
     # slicehv's command line asks for a ud2 right after the boot information.
