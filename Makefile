@@ -50,13 +50,14 @@ $(BUILD)/hv.elf: $(HV_OBJ) arch/x86/hv.ld
 	@$(CC) $(HV_LDFLAGS) -o $@ $(HV_OBJ)
 
 iso: $(ISO)
-ISO_FILES := $(BUILD)/hv.elf $(BUILD)/guest/toy.elf $(BUILD)/guest/hostile.elf $(BUILD)/guest/rt.elf iso/demo.cfg
+ISO_FILES := $(BUILD)/hv.elf $(BUILD)/guest/toy.elf $(BUILD)/guest/hostile.elf $(BUILD)/guest/rt.elf iso/demo.cfg iso/noisy.cfg
 $(ISO): $(ISO_FILES) iso/grub.cfg iso/mkiso.sh | deps
 	@echo "  ISO     $@"
 	@iso/mkiso.sh $@ iso/grub.cfg $(ISO_FILES)
 
 # Boot the ISO in Bochs with 4 cores, showing the serial log live; ends by itself.
-# ENTRY picks the GRUB menu entry: slicehv (the default) or demo (the isolation demo).
+# ENTRY picks the GRUB menu entry: slicehv (the default), demo (the isolation demo) or rt (the
+# real-time guest next to noisy neighbours).
 CPUS ?= 4
 ENTRY ?= slicehv
 RUN_ISO := $(if $(filter slicehv,$(ENTRY)),$(ISO),$(BUILD)/slicehv-$(ENTRY).iso)

@@ -17,8 +17,9 @@
  */
 
 /*
- * The attacks: name, and whether it can only end with the partition parked (one per run).
- * attack=all runs the others in this order, then ALL_LAST. The last three probe the hypervisor's
+ * The attacks: name, and whether attack=all leaves it out: it can only end with the partition
+ * parked (one per run), or it is noise for a neighbour that runs rounds= times (the GRUB menu's
+ * rt entry). attack=all runs the others in this order, then ALL_LAST. The last three probe the hypervisor's
  * emulation of EFER, CR0 and XCR0, where a mistake ends the run early, so they come late.
  */
 #define ATTACKS(X)                                                                          \
@@ -77,7 +78,9 @@
 	X(XSETBV, "xsetbv", false)                                                          \
 	X(TRIPLE_FAULT, "triple-fault", true)                                               \
 	X(HALT, "halt", true)                    /* CLI; HLT */                             \
-	X(LOOP_CLI, "loop-cli", true)            /* CLI; a loop that never ends */
+	X(LOOP_CLI, "loop-cli", true)            /* CLI; a loop that never ends */          \
+	X(NOISE_CONSOLE, "noise-console", true)  /* rounds= console lines */                \
+	X(NOISE_EXITS, "noise-exits", true)      /* rounds= CPUID, port and ICR exits */
 
 #define ATTACK_ID(id, name, fatal) ATTACK_##id,
 #define ATTACK_ENTRY(id, name, fatal) { name, fatal },
@@ -141,6 +144,12 @@ static const struct attack {
 #define ICR_SIPI (ICR_ALL_BUT_SELF | ICR_ASSERT | (6u << 8) | 0x08) /* start at 0x8000 */
 #define ICR_NMI (ICR_ALL_BUT_SELF | ICR_ASSERT | (4u << 8))
 #define ICR_FIXED (ICR_ALL_BUT_SELF | ICR_ASSERT | 0x40)
+/* The same at one destination (x2APIC: the APIC id in bits 63:32). */
+#define ICR_FIXED_TO ICR_ASSERT
+#define ICR_NMI_TO (ICR_ASSERT | (4u << 8))
+#define ICR_INIT_TO (ICR_ASSERT | (5u << 8))
+#define COM1_SCRATCH 0x3ff /* slicehv's virtual COM1 ignores writes here */
+#define NOISE_ROUNDS 1000
 
 /* Control register and CPUID bits come from arch/x86/x86.h, through rt.h. */
 #define XCR0_X87_SSE 0x3ul
@@ -862,6 +871,33 @@ static void halt(void)
 	escaped("woke from HLT with interrupts off");
 }
 
+/* ---- Noise for a neighbour: exits by the thousand, IPIs at the core of target= (an APIC id). */
+
+static void noise_console(void)
+{
+	uint64_t rounds = arg_number("rounds", NOISE_ROUNDS);
+
+	for (uint64_t i = 1; i <= rounds; i++) {
+		head();
+		kprint("line %lu of %lu, the console is shared\n", i, rounds);
+	}
+}
+
+static void noise_exits(void)
+{
+	static const uint32_t icr[] = { ICR_FIXED_TO | 0x40, ICR_NMI_TO, ICR_INIT_TO };
+	uint64_t rounds = arg_number("rounds", NOISE_ROUNDS), dest = arg_number("target", 0) << 32;
+	unsigned refused = 0;
+
+	for (uint64_t i = 0; i < rounds; i++) {
+		cpuid(0, 0);
+		outb(COM1_SCRATCH, (uint8_t)i);
+		refused += try_wrmsr(MSR_X2APIC_ICR, dest | icr[i % 3]) == VECTOR_GP;
+	}
+	head();
+	kprint("%lu rounds of CPUID, port and ICR exits; %u IPIs refused with #GP\n", rounds, refused);
+}
+
 static void loop_cli(void)
 {
 	head();
@@ -912,6 +948,8 @@ static void run(enum attack_id id)
 	case ATTACK_TRIPLE_FAULT: triple_fault(); break;
 	case ATTACK_HALT: halt(); break;
 	case ATTACK_LOOP_CLI: loop_cli(); break;
+	case ATTACK_NOISE_CONSOLE: noise_console(); break;
+	case ATTACK_NOISE_EXITS: noise_exits(); break;
 	default: probe_attack(id); break;
 	}
 }

@@ -14,8 +14,9 @@
  * Command line: mode=periodic|deadline|both, period=<TSC ticks>, count=<interrupts>,
  * wait=spin|hlt (how the guest waits between interrupts: spinning takes no VM exits, HLT takes
  * one per interrupt under slicehv). exits: HC_EXIT_COUNT after - before - 1 (the second call
- * counts itself); 0 bare. A deadline of interrupt k (1-based) is start + k * period, start being
- * the TSC when the timer was armed.
+ * counts itself); 0 bare. Interrupt k (1-based) is due at first + (k - 1) * period: periodic,
+ * first is the TSC right after arming plus the count left then; TSC-deadline, the TSC at arming
+ * plus period.
  */
 
 #define PERIOD_DEFAULT 50000
@@ -228,7 +229,7 @@ static void wait_for_all(void)
 static void measure(enum timer_mode mode, uint64_t period, uint64_t count, uint64_t ratio)
 {
 	static const char names[][ARG_LEN] = { "periodic", "deadline" };
-	uint64_t before, exits, start;
+	uint64_t before, exits, now;
 
 	run.mode = mode;
 	run.period = period;
@@ -236,10 +237,15 @@ static void measure(enum timer_mode mode, uint64_t period, uint64_t count, uint6
 	run.fired = run.sum = run.min = run.max = 0;
 	before = exit_count();
 	if (mode == MODE_PERIODIC) {
+		/*
+		 * The first deadline from the count left right after arming, not from a TSC read
+		 * before it: with several cores Bochs's TSC moves in steps, and where the arming falls
+		 * in a step would otherwise shift every latency by a constant.
+		 */
 		wrmsr(X2APIC_LVT_TIMER, LVT_TIMER_PERIODIC | TIMER_VECTOR);
-		start = rdtsc();
-		run.deadline = start + period;
 		wrmsr(X2APIC_TIMER_INITIAL, period * MILLI / ratio);
+		now = rdtsc();
+		run.deadline = now + rdmsr(X2APIC_TIMER_CURRENT) * ratio / MILLI;
 	} else {
 		wrmsr(X2APIC_LVT_TIMER, LVT_TIMER_TSC_DEADLINE | TIMER_VECTOR);
 		__asm__ volatile("mfence" ::: "memory"); /* LVT before the deadline (SDM Vol 3A 11.5.4.1) */
