@@ -1151,7 +1151,8 @@ def with_needs(chosen):
 # show that it really ran. What they measure is never judged here (benchmarks are not timed tests).
 FUZZ_TARGETS = ("config", "elf", "multiboot", "acpi")
 BENCH_LINE = (r"^bench: engine \S+ worst-overhead [0-9.]+ steady-exits \d+ cpuid-rtt \d+ "
-              r"vmcall-rtt \d+ boot-4cpu \d+ hv-text \d+$")
+              r"vmcall-rtt \d+ boot-4cpu \d+ hv-text \d+ irq-latency-bare -?\d+ irq-latency-part -?\d+ "
+              r"irq-latency-noisy -?\d+ irq-exits \d+$")
 MAKE_STEPS = (
     # Each libFuzzer target runs briefly on its seed corpus and must report runs and no crash.
     ("fuzz-smoke", tuple((rf"^fuzz: {t} [1-9]\d* runs, 0 crashes$", 1) for t in FUZZ_TARGETS)),
