@@ -68,6 +68,7 @@
 	X(IPI_NMI, "ipi-nmi", true)                                                         \
 	X(IPI_FIXED, "ipi-fixed", true)                                                     \
 	X(IPI_X2APIC, "ipi-x2apic", false)       /* the same four through MSR 0x830 */      \
+	X(APIC_OWN, "apic-own", false)           /* LVT delivery modes, self-IPIs, x2APIC off */ \
 	X(HC_CONSOLE, "hc-console", false)                                                  \
 	X(HC_INFO, "hc-info", false)                                                        \
 	X(HC_UNKNOWN, "hc-unknown", false)                                                  \
@@ -78,6 +79,7 @@
 	X(XSETBV, "xsetbv", false)                                                          \
 	X(TRIPLE_FAULT, "triple-fault", true)                                               \
 	X(HALT, "halt", true)                    /* CLI; HLT */                             \
+	X(HALT_STI, "halt-sti", true)            /* STI; HLT with nothing armed */          \
 	X(LOOP_CLI, "loop-cli", true)            /* CLI; a loop that never ends */          \
 	X(NOISE_CONSOLE, "noise-console", true)  /* rounds= console lines */                \
 	X(NOISE_EXITS, "noise-exits", true)      /* rounds= CPUID, port and ICR exits */
@@ -149,6 +151,18 @@ static const struct attack {
 #define ICR_NMI_TO (ICR_ASSERT | (4u << 8))
 #define ICR_INIT_TO (ICR_ASSERT | (5u << 8))
 #define COM1_SCRATCH 0x3ff /* slicehv's virtual COM1 ignores writes here */
+#define ICR_SELF (1u << 18) /* destination shorthand "self" */
+#define SELF_IPI_VECTOR 0x41
+/* x2APIC LVT entries with a delivery mode, and those modes (SDM Vol 3A 11.5.1). */
+#define MSR_X2APIC_IRR0 0x820
+#define MSR_X2APIC_LVT_PMC 0x834
+#define MSR_X2APIC_LINT0 0x835
+#define MSR_X2APIC_LINT1 0x836
+#define LVT_MASKED (1u << 16)
+#define DELIVERY_SMI (2u << 8)
+#define DELIVERY_NMI (4u << 8)
+#define DELIVERY_INIT (5u << 8)
+#define DELIVERY_EXTINT (7u << 8)
 #define NOISE_ROUNDS 1000
 
 /* Control register and CPUID bits come from arch/x86/x86.h, through rt.h. */
@@ -898,6 +912,53 @@ static void noise_exits(void)
 	kprint("%lu rounds of CPUID, port and ICR exits; %u IPIs refused with #GP\n", rounds, refused);
 }
 
+static void halt_sti(void)
+{
+	head();
+	kprint("sti; hlt with no interrupt armed\n");
+	__asm__ volatile("sti\n\thlt\n\tcli" ::: "memory");
+	head();
+	kprint("woke from HLT with nothing armed\n");
+}
+
+/* ---- The partition's own local APIC: what stays on its core goes through, the rest does not. */
+
+static void lvt_masked(uint32_t msr, uint32_t val, const char *what)
+{
+	uint64_t back = 0;
+	int got = try_wrmsr(msr, val);
+
+	head();
+	kprint("wrmsr 0x%x <- 0x%x (%s): ", msr, val, what);
+	if (got != NO_FAULT || try_rdmsr(msr, &back) != NO_FAULT)
+		kprint("refused with a fault\n");
+	else if (!(back & LVT_MASKED))
+		escaped("written unmasked");
+	else
+		kprint("written masked, reads 0x%lx\n", back);
+}
+
+static void apic_own(void)
+{
+	uint64_t irr = 0;
+
+	lvt_masked(MSR_X2APIC_LINT0, DELIVERY_NMI, "NMI on LINT0");
+	lvt_masked(MSR_X2APIC_LINT1, DELIVERY_SMI, "SMI on LINT1");
+	lvt_masked(MSR_X2APIC_LINT0, DELIVERY_INIT, "INIT on LINT0");
+	lvt_masked(MSR_X2APIC_LINT0, DELIVERY_EXTINT, "ExtINT on LINT0");
+	lvt_masked(MSR_X2APIC_LVT_PMC, DELIVERY_NMI, "NMI on the PMC entry");
+	/* Interrupts stay off: the self-IPI waits in IRR, where it can be seen. */
+	head();
+	kprint("wrmsr 0x830 <- 0x%x (fixed IPI to itself): ", ICR_SELF | SELF_IPI_VECTOR);
+	if (try_wrmsr(MSR_X2APIC_ICR, ICR_SELF | SELF_IPI_VECTOR) != NO_FAULT ||
+	    try_rdmsr(MSR_X2APIC_IRR0 + SELF_IPI_VECTOR / 32, &irr) != NO_FAULT)
+		kprint("unexpected fault\n");
+	else
+		kprint("%s\n", irr >> (SELF_IPI_VECTOR % 32) & 1 ? "sent, pending in IRR" : "unexpected: not pending");
+	wrmsr_refused(MSR_X2APIC_ICR, ICR_SELF | DELIVERY_NMI, "NMI to itself");
+	wrmsr_refused(MSR_APIC_BASE, rdmsr(MSR_APIC_BASE) & ~APIC_BASE_EXTD, "x2APIC off, back to xAPIC");
+}
+
 static void loop_cli(void)
 {
 	head();
@@ -948,6 +1009,8 @@ static void run(enum attack_id id)
 	case ATTACK_TRIPLE_FAULT: triple_fault(); break;
 	case ATTACK_HALT: halt(); break;
 	case ATTACK_LOOP_CLI: loop_cli(); break;
+	case ATTACK_HALT_STI: halt_sti(); break;
+	case ATTACK_APIC_OWN: apic_own(); break;
 	case ATTACK_NOISE_CONSOLE: noise_console(); break;
 	case ATTACK_NOISE_EXITS: noise_exits(); break;
 	default: probe_attack(id); break;
