@@ -683,6 +683,14 @@ SCENARIOS = [
     Scenario("rt-bare", grub="rt-bare", exit=None, needs=("rt-partitioned",),
              expect=(rt_sane(), (r"^rt: done$", 1), rt_matches("rt-partitioned")),
              forbid=(r"^slicehv",)),
+    # Its timer at a period of 1 tick: an interrupt storm on its own core, which takes no exit;
+    # the neighbour does not notice and the budget (VMX-preemption timer) still ends the storm.
+    Scenario("rt-interrupt-storm", cpus=2, grub="rt-interrupt-storm", exit=FAILED,
+             forbid=(EPT_VIOLATION, DENIED, NOT_STARTED, r"^slicehv: partition honest parked"),
+             expect=vmx_on(2) + run_ends_ok(2)
+             + (partition_done("honest"), guest_ran("honest", 0, 2, 0),
+                (r"^slicehv: partition storm parked: run-time budget of 100 ms used up at rip ", 1),
+                (r"^slicehv: stats storm: parked, denied 0, exits ", 1))),
     # The GRUB menu's rt entry: the real-time guest on core 0 next to a console flood, an exit
     # and refused-IPI storm aimed at core 0, and a partition that triple-faults and restarts. Its
     # latency and exits are those of the same guest alone on the same 4-core machine.
@@ -801,6 +809,9 @@ GRUB_VARIANTS = {
     "rt-bare": IsoVariant(functools.partial(boot_bare, image="rt.elf", args=RT_ARGS)),
     "rt-partitioned": rt_partitioned(RT_ARGS),
     "rt-partitioned-hlt": rt_partitioned(f"{RT_ARGS} wait=hlt"),
+    "rt-interrupt-storm": IsoVariant(lambda cfg: add_module(add_module(
+        cfg, "module2 /boot/rt.elf rt.elf mode=periodic period=1 count=1000000"),
+        "module2 /boot/rt-storm.cfg rt-storm.cfg"), (CONFIGS / "rt-storm.cfg",)),
     # The menu's isolation demo instead of the default entry.
     "demo": IsoVariant(lambda cfg: re.sub(r"^set default=.*$", "set default=demo", cfg, flags=re.M)),
     "rt": IsoVariant(lambda cfg: re.sub(r"^set default=.*$", "set default=rt", cfg, flags=re.M)),
