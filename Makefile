@@ -10,7 +10,8 @@ PYTHON  := python3
 HV_C    := hv/main.c hv/console.c hv/fmt.c hv/err.c hv/string.c hv/multiboot.c hv/phys.c \
            hv/heap.c hv/config.c hv/elf.c hv/partition.c hv/hypercall.c hv/isolation.c \
            arch/x86/cpu.c arch/x86/acpi.c arch/x86/apic.c arch/x86/smp.c arch/x86/vmx.c \
-           arch/x86/power.c arch/x86/paging.c arch/x86/ept.c arch/x86/vmcs.c arch/x86/vmcheck.c arch/x86/exits.c
+           arch/x86/power.c arch/x86/paging.c arch/x86/ept.c arch/x86/vmcs.c arch/x86/vmcheck.c arch/x86/exits.c \
+           arch/x86/lapic.c
 HV_ASM  := arch/x86/boot.asm arch/x86/isr.asm arch/x86/trampoline.asm arch/x86/vmentry.asm
 HV_OBJ  := $(HV_C:%.c=$(BUILD)/%.o) $(HV_ASM:%.asm=$(BUILD)/%.o)
 
@@ -23,7 +24,7 @@ HV_LDFLAGS := -nostdlib -static -no-pie -Wl,--build-id=none -Wl,-z,max-page-size
 
 # Host-side code: the same sources compiled for Linux, for unit tests and fuzzers.
 HOST_SRCS := hv/fmt.c hv/err.c hv/multiboot.c hv/config.c hv/elf.c hv/isolation.c arch/x86/acpi.c arch/x86/ept.c \
-           arch/x86/vmcheck.c
+           arch/x86/vmcheck.c arch/x86/lapic.c
 HOST_CFLAGS := -std=gnu11 -O1 -g $(WARN) -Wno-missing-prototypes -fsanitize=address,undefined \
            -fno-sanitize-recover=all -fno-omit-frame-pointer
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
@@ -84,14 +85,15 @@ $(BUILD)/hv.elf: $(HV_OBJ) arch/x86/hv.ld
 	@$(CC) $(HV_LDFLAGS) -o $@ $(HV_OBJ)
 
 iso: $(ISO)
-ISO_FILES := $(BUILD)/hv.elf $(BUILD)/guest/toy.elf $(BUILD)/guest/hostile.elf iso/demo.cfg
+ISO_FILES := $(BUILD)/hv.elf $(BUILD)/guest/toy.elf $(BUILD)/guest/hostile.elf $(BUILD)/guest/rt.elf iso/demo.cfg iso/noisy.cfg
 $(ISO): $(ISO_FILES) iso/grub.cfg iso/mkiso.sh
 	@echo "  ISO     $@"
 	@iso/mkiso.sh $@ iso/grub.cfg $(ISO_FILES)
 
 # Boot the ISO in Bochs with CPUS cores (4), showing the serial log live; ends by itself with
 # one line saying how slicehv ended, and make's status is 0 only when it ended ok.
-# ENTRY picks the GRUB menu entry: slicehv (the default) or demo (the isolation demo).
+# ENTRY picks the GRUB menu entry: slicehv (the default), demo (the isolation demo) or rt (the
+# real-time guest next to noisy neighbours).
 RUN_ISO := $(if $(filter slicehv,$(ENTRY)),$(ISO),$(BUILD)/slicehv-$(ENTRY).iso)
 run: $(RUN_ISO)
 	@$(PYTHON) tests/boot/engine.py run --engine bochs --cpus $(CPUS) --iso $(RUN_ISO)

@@ -1,10 +1,11 @@
-# Guest kernels, included by the top Makefile (which sets BUILD, CC, NASM): $(BUILD)/guest/toy.elf
-# and $(BUILD)/guest/hostile.elf (the isolation tests' attacker), each its own C file on the
-# shared runtime (rt.c) and entry stub (entry.asm).
+# Guest kernels, included by the top Makefile (which sets BUILD, CC, NASM): $(BUILD)/guest/toy.elf,
+# $(BUILD)/guest/hostile.elf (the isolation tests' attacker) and $(BUILD)/guest/rt.elf (the
+# real-time guest, from rtguest.c: rt.o is the runtime), each its own C file on the shared
+# runtime (rt.c) and entry stub (entry.asm).
 # An image is linked at 1 MiB but must run at any slice base + 1 MiB: the C is -fpie, the entry
 # stub is hand-written PIC, and guest/norelocs.sh rejects any absolute relocation left in it.
 
-GUEST_KERNELS := toy hostile
+GUEST_KERNELS := toy hostile rtguest
 GUEST_RT_OBJ := $(BUILD)/guest/rt.o $(BUILD)/guest/entry.o
 GUEST_OBJ    := $(GUEST_KERNELS:%=$(BUILD)/guest/%.o) $(GUEST_RT_OBJ)
 
@@ -28,10 +29,17 @@ $(BUILD)/guest/%.o: guest/%.asm
 	@echo "  NASM    $<"
 	@$(NASM) -f elf64 -g -F dwarf -MD $(@:.o=.d) -MP -o $@ $<
 
-$(BUILD)/guest/%.elf: $(BUILD)/guest/%.o $(GUEST_RT_OBJ) guest/guest.ld guest/norelocs.sh guest/guest.mk
+define GUEST_LINK
 	@echo "  LD      $@"
 	@$(CC) $(GUEST_LDFLAGS) -o $@.relocs $< $(GUEST_RT_OBJ)
 	@guest/norelocs.sh $@.relocs
 	@$(GUEST_OBJCOPY) --remove-relocations='*' $@.relocs $@
+endef
+
+$(BUILD)/guest/%.elf: $(BUILD)/guest/%.o $(GUEST_RT_OBJ) guest/guest.ld guest/norelocs.sh guest/guest.mk
+	$(GUEST_LINK)
+
+$(BUILD)/guest/rt.elf: $(BUILD)/guest/rtguest.o $(GUEST_RT_OBJ) guest/guest.ld guest/norelocs.sh guest/guest.mk
+	$(GUEST_LINK)
 
 -include $(GUEST_OBJ:.o=.d)

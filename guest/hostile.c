@@ -17,8 +17,9 @@
  */
 
 /*
- * The attacks: name, and whether it can only end with the partition parked (one per run).
- * attack=all runs the others in this order, then ALL_LAST. The last three probe the hypervisor's
+ * The attacks: name, and whether attack=all leaves it out: it can only end with the partition
+ * parked (one per run), or it is noise for a neighbour that runs rounds= times (the GRUB menu's
+ * rt entry). attack=all runs the others in this order, then ALL_LAST. The last three probe the hypervisor's
  * emulation of EFER, CR0 and XCR0, where a mistake ends the run early, so they come late.
  */
 #define ATTACKS(X)                                                                          \
@@ -67,6 +68,7 @@
 	X(IPI_NMI, "ipi-nmi", true)                                                         \
 	X(IPI_FIXED, "ipi-fixed", true)                                                     \
 	X(IPI_X2APIC, "ipi-x2apic", false)       /* the same four through MSR 0x830 */      \
+	X(APIC_OWN, "apic-own", false)           /* LVT delivery modes, self-IPIs, x2APIC off */ \
 	X(HC_CONSOLE, "hc-console", false)                                                  \
 	X(HC_INFO, "hc-info", false)                                                        \
 	X(HC_UNKNOWN, "hc-unknown", false)                                                  \
@@ -81,8 +83,11 @@
 	X(HC_DONE_HIGH, "hc-done-high", true)    /* HC_DONE with only bit 32 set */         \
 	X(TRIPLE_FAULT, "triple-fault", true)                                               \
 	X(HALT, "halt", true)                    /* CLI; HLT */                             \
-	X(LOOP_CLI, "loop-cli", true)            /* CLI; a loop that never ends */            \
-	X(CONSOLE_FLOOD, "console-flood", true)  /* 4000-byte console writes, forever */
+	X(HALT_STI, "halt-sti", true)            /* STI; HLT with nothing armed */          \
+	X(LOOP_CLI, "loop-cli", true)            /* CLI; a loop that never ends */          \
+	X(CONSOLE_FLOOD, "console-flood", true)  /* 4000-byte console writes, forever */    \
+	X(NOISE_CONSOLE, "noise-console", true)  /* rounds= console lines */                \
+	X(NOISE_EXITS, "noise-exits", true)      /* rounds= CPUID, port and ICR exits */
 
 #define ATTACK_ID(id, name, fatal) ATTACK_##id,
 #define ATTACK_ENTRY(id, name, fatal) { name, fatal },
@@ -128,7 +133,6 @@ static const struct attack {
 #define MSR_DEBUGCTL 0x1d9
 #define MSR_VMX_BASIC 0x480
 #define MSR_VMX_PROCBASED_CTLS2 0x48b
-#define MSR_X2APIC_ID 0x802
 #define MSR_X2APIC_ICR 0x830
 #define MSR_EFER 0xc0000080
 #define MSR_UNDEFINED 0x12345678
@@ -147,6 +151,24 @@ static const struct attack {
 #define ICR_SIPI (ICR_ALL_BUT_SELF | ICR_ASSERT | (6u << 8) | 0x08) /* start at 0x8000 */
 #define ICR_NMI (ICR_ALL_BUT_SELF | ICR_ASSERT | (4u << 8))
 #define ICR_FIXED (ICR_ALL_BUT_SELF | ICR_ASSERT | 0x40)
+/* The same at one destination (x2APIC: the APIC id in bits 63:32). */
+#define ICR_FIXED_TO ICR_ASSERT
+#define ICR_NMI_TO (ICR_ASSERT | (4u << 8))
+#define ICR_INIT_TO (ICR_ASSERT | (5u << 8))
+#define COM1_SCRATCH 0x3ff /* slicehv's virtual COM1 ignores writes here */
+#define ICR_SELF (1u << 18) /* destination shorthand "self" */
+#define SELF_IPI_VECTOR 0x41
+/* x2APIC LVT entries with a delivery mode, and those modes (SDM Vol 3A 11.5.1). */
+#define MSR_X2APIC_IRR0 0x820
+#define MSR_X2APIC_LVT_PMC 0x834
+#define MSR_X2APIC_LINT0 0x835
+#define MSR_X2APIC_LINT1 0x836
+#define LVT_MASKED (1u << 16)
+#define DELIVERY_SMI (2u << 8)
+#define DELIVERY_NMI (4u << 8)
+#define DELIVERY_INIT (5u << 8)
+#define DELIVERY_EXTINT (7u << 8)
+#define NOISE_ROUNDS 1000
 
 /* Control register and CPUID bits come from arch/x86/x86.h, through rt.h. */
 #define XCR0_X87_SSE 0x3ul
@@ -545,7 +567,6 @@ static const struct probe {
 	{ ATTACK_MSR_TSC, WRMSR, 0, VALUE, MSR_TSC_ADJUST, 1ul << 40, "TSC adjust" },
 	{ ATTACK_MSR_EFER, WRMSR, 0, CLEAR_BITS, MSR_EFER, EFER_LME, "long mode off while paging" },
 	{ ATTACK_IPI_X2APIC, WRMSR, 0, SET_BITS, MSR_APIC_BASE, APIC_BASE_EXTD, "x2APIC on" },
-	{ ATTACK_IPI_X2APIC, RDMSR, 0, VALUE, MSR_X2APIC_ID, 0, "x2APIC id" },
 	{ ATTACK_IPI_X2APIC, WRMSR, 0, VALUE, MSR_X2APIC_ICR, ICR_INIT, "INIT to all but self" },
 	{ ATTACK_IPI_X2APIC, WRMSR, 0, VALUE, MSR_X2APIC_ICR, ICR_SIPI, "SIPI to all but self" },
 	{ ATTACK_IPI_X2APIC, WRMSR, 0, VALUE, MSR_X2APIC_ICR, ICR_NMI, "NMI to all but self" },
@@ -1097,6 +1118,80 @@ static void halt(void)
 	escaped("woke from HLT with interrupts off");
 }
 
+/* ---- Noise for a neighbour: exits by the thousand, IPIs at the core of target= (an APIC id). */
+
+static void noise_console(void)
+{
+	uint64_t rounds = arg_number("rounds", NOISE_ROUNDS);
+
+	for (uint64_t i = 1; i <= rounds; i++) {
+		head();
+		kprint("line %lu of %lu, the console is shared\n", i, rounds);
+	}
+}
+
+static void noise_exits(void)
+{
+	static const uint32_t icr[] = { ICR_FIXED_TO | 0x40, ICR_NMI_TO, ICR_INIT_TO };
+	uint64_t rounds = arg_number("rounds", NOISE_ROUNDS), dest = arg_number("target", 0) << 32;
+	unsigned refused = 0;
+
+	for (uint64_t i = 0; i < rounds; i++) {
+		cpuid(0, 0);
+		outb(COM1_SCRATCH, (uint8_t)i);
+		refused += try_wrmsr(MSR_X2APIC_ICR, dest | icr[i % 3]) == VECTOR_GP;
+	}
+	head();
+	kprint("%lu rounds of CPUID, port and ICR exits; %u IPIs refused with #GP\n", rounds, refused);
+}
+
+static void halt_sti(void)
+{
+	head();
+	kprint("sti; hlt with no interrupt armed\n");
+	__asm__ volatile("sti\n\thlt\n\tcli" ::: "memory");
+	head();
+	kprint("woke from HLT with nothing armed\n");
+}
+
+/* ---- The partition's own local APIC: what stays on its core goes through, the rest does not. */
+
+static void lvt_masked(uint32_t msr, uint32_t val, const char *what)
+{
+	uint64_t back = 0;
+	int got = try_wrmsr(msr, val);
+
+	head();
+	kprint("wrmsr 0x%x <- 0x%x (%s): ", msr, val, what);
+	if (got != NO_FAULT || try_rdmsr(msr, &back) != NO_FAULT)
+		kprint("refused with a fault\n");
+	else if (!(back & LVT_MASKED))
+		escaped("written unmasked");
+	else
+		kprint("written masked, reads 0x%lx\n", back);
+}
+
+static void apic_own(void)
+{
+	uint64_t irr = 0;
+
+	lvt_masked(MSR_X2APIC_LINT0, DELIVERY_NMI, "NMI on LINT0");
+	lvt_masked(MSR_X2APIC_LINT1, DELIVERY_SMI, "SMI on LINT1");
+	lvt_masked(MSR_X2APIC_LINT0, DELIVERY_INIT, "INIT on LINT0");
+	lvt_masked(MSR_X2APIC_LINT0, DELIVERY_EXTINT, "ExtINT on LINT0");
+	lvt_masked(MSR_X2APIC_LVT_PMC, DELIVERY_NMI, "NMI on the PMC entry");
+	/* Interrupts stay off: the self-IPI waits in IRR, where it can be seen. */
+	head();
+	kprint("wrmsr 0x830 <- 0x%x (fixed IPI to itself): ", ICR_SELF | SELF_IPI_VECTOR);
+	if (try_wrmsr(MSR_X2APIC_ICR, ICR_SELF | SELF_IPI_VECTOR) != NO_FAULT ||
+	    try_rdmsr(MSR_X2APIC_IRR0 + SELF_IPI_VECTOR / 32, &irr) != NO_FAULT)
+		kprint("unexpected fault\n");
+	else
+		kprint("%s\n", irr >> (SELF_IPI_VECTOR % 32) & 1 ? "sent, pending in IRR" : "unexpected: not pending");
+	wrmsr_refused(MSR_X2APIC_ICR, ICR_SELF | DELIVERY_NMI, "NMI to itself");
+	wrmsr_refused(MSR_APIC_BASE, rdmsr(MSR_APIC_BASE) & ~APIC_BASE_EXTD, "x2APIC off, back to xAPIC");
+}
+
 static void loop_cli(void)
 {
 	head();
@@ -1165,6 +1260,10 @@ static void run(enum attack_id id)
 	case ATTACK_HALT: halt(); break;
 	case ATTACK_LOOP_CLI: loop_cli(); break;
 	case ATTACK_CONSOLE_FLOOD: console_flood(); break;
+	case ATTACK_HALT_STI: halt_sti(); break;
+	case ATTACK_APIC_OWN: apic_own(); break;
+	case ATTACK_NOISE_CONSOLE: noise_console(); break;
+	case ATTACK_NOISE_EXITS: noise_exits(); break;
 	default: probe_attack(id); break;
 	}
 }

@@ -3,14 +3,11 @@
 #include "msr.h"
 #include "x86.h"
 
-/* Registers (SDM Vol 3A 11.4.1, Table 11-1) and x2APIC MSRs (11.12.1.2). */
+/* xAPIC registers (SDM Vol 3A 11.4.1, Table 11-1); the x2APIC MSRs are in msr.h. */
 #define APIC_REG_ID 0x020
 #define APIC_REG_ICR_LO 0x300
 #define APIC_REG_ICR_HI 0x310
 #define APIC_ID_SHIFT 24
-#define X2APIC_MSR_APICID 0x802
-#define X2APIC_MSR_ICR 0x830
-#define IA32_APIC_BASE_EXTD (1u << 10) /* x2APIC mode */
 
 /* Interrupt command register fields (SDM Vol 3A 11.6.1). */
 #define ICR_DELIVERY_INIT (5u << 8)
@@ -35,7 +32,6 @@
 #define CALIBRATE_MS 10
 
 static volatile uint32_t *apic_mmio;
-static bool x2apic;
 uint64_t tsc_per_ms;
 
 static uint32_t mmio_read(unsigned reg) { return apic_mmio[reg / 4]; }
@@ -44,20 +40,25 @@ static void mmio_write(unsigned reg, uint32_t v) { apic_mmio[reg / 4] = v; }
 void apic_init(uint64_t mmio_base)
 {
 	apic_mmio = (volatile uint32_t *)(uintptr_t)mmio_base;
-	x2apic = rdmsr(IA32_APIC_BASE) & IA32_APIC_BASE_EXTD;
+}
+
+/* Per core and per call: lapic_hand_over switches a core to x2APIC before its partition starts. */
+static bool x2apic(void)
+{
+	return rdmsr(IA32_APIC_BASE) & IA32_APIC_BASE_EXTD;
 }
 
 uint32_t apic_id(void)
 {
-	if (x2apic)
-		return (uint32_t)rdmsr(X2APIC_MSR_APICID);
+	if (x2apic())
+		return (uint32_t)rdmsr(X2APIC_APICID);
 	return mmio_read(APIC_REG_ID) >> APIC_ID_SHIFT;
 }
 
 static void apic_send_ipi(uint32_t dest, uint32_t icr)
 {
-	if (x2apic) {
-		wrmsr(X2APIC_MSR_ICR, ((uint64_t)dest << 32) | icr);
+	if (x2apic()) {
+		wrmsr(X2APIC_ICR, ((uint64_t)dest << 32) | icr);
 		return;
 	}
 	mmio_write(APIC_REG_ICR_HI, dest << APIC_ID_SHIFT);

@@ -42,6 +42,7 @@ struct cpu_arch {
 	struct idt_gate idt[NUM_EXCEPTIONS];
 	uint64_t gdt[GDT_ENTRIES];
 	struct tss tss;
+	bool lapic_refusal_reported; /* its partition's first refused APIC write was reported */
 };
 
 /* What isr.asm pushes, lowest address first. */

@@ -9,6 +9,7 @@
 #include "../../hv/phys.h"
 #include "../../hv/string.h"
 #include "apic.h"
+#include "lapic.h"
 #include "msr.h"
 #include "vmx.h"
 #include "x86.h"
@@ -105,6 +106,15 @@ static void msr_bitmap_clear(uint32_t msr, unsigned quarter)
 	exit_bitmaps.msr[quarter + (msr >= MSR_HIGH_FIRST ? MSR_BITMAP_HIGH : 0) + bit / 8] &= ~(1u << (bit % 8));
 }
 
+/* The partition's own local APIC and TSC deadline, as arch/x86/lapic.c decides. */
+static void msr_bitmap_lapic(uint32_t msr)
+{
+	if (lapic_msr_passthrough(msr, false))
+		msr_bitmap_clear(msr, 0);
+	if (lapic_msr_passthrough(msr, true))
+		msr_bitmap_clear(msr, MSR_BITMAP_WRITE);
+}
+
 int exits_init(err_t *e)
 {
 	exit_bitmaps.io_a = heap_alloc_page(NULL);
@@ -122,6 +132,9 @@ int exits_init(err_t *e)
 			if (msr_passthrough[i].write)
 				msr_bitmap_clear(m, MSR_BITMAP_WRITE);
 		}
+	for (uint32_t m = X2APIC_FIRST; m <= X2APIC_LAST; m++)
+		msr_bitmap_lapic(m);
+	msr_bitmap_lapic(IA32_TSC_DEADLINE);
 	return 0;
 }
 
@@ -221,9 +234,18 @@ static void handle_cpuid(struct vcpu *v)
 	skip_instruction();
 }
 
-/* Nothing can wake a halted partition: slicehv delivers it no interrupts. */
+/*
+ * HLT with interrupts on waits for the partition's next interrupt in the HLT activity state: one
+ * exit, no spinning (SDM Vol 3C 25.4.2; entry needs no STI/MOV SS blocking, 27.3.1.5, which
+ * skip_instruction ends). With interrupts off nothing but slicehv could wake it: it stops.
+ */
 static void handle_hlt(struct vcpu *v)
 {
+	if ((vmcs_read64(GUEST_RFLAGS) & RFLAGS_IF) && (vmx_msrs.misc & VMX_MISC_ACTIVITY_HLT)) {
+		skip_instruction();
+		vmcs_write32(GUEST_ACTIVITY_STATE, ACTIVITY_HLT);
+		return;
+	}
 	partition_console_flush(v->p);
 	printk("slicehv: partition %s halted at rip 0x%lx: nothing can wake it\n", v->p->cfg->name,
 	       vmcs_read64(GUEST_RIP));
@@ -288,6 +310,24 @@ static void handle_rdmsr(struct vcpu *v)
 	skip_instruction();
 }
 
+/* ICR and LVT writes that exit: only what stays on this core goes through; refusals reported once. */
+static void lapic_write(struct vcpu *v, uint32_t msr, uint64_t val)
+{
+	enum lapic_verdict verdict = lapic_wrmsr(msr, val, v->cpu->apic_id);
+
+	if (verdict != LAPIC_DONE && !v->cpu->arch.lapic_refusal_reported) {
+		v->cpu->arch.lapic_refusal_reported = true;
+		partition_deny(v->p, "wrmsr 0x%x value 0x%lx: %s (further APIC refusals only counted)", msr, val,
+			       verdict == LAPIC_MASKED ? "written masked" : "only fixed IPIs to itself");
+	} else if (verdict != LAPIC_DONE) {
+		v->p->denied++;
+	}
+	if (verdict == LAPIC_REFUSED)
+		inject_gp();
+	else
+		skip_instruction();
+}
+
 /* EFER bits a guest may set: NXE only where the CPU has execute-disable (SDM Vol 4, IA32_EFER). */
 static bool efer_write(uint64_t val)
 {
@@ -313,6 +353,10 @@ static void handle_wrmsr(struct vcpu *v)
 
 	if (msr == IA32_EFER && efer_write(val)) {
 		skip_instruction();
+		return;
+	}
+	if (msr >= X2APIC_FIRST && msr <= X2APIC_LAST) {
+		lapic_write(v, msr, val);
 		return;
 	}
 	partition_deny(v->p, "wrmsr 0x%x value 0x%lx", msr, val);
@@ -564,6 +608,12 @@ static void handle_wbinvd(struct vcpu *v)
 	skip_instruction();
 }
 
+/* NMIs belong to slicehv (NMI exiting): no guest can raise one, and none from the platform reaches a guest. */
+static void handle_nmi(struct vcpu *v)
+{
+	(void)v;
+}
+
 /* Reasons that refuse the instruction as a CPU without VMX or SMX would. */
 static void handle_undefined(struct vcpu *v)
 {
@@ -589,6 +639,7 @@ static void handle_fatal(struct vcpu *v)
 }
 
 static void (*const handlers[EXIT_REASON_COUNT])(struct vcpu *) = {
+	[EXIT_REASON_EXCEPTION_NMI] = handle_nmi, /* the exception bitmap is empty: only NMIs */
 	[EXIT_REASON_TRIPLE_FAULT] = handle_fatal,
 	[EXIT_REASON_INIT_SIGNAL] = handle_init_sipi,
 	[EXIT_REASON_SIPI] = handle_init_sipi,

@@ -9,6 +9,31 @@
 #define IA32_FEATURE_CONTROL_VMX_OUTSIDE_SMX (1u << 2)
 
 #define IA32_APIC_BASE 0x01b
+#define IA32_APIC_BASE_BSP BIT(8)
+#define IA32_APIC_BASE_EXTD BIT(10) /* x2APIC mode */
+#define IA32_APIC_BASE_EN BIT(11)
+#define IA32_TSC_DEADLINE 0x6e0
+
+/* x2APIC registers as MSRs (SDM Vol 3A 11.12.1.2, Table 11-6). */
+#define X2APIC_FIRST 0x800
+#define X2APIC_APICID 0x802
+#define X2APIC_TPR 0x808
+#define X2APIC_EOI 0x80b
+#define X2APIC_SVR 0x80f
+#define X2APIC_ISR0 0x810 /* ISR0-7: 256 in-service bits, 32 per register */
+#define X2APIC_LVT_CMCI 0x82f
+#define X2APIC_ICR 0x830
+#define X2APIC_LVT_TIMER 0x832
+#define X2APIC_LVT_THERMAL 0x833
+#define X2APIC_LVT_PMC 0x834
+#define X2APIC_LVT_LINT0 0x835
+#define X2APIC_LVT_LINT1 0x836
+#define X2APIC_LVT_ERROR 0x837
+#define X2APIC_TIMER_INITIAL 0x838
+#define X2APIC_TIMER_CURRENT 0x839
+#define X2APIC_TIMER_DIVIDE 0x83e
+#define X2APIC_SELF_IPI 0x83f
+#define X2APIC_LAST 0x8ff
 
 #define IA32_TIME_STAMP_COUNTER 0x010
 #define IA32_MTRRCAP 0x0fe
@@ -40,6 +65,7 @@
 #define IA32_VMX_ENTRY_CTLS 0x484
 #define IA32_VMX_MISC 0x485
 #define VMX_MISC_PREEMPTION_RATE(m) ((m) & 0x1f) /* the timer ticks every 2^rate TSC ticks */
+#define VMX_MISC_ACTIVITY_HLT BIT(6)                /* VM entry can leave the guest in HLT */
 #define IA32_VMX_CR0_FIXED0 0x486
 #define IA32_VMX_CR0_FIXED1 0x487
 #define IA32_VMX_CR4_FIXED0 0x488

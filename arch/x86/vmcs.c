@@ -7,6 +7,7 @@
 #include "../../hv/power.h"
 #include "apic.h"
 #include "exits.h"
+#include "lapic.h"
 #include "msr.h"
 #include "vmcheck.h"
 #include "vmx.h"
@@ -85,8 +86,11 @@ static int setup_controls(struct partition *p, err_t *e)
 	uint32_t secondary = SECONDARY_ENABLE_EPT | SECONDARY_UNRESTRICTED_GUEST;
 	const struct vmx_msrs *m = &vmx_msrs;
 	uint32_t may2 = m->procbased2 >> 32;
-	/* budget=: the VMX-preemption timer ends a guest that takes no exits (exits.c budget_arm). */
-	uint32_t pin = p->cfg->budget_ms ? PIN_PREEMPTION_TIMER : 0;
+	/*
+	 * budget=: the VMX-preemption timer ends a guest that takes no exits (exits.c budget_arm). NMIs
+	 * stay slicehv's; external interrupts do not exit: they reach the guest's IDT from its own APIC.
+	 */
+	uint32_t pin = PIN_NMI_EXITING | (p->cfg->budget_ms ? PIN_PREEMPTION_TIMER : 0);
 
 	if (!vmx_caps.unrestricted)
 		return err_set(e, "partitions start in 32-bit protected mode without paging, which needs "
@@ -301,6 +305,7 @@ int vmcs_launch(struct cpu *c, struct partition *p, err_t *e)
 	setup_guest(p);
 	if (check_entry_state(e) < 0)
 		return -1;
+	lapic_hand_over();
 	if (vmx_caps.vpid)
 		invvpid_all();
 	reset_core_state();

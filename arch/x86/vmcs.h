@@ -135,6 +135,7 @@ enum vmcs_field {
 enum vmcs_width { VMCS_WIDTH_16, VMCS_WIDTH_64, VMCS_WIDTH_32, VMCS_WIDTH_NATURAL };
 
 /* Pin-based VM-execution controls (25.6.1). */
+#define PIN_NMI_EXITING BIT(3)
 #define PIN_PREEMPTION_TIMER BIT(6)
 
 /* Primary processor-based VM-execution controls (25.6.2). */

@@ -8,7 +8,8 @@ Boots every machine of the plan (two at a time), reads the figures from the seri
 --smoke) and ends with one line:
 
     bench: engine <name> worst-overhead <ratio> steady-exits <n> cpuid-rtt <ticks> \
-vmcall-rtt <ticks> boot-4cpu <ticks> hv-text <bytes>
+vmcall-rtt <ticks> boot-4cpu <ticks> hv-text <bytes> irq-latency-bare <ticks> \
+irq-latency-part <ticks> irq-latency-noisy <ticks> irq-exits <n>
 
 Exit status 0 when every machine ran to its end and every figure was found and consistent;
 1 otherwise (a boot that failed, a line missing, a checksum that differs, no plot). A figure
@@ -30,6 +31,7 @@ sys.dont_write_bytecode = True   # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "boot"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import engine  # noqa: E402  (tests/boot/engine.py: boots one machine, returns its logs)
+import irq  # noqa: E402  (tests/bench/irq.py: the real-time guest's timer latency)
 from report import SUMMARY_CPUS, WORKLOADS, plot_data, summary_line, write_results  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -102,7 +104,7 @@ def plan(build, smoke, eng):
                  what="bench.elf from GRUB, no hypervisor")]
     if not smoke:
         runs += [largest(""), largest(" ept=4k"), ept64m(""), ept64m(" ept=4k")]
-    return runs
+    return runs + irq.runs(Run, build, BOOT_MIB)
 
 
 # ================================================================ booting
@@ -324,6 +326,7 @@ class Figures:
     footprint: dict = field(default_factory=dict)
     memory: dict = field(default_factory=dict)    # run name -> MiB
     seconds: dict = field(default_factory=dict)   # run name -> wall seconds
+    irq: dict = field(default_factory=dict)       # rt run name -> irq.read's figures
     wall: float = 0.0
 
     def ratio(self, guest, w):
@@ -362,6 +365,12 @@ def gather(runs, results, eng, smoke, build):
 
 def read_run(f, run, serial):
     """One run's figures into f."""
+    if run.name.startswith("rt-"):
+        try:
+            f.irq[run.name] = irq.read(serial, run.name)
+        except ValueError as e:
+            raise BenchError(str(e)) from e
+        return
     if not run.parts:
         f.bare = read_guest(serial, "", run.name)
         require_workloads(f.bare, run.name, False)
@@ -487,7 +496,8 @@ def plot(f, out):
 
 def check_inputs(build):
     """The files the plan boots must exist (make builds them)."""
-    need = [build / "hv.elf", build / "guest" / "bench.elf", build / "slicehv.iso", MKISO]
+    need = [build / "hv.elf", build / "guest" / "bench.elf", build / "guest" / "rt.elf",
+            build / "guest" / "hostile.elf", build / "slicehv.iso", MKISO]
     missing = [str(p) for p in need if not p.exists()]
     if missing:
         raise BenchError(f"missing {', '.join(missing)}: build them first (make bench does)")

@@ -5,6 +5,8 @@ import datetime
 import subprocess
 from pathlib import Path
 
+import irq
+
 REPO = Path(__file__).resolve().parents[2]
 WORKLOADS = ("cpu", "memwalk", "chase")
 SUMMARY_CPUS = 4          # the boot figure of the summary line
@@ -274,8 +276,8 @@ def write_results(f, runs, out):
     head = (f"# slicehv benchmarks\n\n{mode}, {datetime.date.today()}, "
             f"commit {git_describe()}, engine **{f.eng}**: {engine_note(f)}\n\n"
             "## Summary\n\n" + summary_table(f) + "\n")
-    body = "\n".join((overhead_section(f), steady_section(f), rtt_section(f), boot_section(f),
-                      footprint_section(f), observations(f), runs_section(f, runs)))
+    body = "\n".join((overhead_section(f), steady_section(f), rtt_section(f), irq.section(f),
+                      boot_section(f), footprint_section(f), observations(f), runs_section(f, runs)))
     (out / "results.md").write_text(head + body)
 
 
@@ -316,4 +318,5 @@ def summary_line(f):
     return (f"bench: engine {f.eng} worst-overhead {f.worst():.5f} "
             f"steady-exits {max(f.part.steady, f.part4k.steady)} cpuid-rtt {f.part.rtt['cpuid']} "
             f"vmcall-rtt {f.part.rtt['vmcall']} boot-{SUMMARY_CPUS}cpu "
-            f"{f.boot[SUMMARY_CPUS]['first_output']} hv-text {f.footprint['text']}")
+            f"{f.boot[SUMMARY_CPUS]['first_output']} hv-text {f.footprint['text']} "
+            f"{irq.summary_fields(f)}")

@@ -305,10 +305,21 @@ ATTACKS = [
     xapic_ipi("ipi-sipi", 0xc4608, "SIPI"),
     xapic_ipi("ipi-nmi", 0xc4400, "NMI"),
     xapic_ipi("ipi-fixed", 0xc4040, "vector 0x40"),
-    Attack("ipi-x2apic", "attack=ipi-x2apic", says=(refused("#GP", 6),), denials=6,
-           denied=deny_lines(rf"wrmsr 0x1b value {HEX}", "rdmsr 0x802", "wrmsr 0x830 value 0xc4500",
-                             "wrmsr 0x830 value 0xc4608", "wrmsr 0x830 value 0xc4400", "wrmsr 0x830 value 0xc4040"),
+    # The partition owns its APIC in x2APIC mode already: the IPIs are refused, reported once.
+    Attack("ipi-x2apic", "attack=ipi-x2apic", says=(refused("#GP", 5),), denials=5,
+           denied=deny_lines(rf"wrmsr 0x1b value {HEX}",
+                             r"wrmsr 0x830 value 0xc4500: only fixed IPIs to itself \(further APIC "
+                             r"refusals only counted\)"),
            why="x2APIC on, then INIT, SIPI, NMI and a fixed IPI through MSR 0x830"),
+    # Its own APIC: what stays on its core goes through; NMI, SMI, INIT and ExtINT do not.
+    Attack("apic-own", "attack=apic-own", denials=7,
+           says=((r"wrmsr 0x83[456] <- 0x[0-9a-f]+ \(.*\): written masked, reads 0x1[0-9a-f]{4}", 5),
+                 r"wrmsr 0x830 <- 0x40041 \(fixed IPI to itself\): sent, pending in IRR",
+                 refused("#GP", 2)),
+           denied=deny_lines(r"wrmsr 0x835 value 0x400: written masked \(further APIC refusals only "
+                             r"counted\)", rf"wrmsr 0x1b value {HEX}"),
+           why="LVT entries with NMI, SMI, INIT, ExtINT delivery; a fixed self-IPI; an NMI to itself; "
+               "x2APIC off"),
 
     # ---- Hypercalls with every argument wrong, and the shared console.
     Attack("hc-console", "attack=hc-console", says=(returned(-2, 5), returned(-3, 4), "a good write still works",
@@ -349,6 +360,11 @@ ATTACKS = [
     # HC_DONE's status is all of RDI: 1 << 32 is a failure, not 0.
     Attack("hc-done-high", "attack=hc-done-high", status=1 << 32, says=(r"done with status 0x100000000",),
            why="HC_DONE with status 1 << 32"),
+    # HLT with interrupts on and nothing armed waits in the HLT activity state: only the budget
+    # (the VMX-preemption timer counts there too) ends it.
+    Attack("halt-sti", "attack=halt-sti", config="isolation-budget.cfg",
+           parked=r"run-time budget of 100 ms used up", says=(r"sti; hlt with no interrupt armed",),
+           why="HLT with interrupts on and no interrupt armed, under budget=100"),
     # on-fault=restart: the attacker is reloaded and faults again, twice, then stays parked.
     Attack("restart-triple-fault", "attack=triple-fault", config="isolation-restart.cfg", runs=3,
            parked="triple-fault", says=("empty IDT, then ud2",), why="a triple fault, restarted twice"),

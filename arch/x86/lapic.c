@@ -1,0 +1,154 @@
+/* The partition's own local APIC: handed over in x2APIC mode, the MSR-bitmap policy for its registers, trapped writes. */
+#include "lapic.h"
+#include "msr.h"
+#include "x86.h"
+
+/*
+ * A partition owns its core, so it owns that core's local APIC (x2APIC mode: MSRs only; the xAPIC
+ * page stays outside every EPT). Only what could reach beyond the core exits: the ICR, and the LVT
+ * entries whose delivery mode could raise NMI, SMI, INIT or ExtINT (SDM Vol 3A 11.5.1, 11.6.1).
+ * The policy functions are pure, for tests/unit/test_lapic.c.
+ */
+
+#define X2APIC_VERSION 0x803
+#define X2APIC_LDR 0x80d
+#define X2APIC_ISR_COUNT 8
+#define APIC_VERSION_MAX_LVT(v) (((v) >> 16) & 0xff)
+#define APIC_VECTORS 256
+#define APIC_FIRST_VECTOR 16 /* 0-15 are illegal vectors (SDM Vol 3A 11.5.2) */
+
+/* ICR in x2APIC mode (SDM Vol 3A 11.12.9, Figure 11-28). */
+#define ICR_VECTOR(icr) ((uint32_t)(icr) & 0xff)
+#define ICR_DELIVERY(icr) (((uint32_t)(icr) >> 8) & 7)
+#define ICR_DEST_LOGICAL BIT(11)
+#define ICR_TRIGGER_LEVEL BIT(15)
+#define ICR_SHORTHAND(icr) (((uint32_t)(icr) >> 18) & 3)
+#define ICR_RESERVED 0xfff33000ull /* bits 12, 13, 16, 17, 20-31 */
+#define ICR_DEST(icr) ((uint32_t)((icr) >> 32))
+enum { SHORTHAND_NONE, SHORTHAND_SELF, SHORTHAND_ALL, SHORTHAND_OTHERS };
+
+/* LVT entries (SDM Vol 3A 11.5.1, Figure 11-8). */
+#define LVT_DELIVERY(v) (((uint32_t)(v) >> 8) & 7)
+#define LVT_MASKED BIT(16)
+#define LVT_READ_ONLY (BIT(12) | BIT(14)) /* delivery status, remote IRR */
+#define LVT_WRITABLE 0x107ffull           /* vector, delivery mode, mask; the rest reserved */
+#define LVT_LINT_WRITABLE 0x1a7ffull      /* also pin polarity and trigger mode */
+enum { DELIVERY_FIXED = 0, DELIVERY_SMI = 2, DELIVERY_NMI = 4, DELIVERY_INIT = 5, DELIVERY_EXTINT = 7 };
+
+/* The lowest max-LVT index (version register bits 23:16) at which an entry exists. */
+#define MAX_LVT_PMC 4
+#define MAX_LVT_THERMAL 5
+#define MAX_LVT_CMCI 6
+
+/* 8259 PICs: masked, so nothing arrives through LINT0 in virtual-wire mode. */
+#define PIC1_DATA 0x21
+#define PIC2_DATA 0xa1
+#define PIC_MASK_ALL 0xff
+
+#define CPUID_1_ECX_X2APIC BIT(21)
+#define CPUID_1_ECX_TSC_DEADLINE BIT(24)
+
+static bool lvt_has_delivery_mode(uint32_t msr)
+{
+	return msr == X2APIC_LVT_CMCI || (msr >= X2APIC_LVT_THERMAL && msr <= X2APIC_LVT_LINT1);
+}
+
+bool lapic_msr_passthrough(uint32_t msr, bool write)
+{
+	if (msr == IA32_TSC_DEADLINE)
+		return true;
+	if (msr < X2APIC_FIRST || msr > X2APIC_LAST)
+		return false;
+	/* Reads cannot reach another core; registers that do not exist raise #GP by themselves. */
+	return !write || (msr != X2APIC_ICR && !lvt_has_delivery_mode(msr));
+}
+
+int lapic_icr_self_vector(uint64_t icr, uint32_t self_id, uint32_t self_ldr)
+{
+	bool self;
+
+	if ((icr & ICR_RESERVED) || ICR_DELIVERY(icr) != DELIVERY_FIXED || (icr & ICR_TRIGGER_LEVEL) ||
+	    ICR_VECTOR(icr) < APIC_FIRST_VECTOR)
+		return -1;
+	if (ICR_SHORTHAND(icr) == SHORTHAND_SELF)
+		self = true;
+	else if (ICR_SHORTHAND(icr) != SHORTHAND_NONE)
+		self = false;
+	else
+		self = ICR_DEST(icr) == ((icr & ICR_DEST_LOGICAL) ? self_ldr : self_id);
+	return self ? (int)ICR_VECTOR(icr) : -1;
+}
+
+enum lapic_verdict lapic_lvt_check(uint32_t msr, uint64_t val, unsigned max_lvt)
+{
+	bool lint = msr == X2APIC_LVT_LINT0 || msr == X2APIC_LVT_LINT1;
+	unsigned mode = LVT_DELIVERY(val);
+
+	if ((msr == X2APIC_LVT_PMC && max_lvt < MAX_LVT_PMC) || (msr == X2APIC_LVT_THERMAL && max_lvt < MAX_LVT_THERMAL) ||
+	    (msr == X2APIC_LVT_CMCI && max_lvt < MAX_LVT_CMCI))
+		return LAPIC_REFUSED; /* no such entry: the CPU's own #GP */
+	if ((val & ~(lint ? LVT_LINT_WRITABLE : LVT_WRITABLE) & ~LVT_READ_ONLY))
+		return LAPIC_REFUSED; /* reserved bits: #GP, as the CPU would */
+	if (mode == DELIVERY_FIXED || (val & LVT_MASKED))
+		return LAPIC_DONE;
+	if (mode == DELIVERY_SMI || mode == DELIVERY_NMI || mode == DELIVERY_INIT || mode == DELIVERY_EXTINT)
+		return LAPIC_MASKED;
+	return LAPIC_REFUSED; /* a reserved delivery mode */
+}
+
+enum lapic_verdict lapic_wrmsr(uint32_t msr, uint64_t val, uint32_t self_id)
+{
+	enum lapic_verdict verdict;
+	int vector;
+
+	if (msr == X2APIC_ICR) {
+		/* SELF_IPI sends exactly that, and no value of it can fault (SDM Vol 3A 11.12.11). */
+		vector = lapic_icr_self_vector(val, self_id, (uint32_t)rdmsr(X2APIC_LDR));
+		if (vector >= 0)
+			wrmsr(X2APIC_SELF_IPI, (uint32_t)vector);
+		return vector >= 0 ? LAPIC_DONE : LAPIC_REFUSED;
+	}
+	if (!lvt_has_delivery_mode(msr))
+		return LAPIC_REFUSED;
+	verdict = lapic_lvt_check(msr, val, APIC_VERSION_MAX_LVT(rdmsr(X2APIC_VERSION)));
+	if (verdict != LAPIC_REFUSED)
+		wrmsr(msr, (val & ~LVT_READ_ONLY) | (verdict == LAPIC_MASKED ? LVT_MASKED : 0));
+	return verdict;
+}
+
+static bool in_service(void)
+{
+	uint64_t any = 0;
+
+	for (uint32_t i = 0; i < X2APIC_ISR_COUNT; i++)
+		any |= rdmsr(X2APIC_ISR0 + i);
+	return any != 0;
+}
+
+/*
+ * A (re)started partition finds its APIC in x2APIC mode and quiet: no timer armed, the external
+ * inputs masked, TPR 0, nothing in service from a previous run. EN is never cleared (Bochs cannot
+ * set it again), and x2APIC is entered only from xAPIC mode (SDM Vol 3A 11.12.5).
+ */
+void lapic_hand_over(void)
+{
+	uint32_t features = cpuid(1, 0).ecx;
+	uint64_t base = rdmsr(IA32_APIC_BASE);
+
+	outb(PIC1_DATA, PIC_MASK_ALL);
+	outb(PIC2_DATA, PIC_MASK_ALL);
+	if (!(features & CPUID_1_ECX_X2APIC) || !(base & IA32_APIC_BASE_EN))
+		return;
+	if (!(base & IA32_APIC_BASE_EXTD))
+		wrmsr(IA32_APIC_BASE, base | IA32_APIC_BASE_EXTD);
+	wrmsr(X2APIC_TIMER_INITIAL, 0);
+	if (features & CPUID_1_ECX_TSC_DEADLINE)
+		wrmsr(IA32_TSC_DEADLINE, 0);
+	wrmsr(X2APIC_LVT_TIMER, LVT_MASKED);
+	wrmsr(X2APIC_LVT_LINT0, LVT_MASKED);
+	wrmsr(X2APIC_LVT_LINT1, LVT_MASKED);
+	wrmsr(X2APIC_LVT_ERROR, LVT_MASKED);
+	wrmsr(X2APIC_TPR, 0);
+	for (unsigned i = 0; i < APIC_VECTORS && in_service(); i++)
+		wrmsr(X2APIC_EOI, 0);
+}
