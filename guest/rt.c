@@ -267,13 +267,18 @@ int64_t hypercall(uint64_t nr, uint64_t a0)
 	return ret;
 }
 
+void console_drain(void)
+{
+	while (!(inb(COM1_LSR) & LSR_TX_IDLE))
+		;
+}
+
 /* Partitioned: HC_DONE. Bare: drain COM1, then the emulators' exit ports, then halt for good. */
 void guest_finish(int status)
 {
 	if (partitioned)
 		hypercall(HC_DONE, (uint64_t)status);
-	while (!(inb(COM1_LSR) & LSR_TX_IDLE))
-		;
+	console_drain();
 	outb(QEMU_EXIT_PORT, (uint8_t)status);
 	for (const char *p = BOCHS_SHUTDOWN; *p; p++)
 		outb(BOCHS_SHUTDOWN_PORT, (uint8_t)*p);

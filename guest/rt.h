@@ -36,6 +36,11 @@ bool boot_arg(const struct boot_info *bi, const char *key, char *val, int size);
 uint64_t boot_arg_number(const struct boot_info *bi, const char *key, uint64_t fallback);
 uint32_t cpu_apic_id(void);
 void tsc_wait(uint64_t ticks);
+/*
+ * Waits until every byte written to COM1 is out (LSR.TEMT). In a partition that is when slicehv
+ * has sent the lines it queued for us: until then it may come back to send them (exits).
+ */
+void console_drain(void);
 int64_t hypercall(uint64_t nr, uint64_t a0);
 __attribute__((noreturn)) void guest_finish(int status);
 

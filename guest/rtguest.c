@@ -235,6 +235,7 @@ static void measure(enum timer_mode mode, uint64_t period, uint64_t count, uint6
 	run.period = period;
 	run.count = count;
 	run.fired = run.sum = run.min = run.max = 0;
+	console_drain(); /* slicehv sends our queued lines by coming back: not during the measurement */
 	before = exit_count();
 	if (mode == MODE_PERIODIC) {
 		/*
