@@ -428,9 +428,15 @@ def rt_sane(prefix="", exits=None):
     return check
 
 
-def rt_matches(peer, theirs="[rt] ", mine="", tolerance=0.01):
+# Bochs runs the cores of an SMP machine in turns of `cpu: quantum` instructions (16 by default),
+# so on more than one core a timer's latency in instruction ticks varies by up to one turn from
+# run to run, neighbours or not (seen: 0 and 5 ticks for the same guest alone).
+BOCHS_SMP_QUANTUM = 16
+
+
+def rt_matches(peer, theirs="[rt] ", mine="", tolerance=0.01, slack=0):
     """A check that the max latency of each mode in scenario peer (lines behind prefix theirs)
-    equals this run's (behind mine) within tolerance."""
+    equals this run's (behind mine) within tolerance, or within slack ticks."""
     def check(serial, ctx):
         other = ctx.peer_serial(peer)
         if other is None:
@@ -438,7 +444,7 @@ def rt_matches(peer, theirs="[rt] ", mine="", tolerance=0.01):
         here, there = rt_results(serial, mine), rt_results(other, theirs)
         return [f"{mode} max latency here {b[4]}, in {peer} {there[mode][4]}: more than "
                 f"{tolerance:.0%} apart" for mode, b in here.items()
-                if mode not in there or abs(there[mode][4] - b[4]) > tolerance * b[4]]
+                if mode not in there or abs(there[mode][4] - b[4]) > max(tolerance * b[4], slack)]
     return check
 
 
@@ -749,7 +755,8 @@ SCENARIOS = [
              forbid=(r"^slicehv: partition rt: denied", r"^slicehv: partition rt parked",
                      r"NOT CONTAINED"),
              expect=vmx_on(4) + ((r"^slicehv: config: noisy\.cfg$", 1), partition_done("rt"),
-                                 rt_sane("[rt] ", exits=0), rt_matches("rt-alone-4cpu", mine="[rt] "),
+                                 rt_sane("[rt] ", exits=0), rt_matches("rt-alone-4cpu", mine="[rt] ",
+                                                                      slack=BOCHS_SMP_QUANTUM),
                                  partition_done("flood"),
                                  (r"^slicehv: stats storm: done status 0, denied 50000, exits ", 1),
                                  (r"^\[flood\] hostile: noise-console: line 100 of 100, ", 1),
