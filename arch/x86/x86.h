@@ -136,10 +136,6 @@ static inline int xsetbv_safe(uint32_t index, uint64_t v)
 {
 	return GUEST_SAFE("xsetbv", "c"(index), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
 }
-static inline int wrmsr_safe(uint32_t msr, uint64_t v)
-{
-	return GUEST_SAFE("wrmsr", "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
-}
 
 static inline void cpu_relax(void) { __asm__ volatile("pause" ::: "memory"); }
 static inline void cli(void) { __asm__ volatile("cli" ::: "memory"); }
