@@ -104,7 +104,7 @@ def plan(build, smoke, eng):
                  what="bench.elf from GRUB, no hypervisor")]
     if not smoke:
         runs += [largest(""), largest(" ept=4k"), ept64m(""), ept64m(" ept=4k")]
-    return runs + irq.runs(Run, build, BOOT_MIB)
+    return runs + irq.runs(Run, build, BOOT_MIB, smoke)
 
 
 # ================================================================ booting
