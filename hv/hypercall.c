@@ -11,7 +11,7 @@ static int64_t hc_console_write(struct partition *p, uint64_t buf, uint64_t len)
 
 	if (len == 0 || len > HC_CONSOLE_MAX)
 		return HC_ERR_BAD_LENGTH;
-	if (!partition_owns(p, buf, len) || !(s = phys_ptr(buf, len)))
+	if (!(s = partition_mem(p, buf, len)))
 		return HC_ERR_BAD_ADDRESS;
 	for (uint64_t i = 0; i < len; i++)
 		partition_console_putc(p, s[i]);
@@ -22,14 +22,14 @@ static int64_t hc_partition_info(struct partition *p, uint64_t buf)
 {
 	struct hc_partition_info info = { 0 }, *out;
 
-	if (!partition_owns(p, buf, sizeof(info)) || !(out = phys_ptr(buf, sizeof(info))))
+	if (!(out = partition_mem(p, buf, sizeof(info))))
 		return HC_ERR_BAD_ADDRESS;
 	memcpy(info.name, p->cfg->name, sizeof(info.name) - 1);
 	info.index = p->index;
 	info.partitions = partition_count;
 	info.cpu = p->cfg->cpu;
 	info.apic_id = cpus[p->cfg->cpu].apic_id;
-	info.slice_base = p->cfg->base;
+	info.slice_base = p->gpa_base;
 	info.slice_size = p->cfg->size;
 	memcpy(out, &info, sizeof(info));
 	return 0;

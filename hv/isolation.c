@@ -3,7 +3,7 @@
 #include "../arch/x86/ept.h"
 
 struct leaf_check {
-	uint64_t base, end;
+	uint64_t gpa, base, end; /* the slice's guest-physical start and host-physical range */
 	const struct boot_info *bi;
 	const struct reserved_range *forbid;
 	unsigned forbid_count;
@@ -29,8 +29,9 @@ static int check_leaf(void *ctx, uint64_t gpa, uint64_t hpa, uint64_t size, uint
 
 	(void)entry;
 	x->leaves++;
-	if (gpa != hpa)
-		return err_set(x->e, "leaf at guest-physical 0x%lx maps host 0x%lx, not itself", gpa, hpa);
+	if (hpa - gpa != x->base - x->gpa)
+		return err_set(x->e, "leaf at guest-physical 0x%lx maps host 0x%lx, not 0x%lx", gpa, hpa,
+			       gpa - x->gpa + x->base);
 	if (hpa < x->base || end > x->end)
 		return err_set(x->e, "leaf 0x%lx-0x%lx lies outside its slice", hpa, end - 1);
 	if (!in_usable_ram(x->bi, hpa, end))
@@ -41,10 +42,11 @@ static int check_leaf(void *ctx, uint64_t gpa, uint64_t hpa, uint64_t size, uint
 	return 0;
 }
 
-int isolation_check(const uint64_t *pml4, uint64_t base, uint64_t size, const struct boot_info *bi,
-		    const struct reserved_range *forbid, unsigned forbid_count, uint64_t *leaves, err_t *e)
+int isolation_check(const uint64_t *pml4, uint64_t gpa, uint64_t base, uint64_t size,
+		    const struct boot_info *bi, const struct reserved_range *forbid, unsigned forbid_count,
+		    uint64_t *leaves, err_t *e)
 {
-	struct leaf_check x = { base, base + size, bi, forbid, forbid_count, 0, e };
+	struct leaf_check x = { gpa, base, base + size, bi, forbid, forbid_count, 0, e };
 	int r = ept_for_each_leaf(pml4, check_leaf, &x);
 
 	*leaves = x.leaves;

@@ -10,6 +10,7 @@
 #include "config.h"
 #include "console.h"
 #include "cpu.h"
+#include "fmt.h"
 #include "heap.h"
 #include "isolation.h"
 #include "partition.h"
@@ -252,6 +253,7 @@ static int check_isolation(const struct partition *p, const struct boot_info *bi
 	struct reserved_range forbid[RESERVED_COUNT + BOOT_MAX_MODULES + CFG_MAX_PARTITIONS];
 	unsigned n = 0;
 	uint64_t leaves;
+	char seen_at[40] = "identity"; /* how the guest sees it */
 
 	for (unsigned i = 0; i < RESERVED_COUNT; i++)
 		forbid[n++] = reserved[i];
@@ -263,10 +265,12 @@ static int check_isolation(const struct partition *p, const struct boot_info *bi
 		if (c->valid && c != p->cfg)
 			forbid[n++] = (struct reserved_range){ c->base, c->base + c->size, "another partition's slice" };
 	}
-	if (isolation_check(p->ept.pml4, p->cfg->base, p->cfg->size, bi, forbid, n, &leaves, e) < 0)
+	if (isolation_check(p->ept.pml4, p->gpa_base, p->cfg->base, p->cfg->size, bi, forbid, n, &leaves, e) < 0)
 		return -1;
-	printk("slicehv: isolation: partition %s: ept maps only its slice 0x%lx-0x%lx, identity, %lu leaves\n",
-	       p->cfg->name, p->cfg->base, p->cfg->base + p->cfg->size - 1, leaves);
+	if (p->gpa_base != p->cfg->base)
+		ksnprintf(seen_at, sizeof(seen_at), "at guest-physical 0x%lx", p->gpa_base);
+	printk("slicehv: isolation: partition %s: ept maps only its slice 0x%lx-0x%lx, %s, %lu leaves\n",
+	       p->cfg->name, p->cfg->base, p->cfg->base + p->cfg->size - 1, seen_at, leaves);
 	return 0;
 }
 

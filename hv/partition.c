@@ -30,11 +30,12 @@ static const char *const state_names[] = {
 
 const char *partition_state_name(enum partition_state s) { return state_names[s]; }
 
-bool partition_owns(const struct partition *p, uint64_t gpa, uint64_t len)
+void *partition_mem(const struct partition *p, uint64_t gpa, uint64_t len)
 {
-	uint64_t base = p->cfg->base, end = base + p->cfg->size;
+	uint64_t off = gpa - p->gpa_base;
 
-	return gpa >= base && gpa < end && len <= end - gpa;
+	return gpa >= p->gpa_base && off < p->cfg->size && len <= p->cfg->size - off
+		       ? phys_ptr(p->cfg->base + off, len) : NULL;
 }
 
 /* Appends one tag to a multiboot2 information block; returns the next tag's offset. */
@@ -105,7 +106,8 @@ int partition_prepare(struct partition *p, const struct boot_module *image, uint
 			       c->base, c->base + c->size - 1);
 	p->module = image;
 	p->ept_build_ticks = rdtsc();
-	if (ept_build(&p->ept, c->base, c->size, max_leaf, heap_alloc_page, NULL, e) < 0)
+	p->gpa_base = c->base;
+	if (ept_build(&p->ept, p->gpa_base, c->base, c->size, max_leaf, heap_alloc_page, NULL, e) < 0)
 		return -1;
 	p->ept_build_ticks = rdtsc() - p->ept_build_ticks;
 	if (partition_load(p, e) < 0)

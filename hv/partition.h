@@ -25,6 +25,7 @@ struct partition {
 	unsigned restarts;               /* done so far, up to cfg->restarts */
 	enum partition_state state;
 	int64_t status;                  /* HC_DONE's status, the guest's whole RDI */
+	uint64_t gpa_base;               /* guest-physical address of its slice's first byte (below) */
 	struct ept ept;
 	struct elf_image image;
 	uint64_t bootinfo;               /* guest-physical address of its multiboot2 information */
@@ -48,8 +49,11 @@ extern unsigned partition_count;
 int partition_prepare(struct partition *p, const struct boot_module *image, uint64_t max_leaf, err_t *e);
 /* Puts a clean image and boot information back into the slice (the EPT stays). */
 int partition_load(struct partition *p, err_t *e);
-/* True if [gpa, gpa + len) lies inside the partition's slice. */
-bool partition_owns(const struct partition *p, uint64_t gpa, uint64_t len);
+/*
+ * Guest-physical [gpa, gpa + len) in the hypervisor's map, or NULL unless it lies inside the
+ * partition's slice. A toy sees its slice at its host address (gpa_base == base), Linux at 0.
+ */
+void *partition_mem(const struct partition *p, uint64_t gpa, uint64_t len);
 /* Its virtual COM1: buffers a character, queueing whole lines as "[<name>] <line>". */
 void partition_console_putc(struct partition *p, char ch);
 /* Queues its unfinished console line, if any; beyond its share of the UART it is dropped and counted. */

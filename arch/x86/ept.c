@@ -1,4 +1,4 @@
-/* EPT builder: identity-maps one slice with the largest leaves alignment allows (SDM Vol 3C 29.3). */
+/* EPT builder: maps one slice with the largest leaves alignment allows (SDM Vol 3C 29.3). */
 #include "ept.h"
 
 /* Each level indexes 9 address bits, above the 12-bit page offset (SDM 29.3.2). */
@@ -16,6 +16,7 @@
 struct ept_builder {
 	struct ept *ept;
 	unsigned max_leaf_level;
+	uint64_t offset; /* host-physical minus guest-physical: 0 for an identity map */
 	ept_alloc_fn alloc;
 	void *ctx;
 };
@@ -70,8 +71,8 @@ static int map_range(struct ept_builder *b, uint64_t *table, unsigned level, uin
 		uint64_t stop = next < end ? next : end;
 		uint64_t *entry = &table[level_index(start, level)];
 
-		if (level <= b->max_leaf_level && start % span == 0 && stop == next) {
-			*entry = start | EPT_LEAF_BITS | (level != EPT_LEVEL_PT ? EPT_LEAF : 0);
+		if (level <= b->max_leaf_level && (start | b->offset) % span == 0 && stop == next) {
+			*entry = (start + b->offset) | EPT_LEAF_BITS | (level != EPT_LEVEL_PT ? EPT_LEAF : 0);
 			count_leaf(&b->ept->stats, level);
 		} else {
 			uint64_t *sub = next_table(b, entry);
@@ -95,24 +96,26 @@ static int leaf_level(uint64_t max_leaf, unsigned *level)
 	return -1;
 }
 
-int ept_build(struct ept *ept, uint64_t base, uint64_t size, uint64_t max_leaf,
+int ept_build(struct ept *ept, uint64_t gpa, uint64_t hpa, uint64_t size, uint64_t max_leaf,
 	      ept_alloc_fn alloc, void *ctx, err_t *e)
 {
-	struct ept_builder b = { .ept = ept, .alloc = alloc, .ctx = ctx };
+	struct ept_builder b = { .ept = ept, .offset = hpa - gpa, .alloc = alloc, .ctx = ctx };
 
 	if (leaf_level(max_leaf, &b.max_leaf_level))
 		return err_set(e, "ept: max leaf size 0x%lx is not 4 KiB, 2 MiB or 1 GiB", max_leaf);
-	if (size == 0 || base % EPT_PAGE_4K || size % EPT_PAGE_4K)
-		return err_set(e, "ept: slice 0x%lx+0x%lx is empty or not 4 KiB aligned", base, size);
-	if (base >= EPT_GPA_LIMIT || size > EPT_GPA_LIMIT - base)
-		return err_set(e, "ept: slice 0x%lx+0x%lx is beyond 48-bit guest-physical addresses",
-			       base, size);
+	if (size == 0 || (gpa | hpa | size) % EPT_PAGE_4K)
+		return err_set(e, "ept: slice 0x%lx+0x%lx at guest 0x%lx is empty or not 4 KiB aligned",
+			       hpa, size, gpa);
+	if (gpa >= EPT_GPA_LIMIT || size > EPT_GPA_LIMIT - gpa || hpa >= EPT_GPA_LIMIT ||
+	    size > EPT_GPA_LIMIT - hpa)
+		return err_set(e, "ept: slice 0x%lx+0x%lx at guest 0x%lx is beyond 48-bit physical "
+			       "addresses", hpa, size, gpa);
 	ept->stats = (struct ept_stats){ 0 };
 	ept->pml4 = alloc(ctx);
 	if (!ept->pml4)
 		return err_set(e, "ept: out of memory for the PML4");
 	ept->stats.tables = 1;
-	if (map_range(&b, ept->pml4, EPT_LEVEL_PML4, base, base + size))
+	if (map_range(&b, ept->pml4, EPT_LEVEL_PML4, gpa, gpa + size))
 		return err_set(e, "ept: out of memory after %u table pages", ept->stats.tables);
 	return 0;
 }

@@ -1,4 +1,4 @@
-/* Extended page tables: a 4-level identity map of one partition's slice, and a software walk. */
+/* Extended page tables: a 4-level map of one partition's slice, and a software walk. */
 #ifndef ARCH_X86_EPT_H
 #define ARCH_X86_EPT_H
 
@@ -40,12 +40,13 @@ struct ept {
 };
 
 /*
- * Build tables mapping [base, base + size) to itself, read/write/execute, write-back, with the
- * largest leaves alignment allows up to max_leaf (EPT_PAGE_4K, _2M or _1G: what the CPU offers
- * and the caller wants). base and size must be 4 KiB multiples. Nothing else is mapped. On
- * failure, pages already taken from alloc are not given back.
+ * Build tables mapping guest-physical [gpa, gpa + size) to host-physical [hpa, hpa + size),
+ * read/write/execute, write-back, with the largest leaves the alignment of both allows up to
+ * max_leaf (EPT_PAGE_4K, _2M or _1G: what the CPU offers and the caller wants). gpa, hpa and size
+ * must be 4 KiB multiples. Nothing else is mapped. On failure, pages already taken from alloc are
+ * not given back.
  */
-int ept_build(struct ept *ept, uint64_t base, uint64_t size, uint64_t max_leaf,
+int ept_build(struct ept *ept, uint64_t gpa, uint64_t hpa, uint64_t size, uint64_t max_leaf,
 	      ept_alloc_fn alloc, void *ctx, err_t *e);
 
 /* The VMCS EPT pointer for these tables: write-back walks, 4 levels, no accessed/dirty flags. */

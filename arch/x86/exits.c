@@ -380,8 +380,7 @@ static bool load_pdptes(const struct vcpu *v)
 	const uint64_t *pdpt;
 	char what[96];
 
-	if (!partition_owns(v->p, base, PDPTE_COUNT * sizeof(uint64_t)) ||
-	    !(pdpt = phys_ptr(base, PDPTE_COUNT * sizeof(uint64_t)))) {
+	if (!(pdpt = partition_mem(v->p, base, PDPTE_COUNT * sizeof(uint64_t)))) {
 		ksnprintf(what, sizeof(what), "ept-violation: read of the PAE PDPT at guest-physical 0x%lx", base);
 		park_with_dump(v, what);
 	}
@@ -593,8 +592,8 @@ static void handle_ept_violation(struct vcpu *v)
 	char what[128];
 
 	ksnprintf(what, sizeof(what), "ept-violation: %s at guest-physical 0x%lx%s (slice 0x%lx-0x%lx)", access,
-		  gpa, (v->qual & EPT_QUAL_LINEAR_VALID) ? "" : " (no linear address)", v->p->cfg->base,
-		  v->p->cfg->base + v->p->cfg->size - 1);
+		  gpa, (v->qual & EPT_QUAL_LINEAR_VALID) ? "" : " (no linear address)", v->p->gpa_base,
+		  v->p->gpa_base + v->p->cfg->size - 1);
 	park_with_dump(v, what);
 }
 

@@ -49,7 +49,7 @@ static struct ept build(struct pool *p, uint64_t base, uint64_t size, uint64_t m
 
 	p->used = 0;
 	p->budget = MAX_PAGES;
-	if (ept_build(&ept, base, size, max_leaf, pool_alloc, p, &e))
+	if (ept_build(&ept, base, base, size, max_leaf, pool_alloc, p, &e))
 		fail_msg("ept_build failed: %s", e.msg);
 	assert_int_equal(ept.stats.tables, p->used);
 	return ept;
@@ -208,6 +208,32 @@ static void test_entry_bits_and_eptp(void **state)
 	pool_free(&p);
 }
 
+/* A Linux partition's map: guest-physical 0 up backed by a slice elsewhere; leaves need both
+ * addresses aligned, so a 1 GiB-aligned guest range over a 2 MiB-aligned slice gets 2 MiB pages. */
+static void test_offset_map(void **state)
+{
+	struct pool p = { .budget = MAX_PAGES };
+	struct ept ept;
+	uint64_t hpa = 0, size = 0;
+	err_t e = { "" };
+
+	(void)state;
+	assert_int_equal(ept_build(&ept, 0, GiB(5) + MiB(2), GiB(1), EPT_PAGE_1G, pool_alloc, &p, &e), 0);
+	assert_int_equal(ept.stats.leaves_1g, 0);
+	assert_int_equal(ept.stats.leaves_2m, 512);
+	assert_true(ept_translate(ept.pml4, 0, &hpa, &size));
+	assert_int_equal(hpa, GiB(5) + MiB(2));
+	assert_true(ept_translate(ept.pml4, GiB(1) - 8, &hpa, &size));
+	assert_int_equal(hpa, GiB(6) + MiB(2) - 8);
+	assert_false(ept_translate(ept.pml4, GiB(1), &hpa, &size));
+	assert_false(ept_translate(ept.pml4, GiB(5) + MiB(2), &hpa, &size));
+	pool_free(&p);
+	p.budget = MAX_PAGES;
+	assert_int_equal(ept_build(&ept, 0, GiB(4), GiB(2), EPT_PAGE_1G, pool_alloc, &p, &e), 0);
+	assert_int_equal(ept.stats.leaves_1g, 2);
+	pool_free(&p);
+}
+
 static void expect_error(uint64_t base, uint64_t size, uint64_t max_leaf, unsigned budget,
 			 const char *what)
 {
@@ -215,7 +241,7 @@ static void expect_error(uint64_t base, uint64_t size, uint64_t max_leaf, unsign
 	struct ept ept;
 	err_t e = { "" };
 
-	assert_int_equal(ept_build(&ept, base, size, max_leaf, pool_alloc, &p, &e), -1);
+	assert_int_equal(ept_build(&ept, base, base, size, max_leaf, pool_alloc, &p, &e), -1);
 	if (!strstr(e.msg, what))
 		fail_msg("expected '%s' in '%s'", what, e.msg);
 	pool_free(&p);
@@ -264,6 +290,7 @@ int main(void)
 		cmocka_unit_test(test_top_of_48_bits),
 		cmocka_unit_test(test_entry_bits_and_eptp),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_offset_map),
 		cmocka_unit_test(test_unmapped_everywhere_else),
 	};
 

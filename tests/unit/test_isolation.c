@@ -51,7 +51,7 @@ static struct ept build(uint64_t max_leaf)
 	struct ept ept;
 	err_t e;
 
-	assert_int_equal(ept_build(&ept, SLICE_BASE, SLICE_SIZE, max_leaf, alloc, NULL, &e), 0);
+	assert_int_equal(ept_build(&ept, SLICE_BASE, SLICE_BASE, SLICE_SIZE, max_leaf, alloc, NULL, &e), 0);
 	return ept;
 }
 
@@ -59,7 +59,7 @@ static int check(const struct ept *ept, err_t *e)
 {
 	uint64_t leaves;
 
-	return isolation_check(ept->pml4, SLICE_BASE, SLICE_SIZE, &machine, forbid, 2, &leaves, e);
+	return isolation_check(ept->pml4, SLICE_BASE, SLICE_BASE, SLICE_SIZE, &machine, forbid, 2, &leaves, e);
 }
 
 /* The PD entry (2 MiB leaf) that maps gpa, to corrupt it. */
@@ -78,7 +78,7 @@ static void test_clean_slice_passes(void **state)
 	err_t e;
 
 	(void)state;
-	assert_int_equal(isolation_check(ept.pml4, SLICE_BASE, SLICE_SIZE, &machine, forbid, 2, &leaves, &e), 0);
+	assert_int_equal(isolation_check(ept.pml4, SLICE_BASE, SLICE_BASE, SLICE_SIZE, &machine, forbid, 2, &leaves, &e), 0);
 	assert_int_equal(leaves, SLICE_SIZE / MiB(2));
 }
 
@@ -103,7 +103,29 @@ static void test_non_identity_leaf(void **state)
 	(void)state;
 	*entry = (*entry % PAGE_SIZE) | MiB(1); /* the slice's first page points at the hypervisor */
 	assert_int_equal(check(&ept, &e), -1);
-	assert_non_null(strstr(e.msg, "not itself"));
+	assert_non_null(strstr(e.msg, "not 0x"));
+}
+
+/* A Linux partition sees its slice at guest-physical 0: every leaf keeps that one offset. */
+static void test_offset_slice(void **state)
+{
+	struct ept ept;
+	uint64_t leaves, *pdpt, *pd;
+	err_t e;
+
+	(void)state;
+	assert_int_equal(ept_build(&ept, 0, SLICE_BASE, SLICE_SIZE, EPT_PAGE_2M, alloc, NULL, &e), 0);
+	assert_int_equal(isolation_check(ept.pml4, 0, SLICE_BASE, SLICE_SIZE, &machine, forbid, 2, &leaves, &e), 0);
+	assert_int_equal(leaves, SLICE_SIZE / MiB(2));
+	/* The same tables judged as an identity map: the first leaf is not where it should be. */
+	assert_int_equal(isolation_check(ept.pml4, SLICE_BASE, SLICE_BASE, SLICE_SIZE, &machine, forbid, 2, &leaves, &e), -1);
+	assert_non_null(strstr(e.msg, "guest-physical 0x0 maps host"));
+	/* Two guest pages on one host page: the second leaf breaks the offset. */
+	pdpt = (uint64_t *)(uintptr_t)(ept.pml4[0] & EPT_ADDR_MASK);
+	pd = (uint64_t *)(uintptr_t)(pdpt[0] & EPT_ADDR_MASK);
+	pd[1] = pd[0];
+	assert_int_equal(isolation_check(ept.pml4, 0, SLICE_BASE, SLICE_SIZE, &machine, forbid, 2, &leaves, &e), -1);
+	assert_non_null(strstr(e.msg, "guest-physical 0x200000 maps host"));
 }
 
 static void test_forbidden_and_non_ram(void **state)
@@ -114,11 +136,11 @@ static void test_forbidden_and_non_ram(void **state)
 
 	(void)state;
 	/* A slice that (wrongly) covers another partition's range and the firmware hole. */
-	assert_int_equal(ept_build(&ept, MiB(192), MiB(64), EPT_PAGE_2M, alloc, NULL, &e), 0);
-	assert_int_equal(isolation_check(ept.pml4, MiB(192), MiB(64), &machine, forbid, 2, &leaves, &e), -1);
+	assert_int_equal(ept_build(&ept, MiB(192), MiB(192), MiB(64), EPT_PAGE_2M, alloc, NULL, &e), 0);
+	assert_int_equal(isolation_check(ept.pml4, MiB(192), MiB(192), MiB(64), &machine, forbid, 2, &leaves, &e), -1);
 	assert_non_null(strstr(e.msg, "maps another partition's slice"));
-	assert_int_equal(ept_build(&ept, MiB(254), MiB(4), EPT_PAGE_2M, alloc, NULL, &e), 0);
-	assert_int_equal(isolation_check(ept.pml4, MiB(254), MiB(4), &machine, NULL, 0, &leaves, &e), -1);
+	assert_int_equal(ept_build(&ept, MiB(254), MiB(254), MiB(4), EPT_PAGE_2M, alloc, NULL, &e), 0);
+	assert_int_equal(isolation_check(ept.pml4, MiB(254), MiB(254), MiB(4), &machine, NULL, 0, &leaves, &e), -1);
 	assert_non_null(strstr(e.msg, "not usable RAM"));
 }
 
@@ -128,6 +150,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_clean_slice_passes, teardown),
 		cmocka_unit_test_teardown(test_leaf_outside_slice, teardown),
 		cmocka_unit_test_teardown(test_non_identity_leaf, teardown),
+		cmocka_unit_test_teardown(test_offset_slice, teardown),
 		cmocka_unit_test_teardown(test_forbidden_and_non_ram, teardown),
 	};
 
