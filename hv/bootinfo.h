@@ -11,6 +11,7 @@
 #define BOOT_MAX_MMAP 64
 #define BOOT_MAX_MODULES 16
 #define BOOT_NAME_LEN 64
+#define BOOT_MODULE_LINE_LEN 1024 /* a module's command line: a Linux kernel's arguments fit */
 #define BOOT_CMDLINE_LEN 256
 #define ACPI_RSDP_MAX 36 /* an ACPI 2.0+ RSDP; an ACPI 1.0 one uses the first 20 bytes */
 
@@ -32,7 +33,8 @@ struct mem_range {
 struct boot_module {
 	uint64_t start; /* physical, inclusive */
 	uint64_t end;   /* physical, exclusive */
-	char name[BOOT_NAME_LEN]; /* the module's command line, truncated */
+	char name[BOOT_MODULE_LINE_LEN]; /* the module's command line: its name, then arguments */
+	bool cut;                 /* the command line was longer than name holds, and cut short */
 };
 
 struct boot_info {

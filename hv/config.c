@@ -125,11 +125,12 @@ static const char *parse_mem(struct partition_cfg *pc, const char *val)
 }
 
 /* The keys, required ones first. */
-enum cfg_key { KEY_CPU, KEY_MEM, KEY_IMAGE, KEY_CONSOLE, KEY_ON_FAULT, KEY_RESTARTS, KEY_BUDGET };
+enum cfg_key { KEY_CPU, KEY_MEM, KEY_IMAGE, KEY_CONSOLE, KEY_ON_FAULT, KEY_RESTARTS, KEY_BUDGET,
+	       KEY_INITRD };
 #define KEY_FIRST_OPTIONAL KEY_CONSOLE
-#define KEY_COUNT (KEY_BUDGET + 1)
+#define KEY_COUNT (KEY_INITRD + 1)
 static const char *const key_names[KEY_COUNT] = { "cpu", "mem", "image", "console", "on-fault",
-						  "restarts", "budget" };
+						  "restarts", "budget", "initrd" };
 
 /* Stores one value; NULL, or why it is wrong (a partition with a wrong value is never used). */
 static const char *set_field(struct partition_cfg *pc, enum cfg_key k, const char *val)
@@ -144,8 +145,12 @@ static const char *set_field(struct partition_cfg *pc, enum cfg_key k, const cha
 	case KEY_MEM:
 		return parse_mem(pc, val);
 	case KEY_IMAGE:
-		ksnprintf(pc->image, sizeof(pc->image), "%s", val);
+	case KEY_INITRD: {
+		char *name = k == KEY_IMAGE ? pc->image : pc->initrd;
+
+		ksnprintf(name, sizeof(pc->image), "%s", val);
 		return strlen(val) >= sizeof(pc->image) ? "is longer than a module name can be" : NULL;
+	}
 	case KEY_CONSOLE:
 		ksnprintf(pc->console, sizeof(pc->console), "%s", val);
 		return name_error(val);
@@ -269,21 +274,36 @@ static struct reserved_range blocker(const struct machine_desc *m, unsigned i)
 	return (struct reserved_range){ mod->start, mod->end, mod->name };
 }
 
-static void check_image(struct parser *p, struct partition_cfg *pc)
+/* The module image= or initrd= names (what): it exists, its line is whole; returns its size. */
+static uint64_t check_module(struct parser *p, struct partition_cfg *pc, const char *what,
+			     const char *name, int *index)
 {
 	const struct boot_module *mod;
-	char have[CFG_MEM_STR], room[CFG_MEM_STR];
 
-	pc->module = config_find_module(p->m, pc->image);
-	if (pc->module < 0) {
-		report(p, pc, "image %s: no module of that name", pc->image);
-		return;
+	*index = config_find_module(p->m, name);
+	if (*index < 0) {
+		report(p, pc, "%s %s: no module of that name", what, name);
+		return 0;
 	}
-	mod = &p->m->modules[pc->module];
-	format_size(have, sizeof(have), mod->end - mod->start);
+	mod = &p->m->modules[*index];
+	if (mod->cut)
+		report(p, pc, "%s %s: its module line is longer than %u characters", what, name,
+		       BOOT_MODULE_LINE_LEN - 1);
+	return mod->end - mod->start;
+}
+
+static void check_images(struct parser *p, struct partition_cfg *pc)
+{
+	char have[CFG_MEM_STR], room[CFG_MEM_STR];
+	uint64_t size = check_module(p, pc, "image", pc->image, &pc->module);
+
+	if (pc->initrd[0])
+		size += check_module(p, pc, "initrd", pc->initrd, &pc->initrd_module);
+	format_size(have, sizeof(have), size);
 	format_size(room, sizeof(room), pc->size);
-	if (mod->end - mod->start > pc->size)
-		report(p, pc, "image %s (%s) is larger than the slice (%s)", pc->image, have, room);
+	if (size > pc->size)
+		report(p, pc, "image %s%s%s (%s) is larger than the slice (%s)", pc->image,
+		       pc->initrd[0] ? " with initrd " : "", pc->initrd, have, room);
 }
 
 /*
@@ -314,7 +334,7 @@ static void validate(struct parser *p, struct partition_cfg *pc)
 			report(p, pc, "mem %s overlaps %s%s [0x%lx, 0x%lx)", mem,
 			       i < m->reserved_count ? "" : "module ", r.name, r.start, r.end);
 	}
-	check_image(p, pc);
+	check_images(p, pc);
 }
 
 static struct partition_cfg *new_partition(struct config *cfg, unsigned line)
@@ -322,7 +342,7 @@ static struct partition_cfg *new_partition(struct config *cfg, unsigned line)
 	struct partition_cfg *pc = &cfg->part[cfg->count++];
 
 	*pc = (struct partition_cfg){ .on_fault = FAULT_PARK, .restarts = CFG_DEFAULT_RESTARTS,
-				      .module = -1, .line = line, .valid = true };
+				      .module = -1, .initrd_module = -1, .line = line, .valid = true };
 	return pc;
 }
 

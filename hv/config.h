@@ -17,12 +17,14 @@ struct partition_cfg {
 	char name[CFG_NAME_MAX + 1];
 	char console[CFG_NAME_MAX + 1];   /* defaults to the name */
 	char image[BOOT_NAME_LEN];        /* module name, see config_find_module */
+	char initrd[BOOT_NAME_LEN];       /* a Linux kernel's initramfs module, or "" */
 	unsigned cpu;                     /* logical CPU: 0 = boot CPU, then MADT order */
 	uint64_t base, size;              /* the slice [base, base + size) */
 	enum fault_policy on_fault;       /* defaults to FAULT_PARK */
 	unsigned restarts;                /* with FAULT_RESTART; defaults to CFG_DEFAULT_RESTARTS */
 	unsigned budget_ms;               /* guest run time before it is parked; 0: no limit */
 	int module;                       /* index of the image in machine_desc.modules, or -1 */
+	int initrd_module;                /* and of the initrd, or -1 */
 	unsigned line;                    /* config line, 0 for a default partition */
 	bool valid;                       /* false: reported, and never started */
 };

@@ -45,18 +45,24 @@ struct mb1_module { uint32_t start, end, string, reserved; } __attribute__((pack
 struct mb1_mmap_entry { uint32_t size; uint64_t base, len; uint32_t type; } __attribute__((packed));
 
 /* Copy at most n bytes of src up to its NUL into dst, truncated to cap and NUL-terminated. */
-static void copy_str(char *dst, size_t cap, const char *src, size_t n)
+/* Returns true if src did not fit and was cut short. */
+static bool copy_str(char *dst, size_t cap, const char *src, size_t n)
 {
 	size_t i;
 
 	for (i = 0; i + 1 < cap && i < n && src[i]; i++)
 		dst[i] = src[i];
 	dst[i] = '\0';
+	return i < n && src[i];
 }
 
-/* A multiboot1 string by address: read byte by byte so nothing past its NUL is touched. */
+/*
+ * A multiboot1 string by address: read byte by byte so nothing past its NUL is touched.
+ * Returns 1 if it was longer than cap and cut short, 0 if it fitted, -1 (e set) on bad memory.
+ */
 static int copy_phys_str(char *dst, size_t cap, uint64_t addr, const char *what, err_t *e)
 {
+	const char *next;
 	size_t i;
 
 	for (i = 0; i + 1 < cap; i++) {
@@ -69,7 +75,8 @@ static int copy_phys_str(char *dst, size_t cap, uint64_t addr, const char *what,
 		dst[i] = *c;
 	}
 	dst[i] = '\0';
-	return 0;
+	next = phys_ptr(addr + i, 1);
+	return next && *next;
 }
 
 static int add_mmap(struct boot_info *bi, uint64_t base, uint64_t len, uint32_t type, err_t *e)
@@ -153,8 +160,8 @@ static int mb2_tag(struct boot_info *bi, const struct mb2_tag *t, uint32_t off, 
 	case MB2_TAG_MODULE:
 		if (add_module(bi, m->start, m->end, e))
 			return -1;
-		copy_str(bi->mod[bi->mod_count - 1].name, BOOT_NAME_LEN, (const char *)(m + 1),
-			 t->size - sizeof(*m));
+		bi->mod[bi->mod_count - 1].cut = copy_str(bi->mod[bi->mod_count - 1].name, BOOT_MODULE_LINE_LEN,
+							  (const char *)(m + 1), t->size - sizeof(*m));
 		return 0;
 	case MB2_TAG_MMAP:
 		return mb2_mmap(bi, t, off, e);
@@ -230,10 +237,14 @@ static int mb1_modules(struct boot_info *bi, uint32_t addr, uint32_t count, err_
 	if (!m && count) /* an empty list may come with address 0 */
 		return err_set(e, "multiboot1 module list at 0x%x (%u entries) is outside memory",
 			       addr, count);
-	for (uint32_t i = 0; i < count; i++)
+	for (uint32_t i = 0; i < count; i++) {
+		int cut;
+
 		if (add_module(bi, m[i].start, m[i].end, e) ||
-		    copy_phys_str(bi->mod[i].name, BOOT_NAME_LEN, m[i].string, "module", e))
+		    (cut = copy_phys_str(bi->mod[i].name, BOOT_MODULE_LINE_LEN, m[i].string, "module", e)) < 0)
 			return -1;
+		bi->mod[i].cut = cut;
+	}
 	return 0;
 }
 
@@ -270,10 +281,10 @@ static int mb1_parse(uint64_t info, struct boot_info *bi, err_t *e)
 	bi->info_start = info;
 	bi->info_end = info + sizeof(*mi);
 	if ((mi->flags & MB1_FLAG_CMDLINE) &&
-	    copy_phys_str(bi->cmdline, sizeof(bi->cmdline), mi->cmdline, "cmdline", e))
+	    copy_phys_str(bi->cmdline, sizeof(bi->cmdline), mi->cmdline, "cmdline", e) < 0)
 		return -1;
 	if ((mi->flags & MB1_FLAG_LOADER) &&
-	    copy_phys_str(bi->loader, sizeof(bi->loader), mi->boot_loader_name, "loader name", e))
+	    copy_phys_str(bi->loader, sizeof(bi->loader), mi->boot_loader_name, "loader name", e) < 0)
 		return -1;
 	if ((mi->flags & MB1_FLAG_MODS) && mb1_modules(bi, mi->mods_addr, mi->mods_count, e))
 		return -1;

@@ -48,7 +48,7 @@ HV_IMAGE = 0x100000
 HEX = "0x[0-9a-f]+"
 # The eighth denial line says that the rest are only counted (hv/partition.h PRINTED_DENIALS_MAX).
 LAST_DENIAL = r"( \(further denials only counted\))?$"
-MODULE_NAME_MAX = 63           # hv/bootinfo.h BOOT_NAME_LEN: a module's command line, truncated
+MODULE_NAME_MAX = 1023         # hv/bootinfo.h BOOT_MODULE_LINE_LEN: longer lines are cut
 FAILED, OK = 1, 0
 
 

@@ -36,10 +36,10 @@ static const struct reserved_range reserved[] = {
 };
 
 static const struct boot_module modules[] = {
-	{ MiB(6), MiB(6) + KiB(32), "/boot/toy.elf" },
-	{ MiB(6) + KiB(32), MiB(7), "rt.elf arg1 arg2" },
-	{ MiB(7), MiB(7) + PAGE_SIZE, "/boot/partition.cfg" },
-	{ MiB(8), MiB(72), "/big.elf" }, /* 64 MiB: larger than a small slice */
+	{ MiB(6), MiB(6) + KiB(32), "/boot/toy.elf", false },
+	{ MiB(6) + KiB(32), MiB(7), "rt.elf arg1 arg2", false },
+	{ MiB(7), MiB(7) + PAGE_SIZE, "/boot/partition.cfg", false },
+	{ MiB(8), MiB(72), "/big.elf", false }, /* 64 MiB: larger than a small slice */
 };
 
 static const struct machine_desc machine = {

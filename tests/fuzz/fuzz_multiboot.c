@@ -26,7 +26,7 @@ static void check_strings(const struct boot_info *bi)
 	FUZZ_CHECK(fuzz_terminated(bi->cmdline, sizeof(bi->cmdline)), "cmdline not terminated");
 	FUZZ_CHECK(fuzz_terminated(bi->loader, sizeof(bi->loader)), "loader name not terminated");
 	for (unsigned i = 0; i < bi->mod_count; i++)
-		FUZZ_CHECK(fuzz_terminated(bi->mod[i].name, BOOT_NAME_LEN), "module %u name", i);
+		FUZZ_CHECK(fuzz_terminated(bi->mod[i].name, BOOT_MODULE_LINE_LEN), "module %u name", i);
 }
 
 /* What boot_parse promises: bounded counts, sane ranges, no usable byte listed twice. */

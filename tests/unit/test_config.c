@@ -47,9 +47,11 @@ static const struct reserved_range reserved[] = {
 };
 
 static const struct boot_module modules[] = {
-	{ 0x400000, 0x410000, "/boot/toy.elf" },
-	{ 0x410000, 0x411000, "/boot/partition.cfg" },
-	{ 0x412000, 0x712000, "big.elf some arguments" },
+	{ 0x400000, 0x410000, "/boot/toy.elf", false },
+	{ 0x410000, 0x411000, "/boot/partition.cfg", false },
+	{ 0x412000, 0x712000, "big.elf some arguments", false },
+	{ 0x712000, 0x792000, "initrd.cpio", false },
+	{ 0x792000, 0x793000, "cut.elf with a command line that was cut sho", true },
 };
 
 static const struct machine_desc machine = {
@@ -431,6 +433,26 @@ static void test_image_checks(void **state)
 	assert_only("image arguments: no module of that name");
 	assert_int_equal(parse("partition a cpu=1 mem=2M@0x8000000 image=partition.cfg"), 1);
 	assert_int_equal(cfg.part[0].module, 1);
+	assert_int_equal(cfg.part[0].initrd_module, -1);
+	parse("partition a cpu=1 mem=2M@0x8000000 image=cut.elf");
+	assert_only("partition.cfg:1: image cut.elf: its module line is longer than 1023 characters");
+}
+
+/* initrd= names a second module; the two together must fit the slice. */
+static void test_initrd(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("partition a cpu=1 mem=4M@0x8000000 image=toy.elf initrd=initrd.cpio"), 1);
+	assert_int_equal(cfg.part[0].module, 0);
+	assert_int_equal(cfg.part[0].initrd_module, 3);
+	assert_string_equal(cfg.part[0].initrd, "initrd.cpio");
+	assert_int_equal(parse("partition a cpu=1 mem=4M@0x8000000 image=big.elf initrd=initrd.cpio"), 1);
+	parse("partition a cpu=1 mem=2M@0x8000000 image=toy.elf initrd=big.elf");
+	assert_only("partition.cfg:1: image toy.elf with initrd big.elf (3136K) is larger than the slice (2M)");
+	parse("partition a cpu=1 mem=4M@0x8000000 image=toy.elf initrd=nosuch.cpio");
+	assert_only("partition.cfg:1: initrd nosuch.cpio: no module of that name");
+	parse("partition a cpu=1 mem=4M@0x8000000 image=toy.elf initrd=cut.elf");
+	assert_only("initrd cut.elf: its module line is longer than 1023 characters");
 }
 
 static void test_find_module(void **state)
@@ -584,6 +606,7 @@ int main(void)
 		cmocka_unit_test(test_slice_overlaps_reserved),
 		cmocka_unit_test(test_slice_outside_ram),
 		cmocka_unit_test(test_image_checks),
+		cmocka_unit_test(test_initrd),
 		cmocka_unit_test(test_find_module),
 		cmocka_unit_test(test_many_errors_one_partition),
 		cmocka_unit_test(test_null_report),

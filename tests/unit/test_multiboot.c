@@ -62,7 +62,7 @@ static void mb2_str(struct mb2 *b, uint32_t type, const char *s)
 
 static void mb2_module(struct mb2 *b, uint32_t start, uint32_t end, const char *name)
 {
-	uint8_t p[256];
+	uint8_t p[BOOT_MODULE_LINE_LEN + 256];
 
 	memcpy(p, &start, 4);
 	memcpy(p + 4, &end, 4);
@@ -185,22 +185,28 @@ static void test_mb2_strings_truncated(void **state)
 	static struct mb2 b;
 	struct boot_info bi;
 	err_t e;
-	char longs[600];
+	char longs[BOOT_MODULE_LINE_LEN + 100];
 
 	(void)state;
 	memset(longs, 'c', sizeof(longs) - 1);
 	longs[sizeof(longs) - 1] = '\0';
+	memcpy(longs, "a-module-name", 13);
 	mb2_begin(&b);
 	mb2_str(&b, T_CMDLINE, longs);
 	mb2_str(&b, T_LOADER, longs);
-	mb2_module(&b, 0x1000, 0x2000, "a-module-name-that-is-well-over-sixty-four-characters-long-xxxxxxx");
+	mb2_module(&b, 0x1000, 0x2000, longs);
+	longs[BOOT_MODULE_LINE_LEN - 1] = '\0'; /* exactly fits */
+	mb2_module(&b, 0x2000, 0x3000, longs);
 	/* A string tag with no NUL: copied up to the tag's end, never beyond. */
 	mb2_tag(&b, T_CMDLINE, "abc", 3);
 	assert_int_equal(mb2_run(&b, &bi, &e), 0);
 	assert_string_equal(bi.cmdline, "abc");
 	assert_int_equal(strlen(bi.loader), BOOT_NAME_LEN - 1);
-	assert_int_equal(strlen(bi.mod[0].name), BOOT_NAME_LEN - 1);
+	assert_int_equal(strlen(bi.mod[0].name), BOOT_MODULE_LINE_LEN - 1);
 	assert_memory_equal(bi.mod[0].name, "a-module-name", 13);
+	assert_true(bi.mod[0].cut);
+	assert_string_equal(bi.mod[1].name, bi.mod[0].name);
+	assert_false(bi.mod[1].cut);
 }
 
 static void test_mb2_cmdline_truncated(void **state)
@@ -493,6 +499,7 @@ static void test_mb1_good(void **state)
 	assert_string_equal(bi.loader, "GRUB 0.97");
 	assert_int_equal(bi.mod_count, 2);
 	assert_string_equal(bi.mod[0].name, "linux.bin root=/dev/ram");
+	assert_false(bi.mod[0].cut);
 	assert_int_equal(bi.mod[1].start, 0x280000);
 	assert_int_equal(bi.mod[1].end, 0x281000);
 	assert_int_equal(bi.mmap_count, 3);
@@ -537,14 +544,19 @@ static void test_mb1_cmdline_truncated(void **state)
 {
 	struct boot_info bi;
 	err_t e;
-	char longs[1000];
+	char longs[BOOT_MODULE_LINE_LEN + 100];
 
 	(void)state;
 	memset(longs, 'k', sizeof(longs) - 1);
 	longs[sizeof(longs) - 1] = '\0';
 	mb1_str(O_CMDLINE, STR_ADDR, longs);
-	assert_int_equal(mb1_run(MB1_CMDLINE, &bi, &e), 0);
+	fakemem_w32(INFO_ADDR + O_MODS_COUNT, 1);
+	fakemem_w32(INFO_ADDR + O_MODS_ADDR, MB1_MODS_ADDR);
+	mb1_module(0, 0x200000, 0x280000, STR_ADDR);
+	assert_int_equal(mb1_run(MB1_CMDLINE | MB1_MODS, &bi, &e), 0);
 	assert_int_equal(strlen(bi.cmdline), BOOT_CMDLINE_LEN - 1);
+	assert_int_equal(strlen(bi.mod[0].name), BOOT_MODULE_LINE_LEN - 1);
+	assert_true(bi.mod[0].cut);
 }
 
 static void mb1_expect(uint32_t flags, const char *want1, const char *want2)
