@@ -56,7 +56,7 @@ static void write_bootinfo(struct partition *p, const struct boot_module *image)
 {
 	const char *args = image->name;
 	uint8_t *info = phys_ptr(p->bootinfo, GUEST_BOOTINFO_MAX);
-	char cmdline[BOOT_NAME_LEN + CFG_NAME_MAX + 8];
+	char cmdline[BOOT_MODULE_LINE_LEN + CFG_NAME_MAX + 8];
 	struct {
 		uint32_t entry_size, entry_version;
 		uint64_t base, len;
