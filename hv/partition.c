@@ -92,7 +92,7 @@ int partition_load(struct partition *p, err_t *e)
 	p->bootinfo = c->base + GUEST_BOOTINFO_OFFSET;
 	write_bootinfo(p, image);
 	p->line_len = 0;
-	p->uart_lcr = 0;
+	memset(p->uart, 0, sizeof(p->uart));
 	return 0;
 }
 

@@ -4,6 +4,7 @@
 
 #include "../arch/x86/ept.h"
 #include "../arch/x86/exits.h"
+#include "../arch/x86/uart.h"
 #include "config.h"
 #include "elf.h"
 
@@ -31,7 +32,7 @@ struct partition {
 	uint64_t bootinfo;               /* guest-physical address of its multiboot2 information */
 	char line[CONSOLE_LINE_MAX];     /* its console's unfinished line */
 	unsigned line_len;
-	uint8_t uart_lcr;                /* its virtual COM1's line control register */
+	uint8_t uart[UART_STATE];        /* its virtual COM1's registers (arch/x86/uart.c) */
 	uint32_t exits[EXIT_REASON_COUNT];
 	uint64_t exits_total;            /* every reason, for HC_EXIT_COUNT without a loop */
 	uint32_t denied;                 /* port and MSR accesses refused */

@@ -10,6 +10,7 @@
 #include "../../hv/string.h"
 #include "apic.h"
 #include "lapic.h"
+#include "uart.h"
 #include "msr.h"
 #include "vmx.h"
 #include "x86.h"
@@ -36,14 +37,6 @@
 #define GPR_RSP 4 /* register numbering of exit qualifications: RSP lives in the VMCS */
 
 /* Our virtual COM1 (a 16550 whose wire is the partition's share of the real one). */
-#define COM1_BASE 0x3f8
-#define COM1_PORTS 8
-#define UART_THR 0
-#define UART_LCR 3
-#define UART_LSR 5
-#define UART_LCR_DLAB 0x80
-#define UART_LSR_THRE 0x20 /* room: its queue takes a whole line more */
-#define UART_LSR_TEMT 0x40 /* transmitter empty: its queued lines are on the wire */
 
 /* The MSR bitmap's four 1 KiB quarters (SDM Vol 3C 25.6.9). */
 #define MSR_BITMAP_WRITE 2048
@@ -252,21 +245,6 @@ static void handle_hlt(struct vcpu *v)
 	partition_stop(v->p, PARTITION_HALTED);
 }
 
-static uint32_t com1_read(struct partition *p, unsigned reg)
-{
-	if (reg == UART_LSR)
-		return (console_pump() ? 0 : UART_LSR_TEMT) | (console_room() ? UART_LSR_THRE : 0);
-	return reg == UART_LCR ? p->uart_lcr : 0;
-}
-
-static void com1_write(struct partition *p, unsigned reg, uint8_t val)
-{
-	if (reg == UART_THR && !(p->uart_lcr & UART_LCR_DLAB))
-		partition_console_putc(p, (char)val);
-	else if (reg == UART_LCR)
-		p->uart_lcr = val;
-}
-
 /* Port I/O: COM1 is virtual per partition, every other port is denied (reads float high). */
 static void handle_io_instruction(struct vcpu *v)
 {
@@ -279,9 +257,9 @@ static void handle_io_instruction(struct vcpu *v)
 		park_with_dump(v, "string I/O (INS/OUTS) is not supported");
 	if (port >= COM1_BASE && port < COM1_BASE + COM1_PORTS && size == 1) {
 		if (in)
-			val = com1_read(v->p, port - COM1_BASE);
+			val = uart_read(v->p, port - COM1_BASE);
 		else
-			com1_write(v->p, port - COM1_BASE, (uint8_t)v->regs->rax);
+			uart_write(v->p, port - COM1_BASE, (uint8_t)v->regs->rax);
 	} else {
 		partition_deny(v->p, "%s port 0x%x", in ? "read of" : "write to", port);
 	}
