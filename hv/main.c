@@ -368,6 +368,17 @@ static void start_cpus(void)
 	printk("slicehv: timing: cpus online +%lu ticks\n", boot_ticks());
 }
 
+/* The end of the highest usable RAM: slices may lie anywhere below it. */
+static uint64_t ram_top(const struct boot_info *bi)
+{
+	uint64_t top = 0;
+
+	for (unsigned i = 0; i < bi->mmap_count; i++)
+		if (bi->mmap[i].type == MEM_USABLE && bi->mmap[i].base + bi->mmap[i].len > top)
+			top = bi->mmap[i].base + bi->mmap[i].len;
+	return top;
+}
+
 /* The heap, the hypervisor's own W^X page tables, the exit bitmaps; then what slices must avoid. */
 static void reserve_memory(void)
 {
@@ -377,7 +388,7 @@ static void reserve_memory(void)
 	if (!heap)
 		boot_fail("memory layout", &(err_t){ "no free usable RAM for the hypervisor heap" });
 	heap_init(heap, HEAP_SIZE);
-	if (paging_harden(&e) < 0)
+	if (paging_harden(ram_top(&boot_info), &e) < 0)
 		boot_fail("hardening", &e);
 	paging_load();
 	if (exits_init(&e) < 0)

@@ -2,6 +2,7 @@
 #include "paging.h"
 #include "../../hv/console.h"
 #include "../../hv/heap.h"
+#include "../../hv/phys.h"
 #include "msr.h"
 #include "x86.h"
 
@@ -12,7 +13,8 @@
 #define PTE_NX BIT(63)
 #define PTE_ADDR_MASK 0x000ffffffffff000ull
 #define ENTRIES 512
-#define MAPPED_GIB 4
+#define MAPPED_MIN GiB(4) /* the boot map's reach: the LAPIC and firmware lie below it */
+#define MAPPED_MAX GiB(ENTRIES) /* one PDPT */
 #define CPUID_EXT_FEATURES 0x80000001u
 #define CPUID_EXT_EDX_NX BIT(20)
 
@@ -67,17 +69,20 @@ static unsigned count_wx(const uint64_t *t, unsigned level)
 	return n;
 }
 
-int paging_harden(err_t *e)
+int paging_harden(uint64_t top, err_t *e)
 {
 	uint64_t *pml4 = table(), *pdpt = table();
-	unsigned wx;
+	unsigned wx, gib;
 
 	if (!(cpuid(CPUID_EXT_FEATURES, 0).edx & CPUID_EXT_EDX_NX))
 		return err_set(e, "this CPU has no NX bit: W^X cannot be enforced");
 	if (!pml4 || !pdpt)
 		return err_set(e, "no heap page for the hypervisor's page tables");
+	if (top > MAPPED_MAX)
+		return err_set(e, "RAM reaches 0x%lx, beyond the 0x%lx the hypervisor maps", top, MAPPED_MAX);
+	gib = (unsigned)(ALIGN_UP(top > MAPPED_MIN ? top : MAPPED_MIN, GiB(1)) / GiB(1));
 	pml4[0] = (uint64_t)pdpt | PTE_PRESENT | PTE_WRITE;
-	for (unsigned g = 0; g < MAPPED_GIB; g++) {
+	for (unsigned g = 0; g < gib; g++) {
 		uint64_t *pd = table();
 
 		if (!pd)
@@ -94,6 +99,7 @@ int paging_harden(err_t *e)
 	if (wx)
 		return err_set(e, "%u hypervisor pages are writable and executable", wx);
 	hardened_cr3 = (uint64_t)pml4;
+	phys_mapped_end = GiB(gib);
 	return 0;
 }
 

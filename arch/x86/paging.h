@@ -4,8 +4,11 @@
 
 #include "../../hv/err.h"
 
-/* Builds tables from the heap for [0, 4 GiB): text RX, rodata R, everything else RW and NX. */
-int paging_harden(err_t *e);
+/*
+ * Builds tables from the heap for [0, top) (at least 4 GiB, whole GiBs, at most 512 GiB): text RX,
+ * rodata R, everything else RW and NX. phys_ptr reaches that far once they are loaded.
+ */
+int paging_harden(uint64_t top, err_t *e);
 /* On every core, once they exist: EFER.NXE on, then the hardened tables. */
 void paging_load(void);
 
