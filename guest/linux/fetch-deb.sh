@@ -4,7 +4,8 @@
 set -eu
 pkg=$1 version=$2 out=$3
 
-if ! apt-cache show "$pkg=$version" >/dev/null 2>&1; then
+# apt-cache show succeeds, saying nothing, for a known package at an unknown version.
+if ! apt-cache show "$pkg=$version" 2>/dev/null | grep -qFx "Version: $version"; then
     echo "linux: Debian package $pkg=$version is not in apt's lists: run apt-get update (as root)," \
          "or pin the version 'apt-cache policy $pkg' shows in guest/linux/linux.mk" >&2
     exit 1

@@ -18,12 +18,12 @@
 
 /* Work at linux-init.scale=1, the default: the whole workload stays well under 0.3 G instructions
  * under Bochs. The memory walk always covers most of the free RAM; scale repeats its read pass. */
-#define CPU_ROUNDS     (4u << 20)     /* xorshift steps of the CPU loop */
+#define CPU_ROUNDS     (1u << 20)     /* xorshift steps of the CPU loop */
 #define MEM_KEEP_DIV   4              /* the walk leaves a quarter of the free RAM alone */
 #define CACHE_LINE     64             /* the walk touches one word per line */
 #define CHASE_BYTES    (4u << 20)     /* the pointer chase's table: bigger than an L2 */
 #define CHASE_STEPS    (1u << 20)
-#define TOOL_BYTES     (1u << 20)     /* what busybox sha256sum reads */
+#define TOOL_BYTES     (256u << 10)   /* what busybox sha256sum reads */
 #define SCALE_MAX      1000
 
 #define BUSYBOX        "/bin/busybox"
@@ -63,6 +63,15 @@ static void say(const char *fmt, ...)
     line[n++] = '\n';
     if (write(kmsg >= 0 ? kmsg : STDOUT_FILENO, line, n) < 0 && kmsg >= 0)
         (void)!write(STDOUT_FILENO, line + strlen(KMSG_LEVEL), n - strlen(KMSG_LEVEL));
+}
+
+/* Without a console the kernel starts init with no fds 0-2; fill them with /dev/null so that
+ * pipes never land there and the tool's dup2 onto its stdin and stdout stays right. */
+static void fds_standard(void)
+{
+    for (int fd = STDIN_FILENO; fd <= STDERR_FILENO; fd++)
+        if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) < 0)
+            say("/dev/null: %s", strerror(errno));
 }
 
 static void mount_one(const char *source, const char *target, const char *type)
@@ -248,6 +257,7 @@ int main(void)
     mount_one("proc", "/proc", "proc");
     mount_one("sysfs", "/sys", "sysfs");
     mount_one("devtmpfs", "/dev", "devtmpfs");
+    fds_standard();
     struct options opt = options_read();
     if (opt.crash)
         crash();
