@@ -45,8 +45,8 @@ struct options {
 
 /* /dev/kmsg, opened before anything else: a line written there goes out through the kernel's
  * polled serial console, which needs no IRQ, while a write to the tty can fail with EIO where
- * the 8250 gets no IRQ 4 (no PIC or IOAPIC in a partition). A writer may put 10 lines in 5 s
- * before the kernel rate-limits it; init writes fewer. */
+ * the 8250 gets no IRQ 4 (no PIC or IOAPIC in a partition). The kernel would drop a writer's
+ * lines beyond 10 in 5 s: devkmsg_unlimit() lifts that once /proc is there. */
 static int kmsg = -1;
 
 static void say(const char *fmt, ...)
@@ -72,6 +72,17 @@ static void fds_standard(void)
     for (int fd = STDIN_FILENO; fd <= STDERR_FILENO; fd++)
         if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) < 0)
             say("/dev/null: %s", strerror(errno));
+}
+
+/* The sysctl takes "on" only with a newline after it (devkmsg_sysctl_set_loglvl). */
+static void devkmsg_unlimit(void)
+{
+    int fd = open("/proc/sys/kernel/printk_devkmsg", O_WRONLY | O_CLOEXEC);
+
+    if (fd < 0 || write(fd, "on\n", strlen("on\n")) < 0)
+        say("printk_devkmsg: %s", strerror(errno));
+    if (fd >= 0)
+        close(fd);
 }
 
 static void mount_one(const char *source, const char *target, const char *type)
@@ -255,6 +266,7 @@ int main(void)
     kmsg = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
     say("up %llu", (unsigned long long)up);
     mount_one("proc", "/proc", "proc");
+    devkmsg_unlimit();
     mount_one("sysfs", "/sys", "sysfs");
     mount_one("devtmpfs", "/dev", "devtmpfs");
     fds_standard();
