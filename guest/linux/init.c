@@ -30,8 +30,8 @@
 #define SHA256_HEX     64             /* a sha256sum digest in hex */
 #define SUM_HEX        16             /* the digest's first 64 bits go into the checksum */
 #define LINE_MAX_LEN   512
-/* printk level 2 (KERN_CRIT): above the console level of `quiet` (4), so the line reaches the
- * serial console whatever the command line says. */
+/* printk level 2 (KERN_CRIT): below the console log level that `quiet` sets (4), so the line
+ * still reaches the serial console. */
 #define KMSG_LEVEL     "<2>"
 #define XORSHIFT_SEED  0x9e3779b97f4a7c15ull   /* any nonzero start: 2^64 / golden ratio */
 #define FNV64_OFFSET   0xcbf29ce484222325ull   /* FNV-1a, to fold the parts into one sum */
@@ -44,8 +44,9 @@ struct options {
 };
 
 /* /dev/kmsg, opened before anything else: a line written there goes out through the kernel's
- * polled serial console, which needs no IRQ, while a write to the tty can fail with EIO where
- * the 8250 gets no IRQ 4 (no PIC or IOAPIC in a partition). The kernel would drop a writer's
+ * polled serial console before write() returns, needing no IRQ and reaching the log even when
+ * the kernel panics next, while a write to the tty can fail with EIO where the 8250 gets no
+ * IRQ 4 (no PIC or IOAPIC in a partition). The kernel would drop a writer's
  * lines beyond 10 in 5 s: devkmsg_unlimit() lifts that once /proc is there. */
 static int kmsg = -1;
 
@@ -91,7 +92,7 @@ static void mount_one(const char *source, const char *target, const char *type)
         say("mount %s: %s", target, strerror(errno));
 }
 
-/* The whole file, NUL-terminated, into buf; "" when it cannot be read. */
+/* The first line of a file, NUL-terminated, into buf; "" when it cannot be read. */
 static void read_file(const char *path, char *buf, size_t size)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -172,8 +173,10 @@ static uint64_t part_chase(unsigned scale)
     size_t *next = malloc(CHASE_BYTES);
     uint64_t state = XORSHIFT_SEED;
 
-    if (!next)
+    if (!next) {
+        say("chase: %s", strerror(errno));
         return ~0ull;
+    }
     for (size_t i = 0; i < n; i++)
         next[i] = i;
     for (size_t i = n - 1; i > 0; i--) {
@@ -196,8 +199,10 @@ static uint64_t part_sha256sum(unsigned scale)
     int in[2], out[2], status = -1;
     ssize_t n = 0;
 
-    if (!buf || pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0)
+    if (!buf || pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0) {
+        say("sha256sum: %s", strerror(errno));
         return ~0ull;
+    }
     for (size_t i = 0; i < size / sizeof *buf; i++)
         buf[i] = xorshift(&state);
     pid_t pid = fork();
@@ -219,7 +224,7 @@ static uint64_t part_sha256sum(unsigned scale)
         waitpid(pid, &status, 0);
     free(buf);
     if (status != 0 || done < SHA256_HEX) {
-        say("sha256sum: %s exited with status %#x", BUSYBOX, status);
+        say("sha256sum: %s failed (wait status %#x, %zu digits)", BUSYBOX, status, done);
         return ~0ull;
     }
     digest[SUM_HEX] = '\0';
