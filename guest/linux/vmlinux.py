@@ -100,6 +100,13 @@ def check(elf, path, describe):
 
 
 def main():
+    try:
+        run()
+    except struct.error:
+        fail(f"{sys.argv[-1]}: truncated: a header or note runs past the file's end")
+
+
+def run():
     if len(sys.argv) == 4 and sys.argv[1] == "extract":
         _, _, bzimage, out = sys.argv
         with open(bzimage, "rb") as f:
