@@ -136,6 +136,7 @@ clean:
 
 include guest/guest.mk
 include guest/bench.mk
+include guest/linux/linux.mk
 include tests/bench/bench.mk
 include tests/fuzz/fuzz.mk
 -include $(HV_OBJ:.o=.d)

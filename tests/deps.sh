@@ -8,7 +8,9 @@ set -eu
 # bochs is installed with bochs-term so that apt satisfies its "bochs-wx | bochs-gui"
 # dependency with the small terminal plugin instead of wxWidgets; the headless rfb
 # display that the tests use is built into the bochs package itself. python3-matplotlib
-# draws make bench's plot; clang and its libFuzzer runtime build the fuzz targets.
+# draws make bench's plot; clang and its libFuzzer runtime build the fuzz targets. The Linux
+# guest (guest/linux/) takes Debian's packages with apt-get download and dpkg-deb, unpacks the
+# kernel with xz and objcopy, and links its /init against the static glibc.
 CHECKS='
 cmd  nasm                    nasm
 cmd  grub-mkrescue           grub-common
@@ -28,6 +30,11 @@ cmd  gcc                     gcc
 cmd  clang                   clang
 path /usr/lib/clang/14/lib/linux/libclang_rt.fuzzer-x86_64.a libclang-rt-14-dev
 cmd  make                    make
+cmd  apt-get                 apt
+cmd  dpkg-deb                dpkg
+cmd  xz                      xz-utils
+cmd  objcopy                 binutils
+path /usr/lib/x86_64-linux-gnu/libc.a libc6-dev
 cmd  timeout                 coreutils
 cmd  prlimit                 util-linux
 '
