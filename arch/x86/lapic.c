@@ -10,10 +10,6 @@
  * The policy functions are pure, for tests/unit/test_lapic.c.
  */
 
-#define X2APIC_VERSION 0x803
-#define X2APIC_LDR 0x80d
-#define X2APIC_ISR_COUNT 8
-#define APIC_VERSION_MAX_LVT(v) (((v) >> 16) & 0xff)
 #define APIC_VECTORS 256
 #define APIC_FIRST_VECTOR 16 /* 0-15 are illegal vectors (SDM Vol 3A 11.5.2) */
 
