@@ -1288,12 +1288,12 @@ static const struct icr_target {
 	bool self;     /* this core only */
 	char to[32];
 } icr_targets[] = {
+	{ 0, DEST_ALL, false, "to physical broadcast" }, /* first: slicehv's report must hold all of it */
 	{ ICR_SELF, DEST_NONE, true, "to itself by shorthand" },
 	{ ICR_ALL, DEST_NONE, false, "to all by shorthand" },
 	{ ICR_ALL_BUT_SELF, DEST_NONE, false, "to all but self by shorthand" },
 	{ 0, DEST_SELF_ID, true, "to its own APIC id" },
 	{ 0, DEST_OTHER_ID, false, "to target's APIC id" },
-	{ 0, DEST_ALL, false, "to physical broadcast" },
 	{ ICR_LOGICAL, DEST_SELF_LDR, true, "to its own logical id" },
 	{ ICR_LOGICAL, DEST_OTHER_LDR, false, "to target's logical id" },
 	{ ICR_LOGICAL, DEST_BOTH_LDR, false, "to both logical ids" },
