@@ -339,13 +339,14 @@ ATTACKS = [
     # Every ICR delivery mode (fixed, lowest, SMI, reserved 3, NMI, INIT, start-up, reserved 7) at
     # every destination: physical broadcast (first: the longest line slicehv reports), the shorthands
     # self, all, all but self; its own and the neighbour's APIC id and logical id, both logical ids,
-    # logical broadcast; then level assert and de-assert, a reserved bit, illegal vectors. Only the three fixed edge IPIs to itself go out
-    # (pending in IRR, taken on STI); all 83 others are refused, counted, and reported once.
+    # logical broadcast; then level assert and de-assert, a reserved bit, illegal vectors. Only the
+    # three fixed edge IPIs to itself go out (pending in IRR, taken on STI); all 83 others are
+    # refused, counted, and reported once.
     # SELF_IPI passes through: an illegal vector there is the CPU's to drop, no interrupt, no fault.
     Attack("icr-matrix", "attack=icr-matrix", denials=83,
            says=((r"wrmsr 0x830 <- 0x[0-9a-f]+ \(fixed to (itself by shorthand|its own APIC id|its own "
                   r"logical id)\): sent, pending in IRR", 3), refused("#GP", 83),
-                 r"wrmsr 0x830 <- 0x44440 \(NMI to itself by shorthand\): refused with #GP",
+                 r"wrmsr 0x830 <- 0x4444[0-9a-f] \(NMI to itself by shorthand\): refused with #GP",
                  r"wrmsr 0x830 <- 0x40005 \(fixed vector 5 to itself\): refused with #GP",
                  r"3 self-IPIs taken on sti",
                  r"wrmsr 0x83f <- 0x5 \(SELF_IPI, illegal vector\): not delivered, ESR 0x[246]0"),
