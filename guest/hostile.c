@@ -158,10 +158,6 @@ static const struct attack {
 #define ICR_SIPI (ICR_ALL_BUT_SELF | ICR_ASSERT | (6u << 8) | 0x08) /* start at 0x8000 */
 #define ICR_NMI (ICR_ALL_BUT_SELF | ICR_ASSERT | (4u << 8))
 #define ICR_FIXED (ICR_ALL_BUT_SELF | ICR_ASSERT | 0x40)
-/* The same at one destination (x2APIC: the APIC id in bits 63:32). */
-#define ICR_FIXED_TO ICR_ASSERT
-#define ICR_NMI_TO (ICR_ASSERT | (4u << 8))
-#define ICR_INIT_TO (ICR_ASSERT | (5u << 8))
 #define COM1_SCRATCH 0x3ff /* slicehv's virtual COM1 ignores writes here */
 #define ICR_SELF (1u << 18) /* destination shorthand "self" */
 #define SELF_IPI_VECTOR 0x41
@@ -173,6 +169,7 @@ static const struct attack {
 #define DELIVERY_EXTINT (7u << 8)
 #define DELIVERY_SHIFT 8
 #define DELIVERY_FIELD 7
+#define DELIVERY_MODES 8
 #define LVT_VECTOR 0x50
 #define LVT_ACTIVE_LOW (1u << 13)
 #define LVT_LEVEL (1u << 15)
@@ -611,6 +608,9 @@ static const struct probe {
 	{ ATTACK_IPI_X2APIC, WRMSR, 0, VALUE, X2APIC_ICR, ICR_SIPI, "SIPI to all but self" },
 	{ ATTACK_IPI_X2APIC, WRMSR, 0, VALUE, X2APIC_ICR, ICR_NMI, "NMI to all but self" },
 	{ ATTACK_IPI_X2APIC, WRMSR, 0, VALUE, X2APIC_ICR, ICR_FIXED, "vector 0x40 to all but self" },
+	{ ATTACK_EOI_STORM, WRMSR, 0, VALUE, X2APIC_EOI, 1, "EOI with a non-zero value" },
+	{ ATTACK_TPR_CR8, WRMSR, 0, VALUE, X2APIC_TPR, TPR_RESERVED_BIT8, "TPR, reserved bit 8" },
+	{ ATTACK_TPR_CR8, WRMSR, 0, VALUE, X2APIC_TPR, TPR_RESERVED_BIT32, "TPR, reserved bit 32" },
 };
 
 /* The value a WRMSR probe writes; reading the MSR first only where the value depends on it. */
@@ -641,7 +641,10 @@ static void probe_run(const struct probe *p)
 		rdmsr_refused(p->where, p->what);
 }
 
-/* Every probe of the attack in table order, plus what the table cannot say. */
+static void eoi_storm(void);
+static void tpr_cr8(void);
+
+/* Every probe of the attack in table order, after what the table cannot say. */
 static void probe_attack(enum attack_id id)
 {
 	uint64_t v = 0;
@@ -655,6 +658,10 @@ static void probe_attack(enum attack_id id)
 		else
 			kprint("rdmsr 0x3a: 0x%lx, VMX off\n", v);
 	}
+	if (id == ATTACK_EOI_STORM)
+		eoi_storm();
+	if (id == ATTACK_TPR_CR8)
+		tpr_cr8();
 	if (id == ATTACK_IO_SHUTDOWN)
 		for (const char *s = "Shutdown"; *s; s++)
 			out_port(1, 0x8900, (uint8_t)*s, "Bochs shutdown port");
@@ -1170,16 +1177,21 @@ static void noise_console(void)
 	}
 }
 
+/* The IPIs go through every delivery mode, at target='s core, at all, at all but self: none may go out. */
 static void noise_exits(void)
 {
-	static const uint32_t icr[] = { ICR_FIXED_TO | 0x40, ICR_NMI_TO, ICR_INIT_TO };
+	static const uint32_t shorthands[] = { 0, ICR_ALL, ICR_ALL_BUT_SELF };
 	uint64_t rounds = arg_number("rounds", NOISE_ROUNDS), dest = arg_number("target", 0) << 32;
 	unsigned refused = 0;
 
 	for (uint64_t i = 0; i < rounds; i++) {
+		uint32_t shorthand = shorthands[i / DELIVERY_MODES % ARRAY_SIZE(shorthands)];
+		uint64_t mode = i % DELIVERY_MODES << DELIVERY_SHIFT;
+
 		cpuid(0, 0);
 		outb(COM1_SCRATCH, (uint8_t)i);
-		refused += try_wrmsr(X2APIC_ICR, dest | icr[i % 3]) == VECTOR_GP;
+		refused += try_wrmsr(X2APIC_ICR, (shorthand ? 0 : dest) | shorthand | mode | ICR_ASSERT | ICR_FIRST_VECTOR) ==
+			   VECTOR_GP;
 	}
 	head();
 	kprint("%lu rounds of CPUID, port and ICR exits; %u IPIs refused with #GP\n", rounds, refused);
@@ -1280,8 +1292,8 @@ static void apic_own(void)
 
 /* Where an ICR probe sends: a shorthand, or a destination (x2APIC: bits 63:32) in a mode. */
 enum icr_dest { DEST_NONE, DEST_SELF_ID, DEST_OTHER_ID, DEST_SELF_LDR, DEST_OTHER_LDR, DEST_BOTH_LDR, DEST_ALL };
-static const char delivery_names[8][10] = { "fixed", "lowest", "SMI", "mode 3", "NMI", "INIT", "start-up", "mode 7" };
-static const char lvt_mode_names[8][8] = { "fixed", "mode 1", "SMI", "mode 3", "NMI", "INIT", "mode 6", "ExtINT" };
+static const char delivery_names[DELIVERY_MODES][10] = { "fixed", "lowest", "SMI", "mode 3", "NMI", "INIT", "start-up", "mode 7" };
+static const char lvt_mode_names[DELIVERY_MODES][8] = { "fixed", "mode 1", "SMI", "mode 3", "NMI", "INIT", "mode 6", "ExtINT" };
 static const struct icr_target {
 	uint32_t low;  /* shorthand, destination mode */
 	uint8_t dest;  /* enum icr_dest */
@@ -1421,7 +1433,6 @@ static void eoi_storm(void)
 	head();
 	kprint("%u EOIs with nothing in service: %lu ticks each, in service after: 0x%lx\n", EOI_STORM,
 	       t / EOI_STORM, isr);
-	wrmsr_refused(X2APIC_EOI, 1, "EOI with a non-zero value");
 }
 
 static int try_mov_cr8(uint64_t val)
@@ -1457,10 +1468,6 @@ static void tpr_cr8(void)
 	head();
 	kprint("mov cr8 <- 0x8000000000000000 (reserved bit 63): ");
 	expect_fault(try_mov_cr8(CR8_RESERVED_BIT63), VECTOR_GP);
-	wrmsr_refused(X2APIC_TPR, TPR_RESERVED_BIT8, "TPR, reserved bit 8");
-	wrmsr_refused(X2APIC_TPR, TPR_RESERVED_BIT32, "TPR, reserved bit 32");
-	head();
-	kprint("cr8 after: 0x%lx\n", read_cr8());
 }
 
 /*
@@ -1560,8 +1567,6 @@ static void run(enum attack_id id)
 	case ATTACK_ICR_MATRIX: icr_matrix(); break;
 	case ATTACK_LVT_MODES: lvt_modes(); break;
 	case ATTACK_APIC_SVR: apic_svr(); break;
-	case ATTACK_EOI_STORM: eoi_storm(); break;
-	case ATTACK_TPR_CR8: tpr_cr8(); break;
 	case ATTACK_WEDGE: wedge(); break;
 	case ATTACK_NOISE_CONSOLE: noise_console(); break;
 	case ATTACK_NOISE_EXITS: noise_exits(); break;
