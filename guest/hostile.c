@@ -880,11 +880,26 @@ static void pae32(void)
 #define MXCSR_RESET 0x1f80
 #define RESTART_MARKER 0x5a5a5a5a00ul
 
+#define TIMER_DIVIDE_BY_16 0x3
+
+/* MSRs left dirty, in this order, and their reset values (the APIC's: SDM Vol 3A 11.4.7.1). */
 static const struct {
 	uint32_t msr;
+	uint64_t dirty, reset;
 	char name[16];
-} restart_msrs[] = { { MSR_STAR, "star" }, { MSR_LSTAR, "lstar" }, { MSR_CSTAR, "cstar" }, { MSR_FMASK, "fmask" },
-		     { MSR_KERNEL_GS_BASE, "kernel-gs-base" }, { MSR_TSC_AUX, "tsc-aux" } };
+} restart_msrs[] = {
+	{ MSR_STAR, RESTART_MARKER, 0, "star" },
+	{ MSR_LSTAR, RESTART_MARKER + 1, 0, "lstar" },
+	{ MSR_CSTAR, RESTART_MARKER + 2, 0, "cstar" },
+	{ MSR_FMASK, RESTART_MARKER + 3, 0, "fmask" },
+	{ MSR_KERNEL_GS_BASE, RESTART_MARKER + 4, 0, "kernel-gs-base" },
+	{ MSR_TSC_AUX, RESTART_MARKER + 5, 0, "tsc-aux" },
+	/* software-enabled first, or the LVT entries would stay masked */
+	{ X2APIC_SVR, SVR_ENABLED | ILLEGAL_VECTOR, SVR_DISABLED, "apic-svr" },
+	{ X2APIC_LVT_THERMAL, LVT_VECTOR, LVT_MASKED, "lvt-thermal" },
+	{ X2APIC_LVT_PMC, LVT_VECTOR, LVT_MASKED, "lvt-pmc" },
+	{ X2APIC_TIMER_DIVIDE, TIMER_DIVIDE_BY_16, 0, "apic-divide" },
+};
 
 static void triple_fault(void);
 
@@ -895,7 +910,7 @@ static void leave_state_behind(void)
 	uint32_t mxcsr = 0x9f80;
 
 	for (unsigned i = 0; i < ARRAY_SIZE(restart_msrs); i++)
-		try_wrmsr(restart_msrs[i].msr, v + i);
+		try_wrmsr(restart_msrs[i].msr, restart_msrs[i].dirty);
 	__asm__ volatile("mov %0, %%dr0\n\tmov %0, %%dr1\n\tmov %0, %%dr2\n\tmov %0, %%dr3\n\t"
 			 "mov %0, %%cr2\n\tmov %1, %%cr8\n\t"
 			 "movq %0, %%xmm0\n\tfldcw %2\n\tldmxcsr %3" ::"r"(v), "r"(5ul), "m"(fcw), "m"(mxcsr)
@@ -927,7 +942,7 @@ static void restart_state(void)
 		*mark = RESTART_MARK;
 		leave_state_behind();
 		head();
-		kprint("state left in MSRs, DR0-3, DR6, CR2, CR8, XMM0, FCW, MXCSR; then a triple fault\n");
+		kprint("state left in MSRs, the APIC, DR0-3, DR6, CR2, CR8, XMM0, FCW, MXCSR; then a triple fault\n");
 		triple_fault();
 	}
 	*mark = 0;
@@ -937,7 +952,7 @@ static void restart_state(void)
 			 : "=r"(cr2), "=r"(cr8), "=r"(xmm0), "=m"(fcw), "=m"(mxcsr));
 	for (unsigned i = 0; i < ARRAY_SIZE(restart_msrs); i++) {
 		try_rdmsr(restart_msrs[i].msr, &v);
-		ok += check_reset(restart_msrs[i].name, v, 0);
+		ok += check_reset(restart_msrs[i].name, v, restart_msrs[i].reset);
 	}
 	for (unsigned i = 0; i < 4; i++)
 		ok += check_reset("dr0-3", dr[i], 0);

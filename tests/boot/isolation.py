@@ -440,10 +440,11 @@ ATTACKS = [
     # A restart is a reset: nothing the faulted run left in the core's registers survives it.
     Attack("restart-state", "attack=restart-state", config="isolation-restart.cfg", runs=2,
            then_done=True, parked="triple-fault",
-           expect=((r"^\[evil\] hostile: restart-state: state left in MSRs, DR0-3, DR6, CR2, CR8, XMM0, "
-                    r"FCW, MXCSR; then a triple fault$", 1),
-                   (r"^\[evil\] hostile: restart-state: restarted: 16 of 16 registers as after reset$", 1)),
-           why="on-fault=restart: SYSCALL MSRs, TSC_AUX, debug registers, CR2, CR8, x87/SSE state"),
+           expect=((r"^\[evil\] hostile: restart-state: state left in MSRs, the APIC, DR0-3, DR6, CR2, CR8, "
+                    r"XMM0, FCW, MXCSR; then a triple fault$", 1),
+                   (r"^\[evil\] hostile: restart-state: restarted: 20 of 20 registers as after reset$", 1)),
+           why="on-fault=restart: SYSCALL MSRs, TSC_AUX, the APIC's SVR, LVT and divider, debug registers, CR2, "
+               "CR8, x87/SSE state"),
     # HC_DONE's status is all of RDI: 1 << 32 is a failure, not 0.
     Attack("hc-done-high", "attack=hc-done-high", status=1 << 32, says=(r"done with status 0x100000000",),
            why="HC_DONE with status 1 << 32"),
