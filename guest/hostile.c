@@ -1307,8 +1307,11 @@ static void apic_own(void)
 
 /* Where an ICR probe sends: a shorthand, or a destination (x2APIC: bits 63:32) in a mode. */
 enum icr_dest { DEST_NONE, DEST_SELF_ID, DEST_OTHER_ID, DEST_SELF_LDR, DEST_OTHER_LDR, DEST_BOTH_LDR, DEST_ALL };
-static const char delivery_names[DELIVERY_MODES][10] = { "fixed", "lowest", "SMI", "mode 3", "NMI", "INIT", "start-up", "mode 7" };
-static const char lvt_mode_names[DELIVERY_MODES][8] = { "fixed", "mode 1", "SMI", "mode 3", "NMI", "INIT", "mode 6", "ExtINT" };
+/* Delivery modes by number in the ICR and in an LVT entry (SDM Vol 3A 11.6.1, 11.5.1). */
+static const char delivery_names[DELIVERY_MODES][10] = { "fixed", "lowest",   "SMI",    "mode 3",
+							 "NMI",   "INIT",     "start-up", "mode 7" };
+static const char lvt_mode_names[DELIVERY_MODES][8] = { "fixed", "mode 1", "SMI", "mode 3",
+							"NMI",   "INIT",   "mode 6", "ExtINT" };
 static const struct icr_target {
 	uint32_t low;  /* shorthand, destination mode */
 	uint8_t dest;  /* enum icr_dest */

@@ -56,7 +56,8 @@ static bool lvt_has_delivery_mode(uint32_t msr)
 /* Whether LVT entry msr is there, on an APIC whose version register gives max_lvt. */
 static bool lvt_exists(uint32_t msr, unsigned max_lvt)
 {
-	return (msr != X2APIC_LVT_PMC || max_lvt >= MAX_LVT_PMC) && (msr != X2APIC_LVT_THERMAL || max_lvt >= MAX_LVT_THERMAL) &&
+	return (msr != X2APIC_LVT_PMC || max_lvt >= MAX_LVT_PMC) &&
+	       (msr != X2APIC_LVT_THERMAL || max_lvt >= MAX_LVT_THERMAL) &&
 	       (msr != X2APIC_LVT_CMCI || max_lvt >= MAX_LVT_CMCI);
 }
 
