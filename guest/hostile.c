@@ -1,6 +1,7 @@
 /* The hostile guest: one attack per run (attack=<name> on its command line) on its partition's walls. */
 #include <stddef.h>
 #include "rt.h"
+#include "../arch/x86/msr.h"
 
 /*
  * Every probe prints what it tries, then what happened, as lines the isolation tests assert on
@@ -69,6 +70,11 @@
 	X(IPI_FIXED, "ipi-fixed", true)                                                     \
 	X(IPI_X2APIC, "ipi-x2apic", false)       /* the same four through MSR 0x830 */      \
 	X(APIC_OWN, "apic-own", false)           /* LVT delivery modes, self-IPIs, x2APIC off */ \
+	X(ICR_MATRIX, "icr-matrix", false)       /* every ICR mode at every destination */    \
+	X(LVT_MODES, "lvt-modes", false)         /* every LVT entry with every mode, LINT0/1 */ \
+	X(APIC_SVR, "apic-svr", false)           /* spurious vector < 16, software disable */ \
+	X(EOI_STORM, "eoi-storm", false)         /* 50,000 EOIs with nothing in service */    \
+	X(TPR_CR8, "tpr-cr8", false)             /* TPR 15, CR8 and TPR reserved bits */      \
 	X(HC_CONSOLE, "hc-console", false)                                                  \
 	X(HC_INFO, "hc-info", false)                                                        \
 	X(HC_UNKNOWN, "hc-unknown", false)                                                  \
@@ -85,6 +91,7 @@
 	X(HALT, "halt", true)                    /* CLI; HLT */                             \
 	X(HALT_STI, "halt-sti", true)            /* STI; HLT with nothing armed */          \
 	X(LOOP_CLI, "loop-cli", true)            /* CLI; a loop that never ends */          \
+	X(WEDGE, "wedge", true)                  /* IF=0, TPR 15, LVTs masked, no IDT */    \
 	X(CONSOLE_FLOOD, "console-flood", true)  /* 4000-byte console writes, forever */    \
 	X(NOISE_CONSOLE, "noise-console", true)  /* rounds= console lines */                \
 	X(NOISE_EXITS, "noise-exits", true)      /* rounds= CPUID, port and ICR exits */
@@ -115,6 +122,7 @@ static const struct attack {
 #define VECTOR_UD 6
 #define VECTOR_GP 13
 #define VECTORS 32
+#define IDT_VECTORS 256 /* 32-255: interrupts, counted by irq_stub */
 #define NO_FAULT (-1)
 #define IDT_INTERRUPT_GATE 0x8e /* present, DPL 0, 64-bit interrupt gate */
 #define ISR_STUB_SIZE 16
@@ -133,7 +141,6 @@ static const struct attack {
 #define MSR_DEBUGCTL 0x1d9
 #define MSR_VMX_BASIC 0x480
 #define MSR_VMX_PROCBASED_CTLS2 0x48b
-#define MSR_X2APIC_ICR 0x830
 #define MSR_EFER 0xc0000080
 #define MSR_UNDEFINED 0x12345678
 #define MSR_AMD_RANGE 0xc0011000
@@ -151,23 +158,46 @@ static const struct attack {
 #define ICR_SIPI (ICR_ALL_BUT_SELF | ICR_ASSERT | (6u << 8) | 0x08) /* start at 0x8000 */
 #define ICR_NMI (ICR_ALL_BUT_SELF | ICR_ASSERT | (4u << 8))
 #define ICR_FIXED (ICR_ALL_BUT_SELF | ICR_ASSERT | 0x40)
-/* The same at one destination (x2APIC: the APIC id in bits 63:32). */
-#define ICR_FIXED_TO ICR_ASSERT
-#define ICR_NMI_TO (ICR_ASSERT | (4u << 8))
-#define ICR_INIT_TO (ICR_ASSERT | (5u << 8))
 #define COM1_SCRATCH 0x3ff /* slicehv's virtual COM1 ignores writes here */
 #define ICR_SELF (1u << 18) /* destination shorthand "self" */
 #define SELF_IPI_VECTOR 0x41
 /* x2APIC LVT entries with a delivery mode, and those modes (SDM Vol 3A 11.5.1). */
-#define MSR_X2APIC_IRR0 0x820
-#define MSR_X2APIC_LVT_PMC 0x834
-#define MSR_X2APIC_LINT0 0x835
-#define MSR_X2APIC_LINT1 0x836
 #define LVT_MASKED (1u << 16)
 #define DELIVERY_SMI (2u << 8)
 #define DELIVERY_NMI (4u << 8)
 #define DELIVERY_INIT (5u << 8)
 #define DELIVERY_EXTINT (7u << 8)
+#define DELIVERY_SHIFT 8
+#define DELIVERY_FIELD 7
+#define DELIVERY_MODES 8
+#define LVT_VECTOR 0x50
+#define LVT_ACTIVE_LOW (1u << 13)
+#define LVT_LEVEL (1u << 15)
+#define LVT_RESERVED_BIT17 (1u << 17) /* above the mask bit: reserved but in the timer */
+/* More of the ICR (SDM Vol 3A 11.6.1, 11.12.9): every mode, shorthand and destination. */
+#define ICR_VECTOR_FIELD 0xffu
+#define ICR_LOGICAL (1u << 11)
+#define ICR_RESERVED_BIT13 (1u << 13)
+#define ICR_LEVEL (1u << 15)
+#define ICR_ALL (2u << 18)    /* destination shorthand "all including self" */
+#define ICR_BROADCAST 0xffffffffu
+#define ICR_FIRST_VECTOR 0x40 /* + the destination's row in icr_targets */
+#define ILLEGAL_VECTOR 5      /* vectors 0-15 are illegal (SDM Vol 3A 11.5.2) */
+#define ILLEGAL_VECTOR_MAX 15
+#define SVR_ENABLED (1u << 8) /* APIC software enable */
+#define SVR_DISABLED 0xffu    /* disabled, spurious vector 0xff */
+#define SPURIOUS_VECTOR 0xffu
+#define TIMER_SHORT 1000      /* apic-svr's one-shot count */
+#define TIMER_WAIT 16         /* enough TSC ticks per count at any divide */
+#define EOI_STORM 50000
+/* TPR: priority class in bits 7:4, CR8 its mirror (SDM Vol 3A 11.8.3.1, 10.8.6.1). */
+#define TPR_CLASS(c) ((uint32_t)(c) << 4)
+#define TPR_MAX 15ul
+#define TPR_HELD_VECTOR 0x60  /* class 6: held back by TPR 15 */
+#define TPR_RESERVED_BIT8 0x100ul
+#define TPR_RESERVED_BIT32 (1ul << 32)
+#define CR8_RESERVED_BIT4 0x10ul
+#define CR8_RESERVED_BIT63 (1ul << 63)
 #define NOISE_ROUNDS 1000
 
 /* Control register and CPUID bits come from arch/x86/x86.h, through rt.h. */
@@ -215,7 +245,7 @@ static const char vector_names[VECTORS][5] = {
 static struct boot_info bi;
 static const char *current;           /* the attack running: every line names it */
 static unsigned escapes;               /* probes the hypervisor let through */
-static struct idt_gate idt[VECTORS];
+static struct idt_gate idt[IDT_VECTORS];
 static uint64_t scratch[PT_ENTRIES] __attribute__((aligned(PAGE_SIZE))); /* VMXON region, PML4 copy */
 static struct hc_partition_info info;
 
@@ -231,7 +261,8 @@ static volatile int fault_vector;
 #define TRY(...) (arm(), ({ __asm__ volatile(__VA_ARGS__); }), disarm())
 
 void hostile_exception(struct frame *f);
-extern const char isr_stubs[];
+extern const char isr_stubs[], irq_stub[];
+volatile unsigned hostile_irqs; /* interrupts taken at vectors 32-255 (irq_stub), each EOIed */
 
 /* 32 stubs, 16 bytes apart: an error code (or 0 where the CPU pushes none), the vector, then C. */
 __asm__(".pushsection .text\n"
@@ -255,6 +286,12 @@ __asm__(".pushsection .text\n"
 	"pop %r15\n pop %r14\n pop %r13\n pop %r12\n pop %r11\n pop %r10\n pop %r9\n pop %r8\n"
 	"pop %rbp\n pop %rdi\n pop %rsi\n pop %rdx\n pop %rcx\n pop %rbx\n pop %rax\n"
 	"add $16, %rsp\n"
+	"iretq\n"
+	"irq_stub:\n"
+	"push %rax\n push %rcx\n push %rdx\n"
+	"incl hostile_irqs(%rip)\n"
+	"mov $0x80b, %ecx\n xor %eax, %eax\n xor %edx, %edx\n wrmsr\n" /* X2APIC_EOI */
+	"pop %rdx\n pop %rcx\n pop %rax\n"
 	"iretq\n"
 	".popsection\n");
 
@@ -299,8 +336,8 @@ static void idt_init(void)
 	uint16_t cs;
 
 	__asm__ volatile("mov %%cs, %0" : "=r"(cs));
-	for (unsigned v = 0; v < VECTORS; v++) {
-		uint64_t at = (uintptr_t)isr_stubs + v * ISR_STUB_SIZE;
+	for (unsigned v = 0; v < IDT_VECTORS; v++) {
+		uint64_t at = v < VECTORS ? (uintptr_t)isr_stubs + v * ISR_STUB_SIZE : (uintptr_t)irq_stub;
 
 		idt[v] = (struct idt_gate){ (uint16_t)at, cs, 0, IDT_INTERRUPT_GATE, (uint16_t)(at >> 16),
 					    (uint32_t)(at >> 32), 0 };
@@ -567,10 +604,13 @@ static const struct probe {
 	{ ATTACK_MSR_TSC, WRMSR, 0, VALUE, MSR_TSC_ADJUST, 1ul << 40, "TSC adjust" },
 	{ ATTACK_MSR_EFER, WRMSR, 0, CLEAR_BITS, MSR_EFER, EFER_LME, "long mode off while paging" },
 	{ ATTACK_IPI_X2APIC, WRMSR, 0, SET_BITS, MSR_APIC_BASE, APIC_BASE_EXTD, "x2APIC on" },
-	{ ATTACK_IPI_X2APIC, WRMSR, 0, VALUE, MSR_X2APIC_ICR, ICR_INIT, "INIT to all but self" },
-	{ ATTACK_IPI_X2APIC, WRMSR, 0, VALUE, MSR_X2APIC_ICR, ICR_SIPI, "SIPI to all but self" },
-	{ ATTACK_IPI_X2APIC, WRMSR, 0, VALUE, MSR_X2APIC_ICR, ICR_NMI, "NMI to all but self" },
-	{ ATTACK_IPI_X2APIC, WRMSR, 0, VALUE, MSR_X2APIC_ICR, ICR_FIXED, "vector 0x40 to all but self" },
+	{ ATTACK_IPI_X2APIC, WRMSR, 0, VALUE, X2APIC_ICR, ICR_INIT, "INIT to all but self" },
+	{ ATTACK_IPI_X2APIC, WRMSR, 0, VALUE, X2APIC_ICR, ICR_SIPI, "SIPI to all but self" },
+	{ ATTACK_IPI_X2APIC, WRMSR, 0, VALUE, X2APIC_ICR, ICR_NMI, "NMI to all but self" },
+	{ ATTACK_IPI_X2APIC, WRMSR, 0, VALUE, X2APIC_ICR, ICR_FIXED, "vector 0x40 to all but self" },
+	{ ATTACK_EOI_STORM, WRMSR, 0, VALUE, X2APIC_EOI, 1, "EOI with a non-zero value" },
+	{ ATTACK_TPR_CR8, WRMSR, 0, VALUE, X2APIC_TPR, TPR_RESERVED_BIT8, "TPR, reserved bit 8" },
+	{ ATTACK_TPR_CR8, WRMSR, 0, VALUE, X2APIC_TPR, TPR_RESERVED_BIT32, "TPR, reserved bit 32" },
 };
 
 /* The value a WRMSR probe writes; reading the MSR first only where the value depends on it. */
@@ -601,7 +641,10 @@ static void probe_run(const struct probe *p)
 		rdmsr_refused(p->where, p->what);
 }
 
-/* Every probe of the attack in table order, plus what the table cannot say. */
+static void eoi_storm(void);
+static void tpr_cr8(void);
+
+/* Every probe of the attack in table order, after what the table cannot say. */
 static void probe_attack(enum attack_id id)
 {
 	uint64_t v = 0;
@@ -615,6 +658,10 @@ static void probe_attack(enum attack_id id)
 		else
 			kprint("rdmsr 0x3a: 0x%lx, VMX off\n", v);
 	}
+	if (id == ATTACK_EOI_STORM)
+		eoi_storm();
+	if (id == ATTACK_TPR_CR8)
+		tpr_cr8();
 	if (id == ATTACK_IO_SHUTDOWN)
 		for (const char *s = "Shutdown"; *s; s++)
 			out_port(1, 0x8900, (uint8_t)*s, "Bochs shutdown port");
@@ -833,11 +880,26 @@ static void pae32(void)
 #define MXCSR_RESET 0x1f80
 #define RESTART_MARKER 0x5a5a5a5a00ul
 
+#define TIMER_DIVIDE_BY_16 0x3
+
+/* MSRs left dirty, in this order, and their reset values (the APIC's: SDM Vol 3A 11.4.7.1). */
 static const struct {
 	uint32_t msr;
+	uint64_t dirty, reset;
 	char name[16];
-} restart_msrs[] = { { MSR_STAR, "star" }, { MSR_LSTAR, "lstar" }, { MSR_CSTAR, "cstar" }, { MSR_FMASK, "fmask" },
-		     { MSR_KERNEL_GS_BASE, "kernel-gs-base" }, { MSR_TSC_AUX, "tsc-aux" } };
+} restart_msrs[] = {
+	{ MSR_STAR, RESTART_MARKER, 0, "star" },
+	{ MSR_LSTAR, RESTART_MARKER + 1, 0, "lstar" },
+	{ MSR_CSTAR, RESTART_MARKER + 2, 0, "cstar" },
+	{ MSR_FMASK, RESTART_MARKER + 3, 0, "fmask" },
+	{ MSR_KERNEL_GS_BASE, RESTART_MARKER + 4, 0, "kernel-gs-base" },
+	{ MSR_TSC_AUX, RESTART_MARKER + 5, 0, "tsc-aux" },
+	/* software-enabled first, or the LVT entries would stay masked */
+	{ X2APIC_SVR, SVR_ENABLED | ILLEGAL_VECTOR, SVR_DISABLED, "apic-svr" },
+	{ X2APIC_LVT_THERMAL, LVT_VECTOR, LVT_MASKED, "lvt-thermal" },
+	{ X2APIC_LVT_PMC, LVT_VECTOR, LVT_MASKED, "lvt-pmc" },
+	{ X2APIC_TIMER_DIVIDE, TIMER_DIVIDE_BY_16, 0, "apic-divide" },
+};
 
 static void triple_fault(void);
 
@@ -848,7 +910,7 @@ static void leave_state_behind(void)
 	uint32_t mxcsr = 0x9f80;
 
 	for (unsigned i = 0; i < ARRAY_SIZE(restart_msrs); i++)
-		try_wrmsr(restart_msrs[i].msr, v + i);
+		try_wrmsr(restart_msrs[i].msr, restart_msrs[i].dirty);
 	__asm__ volatile("mov %0, %%dr0\n\tmov %0, %%dr1\n\tmov %0, %%dr2\n\tmov %0, %%dr3\n\t"
 			 "mov %0, %%cr2\n\tmov %1, %%cr8\n\t"
 			 "movq %0, %%xmm0\n\tfldcw %2\n\tldmxcsr %3" ::"r"(v), "r"(5ul), "m"(fcw), "m"(mxcsr)
@@ -880,7 +942,7 @@ static void restart_state(void)
 		*mark = RESTART_MARK;
 		leave_state_behind();
 		head();
-		kprint("state left in MSRs, DR0-3, DR6, CR2, CR8, XMM0, FCW, MXCSR; then a triple fault\n");
+		kprint("state left in MSRs, the APIC, DR0-3, DR6, CR2, CR8, XMM0, FCW, MXCSR; then a triple fault\n");
 		triple_fault();
 	}
 	*mark = 0;
@@ -890,7 +952,7 @@ static void restart_state(void)
 			 : "=r"(cr2), "=r"(cr8), "=r"(xmm0), "=m"(fcw), "=m"(mxcsr));
 	for (unsigned i = 0; i < ARRAY_SIZE(restart_msrs); i++) {
 		try_rdmsr(restart_msrs[i].msr, &v);
-		ok += check_reset(restart_msrs[i].name, v, 0);
+		ok += check_reset(restart_msrs[i].name, v, restart_msrs[i].reset);
 	}
 	for (unsigned i = 0; i < 4; i++)
 		ok += check_reset("dr0-3", dr[i], 0);
@@ -1130,16 +1192,21 @@ static void noise_console(void)
 	}
 }
 
+/* The IPIs go through every delivery mode, at target='s core, at all, at all but self: none may go out. */
 static void noise_exits(void)
 {
-	static const uint32_t icr[] = { ICR_FIXED_TO | 0x40, ICR_NMI_TO, ICR_INIT_TO };
+	static const uint32_t shorthands[] = { 0, ICR_ALL, ICR_ALL_BUT_SELF };
 	uint64_t rounds = arg_number("rounds", NOISE_ROUNDS), dest = arg_number("target", 0) << 32;
 	unsigned refused = 0;
 
 	for (uint64_t i = 0; i < rounds; i++) {
+		uint32_t shorthand = shorthands[i / DELIVERY_MODES % ARRAY_SIZE(shorthands)];
+		uint64_t mode = i % DELIVERY_MODES << DELIVERY_SHIFT;
+
 		cpuid(0, 0);
 		outb(COM1_SCRATCH, (uint8_t)i);
-		refused += try_wrmsr(MSR_X2APIC_ICR, dest | icr[i % 3]) == VECTOR_GP;
+		refused += try_wrmsr(X2APIC_ICR, (shorthand ? 0 : dest) | shorthand | mode | ICR_ASSERT | ICR_FIRST_VECTOR) ==
+			   VECTOR_GP;
 	}
 	head();
 	kprint("%lu rounds of CPUID, port and ICR exits; %u IPIs refused with #GP\n", rounds, refused);
@@ -1156,40 +1223,293 @@ static void halt_sti(void)
 
 /* ---- The partition's own local APIC: what stays on its core goes through, the rest does not. */
 
-static void lvt_masked(uint32_t msr, uint32_t val, const char *what)
+/* What a write to an LVT entry must come to (arch/x86/lapic.c's policy, or the CPU's own answer). */
+enum lvt_expect {
+	LVT_WRITTEN,   /* a fixed or masked entry: as written */
+	LVT_FORCED,    /* NMI, SMI, INIT or ExtINT delivery: written masked */
+	LVT_REFUSED,   /* a reserved delivery mode or bit, or no such entry: #GP */
+	LVT_CPU,       /* passed through: whatever the CPU makes of it, reported */
+};
+
+/* Its expected fate by delivery mode (SDM Vol 3A 11.5.1): 1, 3 and 6 are reserved. */
+static enum lvt_expect lvt_expected(uint32_t val)
+{
+	unsigned mode = (val >> DELIVERY_SHIFT) & DELIVERY_FIELD;
+
+	if (mode == 1 || mode == 3 || mode == 6)
+		return LVT_REFUSED;
+	return mode == 0 || (val & LVT_MASKED) ? LVT_WRITTEN : LVT_FORCED;
+}
+
+static void lvt_probe(uint32_t msr, uint32_t val, enum lvt_expect want, const char *what)
 {
 	uint64_t back = 0;
 	int got = try_wrmsr(msr, val);
 
 	head();
 	kprint("wrmsr 0x%x <- 0x%x (%s): ", msr, val, what);
+	if (want == LVT_REFUSED) {
+		expect_fault(got, VECTOR_GP);
+		return;
+	}
 	if (got != NO_FAULT || try_rdmsr(msr, &back) != NO_FAULT)
-		kprint("refused with a fault\n");
-	else if (!(back & LVT_MASKED))
+		kprint("%srefused with %s\n", want == LVT_CPU ? "the CPU's: " : "unexpected: ", vector_names[got]);
+	else if (want == LVT_CPU)
+		kprint("the CPU's: reads 0x%lx\n", back);
+	else if (want == LVT_FORCED && !(back & LVT_MASKED))
 		escaped("written unmasked");
+	else if (want == LVT_WRITTEN && back != val)
+		kprint("unexpected: reads 0x%lx\n", back);
 	else
-		kprint("written masked, reads 0x%lx\n", back);
+		kprint("written%s, reads 0x%lx\n", want == LVT_FORCED ? " masked" : "", back);
+}
+
+/* One ICR write: a fixed, edge IPI with a legal vector to this core only must come out pending in
+ * IRR (interrupts are off); anything else must be refused with #GP. */
+static void icr_probe(uint64_t icr, bool allowed, const char *kind, const char *to)
+{
+	unsigned vector = icr & ICR_VECTOR_FIELD;
+	uint64_t irr = 0;
+	int got = try_wrmsr(X2APIC_ICR, icr);
+
+	head();
+	kprint("wrmsr 0x830 <- 0x%lx (%s %s): ", icr, kind, to);
+	if (!allowed)
+		expect_fault(got, VECTOR_GP);
+	else if (got != NO_FAULT || try_rdmsr(X2APIC_IRR0 + vector / 32, &irr) != NO_FAULT)
+		kprint("unexpected: refused with %s\n", vector_names[got]);
+	else
+		kprint("%s\n", irr >> (vector % 32) & 1 ? "sent, pending in IRR" : "unexpected: not pending");
+}
+
+/* Interrupts on for a moment: how many arrive (irq_stub counts and EOIs them). */
+static unsigned irqs_on_sti(void)
+{
+	unsigned before = hostile_irqs;
+
+	__asm__ volatile("sti\n\tnop\n\tnop\n\tcli" ::: "memory");
+	return hostile_irqs - before;
 }
 
 static void apic_own(void)
 {
-	uint64_t irr = 0;
-
-	lvt_masked(MSR_X2APIC_LINT0, DELIVERY_NMI, "NMI on LINT0");
-	lvt_masked(MSR_X2APIC_LINT1, DELIVERY_SMI, "SMI on LINT1");
-	lvt_masked(MSR_X2APIC_LINT0, DELIVERY_INIT, "INIT on LINT0");
-	lvt_masked(MSR_X2APIC_LINT0, DELIVERY_EXTINT, "ExtINT on LINT0");
-	lvt_masked(MSR_X2APIC_LVT_PMC, DELIVERY_NMI, "NMI on the PMC entry");
+	lvt_probe(X2APIC_LVT_LINT0, DELIVERY_NMI, LVT_FORCED, "NMI on LINT0");
+	lvt_probe(X2APIC_LVT_LINT1, DELIVERY_SMI, LVT_FORCED, "SMI on LINT1");
+	lvt_probe(X2APIC_LVT_LINT0, DELIVERY_INIT, LVT_FORCED, "INIT on LINT0");
+	lvt_probe(X2APIC_LVT_LINT0, DELIVERY_EXTINT, LVT_FORCED, "ExtINT on LINT0");
+	lvt_probe(X2APIC_LVT_PMC, DELIVERY_NMI, LVT_FORCED, "NMI on the PMC entry");
 	/* Interrupts stay off: the self-IPI waits in IRR, where it can be seen. */
-	head();
-	kprint("wrmsr 0x830 <- 0x%x (fixed IPI to itself): ", ICR_SELF | SELF_IPI_VECTOR);
-	if (try_wrmsr(MSR_X2APIC_ICR, ICR_SELF | SELF_IPI_VECTOR) != NO_FAULT ||
-	    try_rdmsr(MSR_X2APIC_IRR0 + SELF_IPI_VECTOR / 32, &irr) != NO_FAULT)
-		kprint("unexpected fault\n");
-	else
-		kprint("%s\n", irr >> (SELF_IPI_VECTOR % 32) & 1 ? "sent, pending in IRR" : "unexpected: not pending");
-	wrmsr_refused(MSR_X2APIC_ICR, ICR_SELF | DELIVERY_NMI, "NMI to itself");
+	icr_probe(ICR_SELF | SELF_IPI_VECTOR, true, "fixed IPI", "to itself");
+	icr_probe(ICR_SELF | DELIVERY_NMI, false, "NMI", "to itself");
 	wrmsr_refused(MSR_APIC_BASE, rdmsr(MSR_APIC_BASE) & ~APIC_BASE_EXTD, "x2APIC off, back to xAPIC");
+	irqs_on_sti(); /* the self-IPI, out of the way of the attacks after this one */
+}
+
+/* Where an ICR probe sends: a shorthand, or a destination (x2APIC: bits 63:32) in a mode. */
+enum icr_dest { DEST_NONE, DEST_SELF_ID, DEST_OTHER_ID, DEST_SELF_LDR, DEST_OTHER_LDR, DEST_BOTH_LDR, DEST_ALL };
+/* Delivery modes by number in the ICR and in an LVT entry (SDM Vol 3A 11.6.1, 11.5.1). */
+static const char delivery_names[DELIVERY_MODES][10] = { "fixed", "lowest",   "SMI",    "mode 3",
+							 "NMI",   "INIT",     "start-up", "mode 7" };
+static const char lvt_mode_names[DELIVERY_MODES][8] = { "fixed", "mode 1", "SMI", "mode 3",
+							"NMI",   "INIT",   "mode 6", "ExtINT" };
+static const struct icr_target {
+	uint32_t low;  /* shorthand, destination mode */
+	uint8_t dest;  /* enum icr_dest */
+	bool self;     /* this core only */
+	char to[32];
+} icr_targets[] = {
+	{ 0, DEST_ALL, false, "to physical broadcast" }, /* first: slicehv's report must hold all of it */
+	{ ICR_SELF, DEST_NONE, true, "to itself by shorthand" },
+	{ ICR_ALL, DEST_NONE, false, "to all by shorthand" },
+	{ ICR_ALL_BUT_SELF, DEST_NONE, false, "to all but self by shorthand" },
+	{ 0, DEST_SELF_ID, true, "to its own APIC id" },
+	{ 0, DEST_OTHER_ID, false, "to target's APIC id" },
+	{ ICR_LOGICAL, DEST_SELF_LDR, true, "to its own logical id" },
+	{ ICR_LOGICAL, DEST_OTHER_LDR, false, "to target's logical id" },
+	{ ICR_LOGICAL, DEST_BOTH_LDR, false, "to both logical ids" },
+	{ ICR_LOGICAL, DEST_ALL, false, "to logical broadcast" },
+};
+
+/* x2APIC logical id of APIC id: cluster in 31:16, one bit of 16 in 15:0 (SDM Vol 3A 11.12.10.2). */
+static uint32_t x2apic_ldr(uint32_t id) { return (id >> 4) << 16 | 1u << (id & 15); }
+
+/* Every delivery mode at every destination (target= the neighbour's APIC id), edge, then the level
+ * and illegal-vector variants; the self-IPIs that went out are taken last. */
+static void icr_matrix(void)
+{
+	uint32_t self = cpu_apic_id(), other = (uint32_t)arg_number("target", 0), ldr = (uint32_t)rdmsr(X2APIC_LDR);
+	const uint32_t dests[] = { 0, self, other, ldr, x2apic_ldr(other), ldr | x2apic_ldr(other), ICR_BROADCAST };
+	uint64_t esr = 0;
+
+	for (unsigned t = 0; t < ARRAY_SIZE(icr_targets); t++)
+		for (uint32_t mode = 0; mode < ARRAY_SIZE(delivery_names); mode++)
+			icr_probe((uint64_t)dests[icr_targets[t].dest] << 32 | icr_targets[t].low | mode << DELIVERY_SHIFT |
+					  ICR_ASSERT | (ICR_FIRST_VECTOR + t),
+				  mode == 0 && icr_targets[t].self, delivery_names[mode], icr_targets[t].to);
+	icr_probe(ICR_SELF | ICR_LEVEL | ICR_ASSERT | ICR_FIRST_VECTOR, false, "fixed level assert", "to itself");
+	icr_probe(ICR_SELF | ICR_LEVEL | ICR_FIRST_VECTOR, false, "fixed level de-assert", "to itself");
+	icr_probe(ICR_ALL | ICR_LEVEL | DELIVERY_INIT, false, "INIT level de-assert", "to all");
+	icr_probe(ICR_SELF | ICR_RESERVED_BIT13 | ICR_FIRST_VECTOR, false, "fixed, reserved bit 13,", "to itself");
+	icr_probe(ICR_SELF | ILLEGAL_VECTOR, false, "fixed vector 5", "to itself");
+	icr_probe((uint64_t)self << 32 | ILLEGAL_VECTOR_MAX, false, "fixed vector 15", "to its own APIC id");
+	head();
+	kprint("%u self-IPIs taken on sti\n", irqs_on_sti());
+	/* SELF_IPI passes through: an illegal vector is the CPU's to drop (ESR "send illegal vector"). */
+	try_wrmsr(X2APIC_ESR, 0);
+	head();
+	kprint("wrmsr 0x83f <- 0x%x (SELF_IPI, illegal vector): ", ILLEGAL_VECTOR);
+	if (try_wrmsr(X2APIC_SELF_IPI, ILLEGAL_VECTOR) != NO_FAULT)
+		kprint("the CPU's: refused with a fault\n");
+	else if (irqs_on_sti())
+		escaped("an interrupt arrived");
+	else if (try_wrmsr(X2APIC_ESR, 0), try_rdmsr(X2APIC_ESR, &esr) == NO_FAULT)
+		kprint("not delivered, ESR 0x%lx\n", esr);
+}
+
+/*
+ * The LVT entries, those with a delivery mode first; an entry exists when the version register's
+ * max LVT index reaches it (SDM Vol 3A 11.5.1: CMCI from 6, thermal from 5, PMC from 4).
+ */
+static const struct {
+	uint32_t msr;
+	uint8_t min_lvt;
+	bool mode; /* has a delivery mode */
+} lvt_entries[] = {
+	{ X2APIC_LVT_CMCI, 6, true }, { X2APIC_LVT_THERMAL, 5, true }, { X2APIC_LVT_PMC, 4, true },
+	{ X2APIC_LVT_LINT0, 0, true }, { X2APIC_LVT_LINT1, 0, true }, { X2APIC_LVT_TIMER, 0, false },
+	{ X2APIC_LVT_ERROR, 0, false },
+};
+
+static bool lvt_exists(unsigned e) { return APIC_VERSION_MAX_LVT(rdmsr(X2APIC_VERSION)) >= lvt_entries[e].min_lvt; }
+
+/* Every LVT entry with a delivery mode, every mode, unmasked (the APIC software-enabled, or no
+ * mask would clear); LINT0/1 level and low; then the passed-through timer and error entries with
+ * delivery bits (reserved there). */
+static void lvt_modes(void)
+{
+	try_wrmsr(X2APIC_SVR, SVR_ENABLED | SPURIOUS_VECTOR);
+	for (unsigned e = 0; e < ARRAY_SIZE(lvt_entries) && lvt_entries[e].mode; e++) {
+		uint32_t msr = lvt_entries[e].msr;
+		bool exists = lvt_exists(e);
+
+		for (uint32_t mode = 0; mode < ARRAY_SIZE(lvt_mode_names); mode++) {
+			uint32_t val = mode << DELIVERY_SHIFT | LVT_VECTOR;
+
+			lvt_probe(msr, val, exists ? lvt_expected(val) : LVT_REFUSED, lvt_mode_names[mode]);
+		}
+		lvt_probe(msr, LVT_MASKED, exists ? LVT_WRITTEN : LVT_REFUSED, "masked");
+	}
+	for (unsigned lint = X2APIC_LVT_LINT0; lint <= X2APIC_LVT_LINT1; lint++) {
+		lvt_probe(lint, LVT_LEVEL | LVT_VECTOR, LVT_WRITTEN, "fixed, level");
+		lvt_probe(lint, LVT_ACTIVE_LOW | LVT_VECTOR, LVT_WRITTEN, "fixed, active low");
+		lvt_probe(lint, LVT_LEVEL | LVT_ACTIVE_LOW | DELIVERY_NMI, LVT_FORCED, "NMI, level, active low");
+		lvt_probe(lint, LVT_LEVEL | DELIVERY_EXTINT, LVT_FORCED, "ExtINT, level");
+		lvt_probe(lint, LVT_RESERVED_BIT17 | LVT_VECTOR, LVT_REFUSED, "fixed, reserved bit 17");
+		lvt_probe(lint, LVT_MASKED, LVT_WRITTEN, "masked");
+	}
+	lvt_probe(X2APIC_LVT_TIMER, DELIVERY_NMI | LVT_VECTOR, LVT_CPU, "timer, NMI delivery bits");
+	lvt_probe(X2APIC_LVT_ERROR, DELIVERY_NMI | LVT_VECTOR, LVT_CPU, "error, NMI delivery bits");
+	try_wrmsr(X2APIC_LVT_TIMER, LVT_MASKED);
+	try_wrmsr(X2APIC_LVT_ERROR, LVT_MASKED);
+	head();
+	kprint("%u interrupts on sti\n", irqs_on_sti());
+}
+
+/* The spurious-vector register passes through: a vector below 16, the APIC software-disabled
+ * (every LVT entry held masked) and enabled again, then its timer still works. */
+static void apic_svr(void)
+{
+	uint64_t back = 0;
+
+	lvt_probe(X2APIC_SVR, SVR_ENABLED | ILLEGAL_VECTOR, LVT_CPU, "spurious vector 5");
+	lvt_probe(X2APIC_SVR, SVR_DISABLED, LVT_CPU, "software-disabled");
+	lvt_probe(X2APIC_LVT_LINT0, LVT_VECTOR, LVT_CPU, "LINT0 fixed, unmasked, while disabled");
+	lvt_probe(X2APIC_LVT_TIMER, LVT_VECTOR, LVT_CPU, "timer unmasked, while disabled");
+	lvt_probe(X2APIC_SVR, SVR_ENABLED | SPURIOUS_VECTOR, LVT_CPU, "enabled again");
+	try_rdmsr(X2APIC_LVT_LINT0, &back);
+	head();
+	kprint("LINT0 after re-enable: reads 0x%lx\n", back);
+	try_wrmsr(X2APIC_LVT_LINT0, LVT_MASKED);
+	try_wrmsr(X2APIC_LVT_TIMER, LVT_VECTOR); /* one-shot */
+	try_wrmsr(X2APIC_TIMER_INITIAL, TIMER_SHORT);
+	tsc_wait(TIMER_SHORT * TIMER_WAIT);
+	head();
+	kprint("one-shot timer after re-enable: %u interrupt\n", irqs_on_sti());
+	try_wrmsr(X2APIC_LVT_TIMER, LVT_MASKED);
+}
+
+/* EOI passes through: tens of thousands with nothing in service cost no exit and change nothing. */
+static void eoi_storm(void)
+{
+	uint64_t isr = 0, v = 0, t = rdtsc();
+
+	for (unsigned i = 0; i < EOI_STORM; i++)
+		wrmsr(X2APIC_EOI, 0);
+	t = rdtsc() - t;
+	for (unsigned i = 0; i < X2APIC_ISR_COUNT; i++)
+		isr |= try_rdmsr(X2APIC_ISR0 + i, &v) == NO_FAULT ? v : 0;
+	head();
+	kprint("%u EOIs with nothing in service: %lu ticks each, in service after: 0x%lx\n", EOI_STORM,
+	       t / EOI_STORM, isr);
+}
+
+static int try_mov_cr8(uint64_t val)
+{
+	return TRY(RECOVERABLE("mov %[v], %%cr8") : REC : [v] "r"(val) : "memory");
+}
+
+/* TPR and CR8 pass through: TPR 15 holds a self-IPI back, reserved bits are the CPU's #GP. */
+static void tpr_cr8(void)
+{
+	uint64_t tpr = 0, irr = 0;
+	unsigned held, taken;
+
+	try_wrmsr(X2APIC_TPR, TPR_CLASS(8));
+	head();
+	kprint("tpr <- 0x%x: cr8 reads 0x%lx\n", TPR_CLASS(8), read_cr8());
+	try_mov_cr8(TPR_MAX);
+	try_rdmsr(X2APIC_TPR, &tpr);
+	head();
+	kprint("cr8 <- 0x%lx: tpr reads 0x%lx\n", TPR_MAX, tpr);
+	wrmsr(X2APIC_SELF_IPI, TPR_HELD_VECTOR);
+	icr_probe(ICR_SELF | (TPR_HELD_VECTOR + 1), true, "fixed IPI", "to itself");
+	held = irqs_on_sti();
+	try_rdmsr(X2APIC_IRR0 + TPR_HELD_VECTOR / 32, &irr);
+	write_cr8(0);
+	taken = irqs_on_sti();
+	head();
+	kprint("two self-IPIs at tpr 15: %u taken, irr 0x%lx; at tpr 0: %u taken\n", held,
+	       irr >> (TPR_HELD_VECTOR % 32) & 3, taken);
+	head();
+	kprint("mov cr8 <- 0x10 (reserved bit 4): ");
+	expect_fault(try_mov_cr8(CR8_RESERVED_BIT4), VECTOR_GP);
+	head();
+	kprint("mov cr8 <- 0x8000000000000000 (reserved bit 63): ");
+	expect_fault(try_mov_cr8(CR8_RESERVED_BIT63), VECTOR_GP);
+}
+
+/*
+ * Everything that could keep an interrupt or an NMI from stopping it: interrupts off, TPR 15,
+ * every LVT entry masked, the APIC software-disabled, no IDT; then a loop or (wait=hlt) STI; HLT.
+ * Only budget= (the VMX-preemption timer, not an interrupt) can end it.
+ */
+static void wedge(void)
+{
+	struct table_register none = { 0, 0 };
+	char wait[ARG_LEN] = "loop";
+
+	boot_arg(&bi, "wait", wait, sizeof(wait));
+	for (unsigned e = 0; e < ARRAY_SIZE(lvt_entries); e++)
+		if (lvt_exists(e))
+			try_wrmsr(lvt_entries[e].msr, LVT_MASKED);
+	try_wrmsr(X2APIC_SVR, SVR_DISABLED);
+	head();
+	kprint("cli, tpr 15, every LVT masked, APIC disabled, empty IDT, then %s\n",
+	       wait[0] == 'h' ? "sti; hlt" : "an endless loop");
+	__asm__ volatile("cli\n\tmov %0, %%cr8\n\tlidt %1" ::"r"((uint64_t)TPR_MAX), "m"(none) : "memory");
+	if (wait[0] == 'h')
+		__asm__ volatile("1:\n\tsti\n\thlt\n\tjmp 1b" ::: "memory");
+	__asm__ volatile("1:\n\tjmp 1b" ::: "memory");
 }
 
 static void loop_cli(void)
@@ -1262,6 +1582,10 @@ static void run(enum attack_id id)
 	case ATTACK_CONSOLE_FLOOD: console_flood(); break;
 	case ATTACK_HALT_STI: halt_sti(); break;
 	case ATTACK_APIC_OWN: apic_own(); break;
+	case ATTACK_ICR_MATRIX: icr_matrix(); break;
+	case ATTACK_LVT_MODES: lvt_modes(); break;
+	case ATTACK_APIC_SVR: apic_svr(); break;
+	case ATTACK_WEDGE: wedge(); break;
 	case ATTACK_NOISE_CONSOLE: noise_console(); break;
 	case ATTACK_NOISE_EXITS: noise_exits(); break;
 	default: probe_attack(id); break;

@@ -159,7 +159,7 @@ void partition_console_putc(struct partition *p, char ch)
 
 void partition_deny(struct partition *p, const char *fmt, ...)
 {
-	char what[96];
+	char what[128]; /* the longest: a refused x2APIC write, its 64-bit value and the reason */
 	va_list ap;
 
 	if (++p->denied > PRINTED_DENIALS_MAX)

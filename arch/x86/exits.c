@@ -296,7 +296,9 @@ static void lapic_write(struct vcpu *v, uint32_t msr, uint64_t val)
 	if (verdict != LAPIC_DONE && !v->cpu->arch.lapic_refusal_reported) {
 		v->cpu->arch.lapic_refusal_reported = true;
 		partition_deny(v->p, "wrmsr 0x%x value 0x%lx: %s (further APIC refusals only counted)", msr, val,
-			       verdict == LAPIC_MASKED ? "written masked" : "only fixed IPIs to itself");
+			       verdict == LAPIC_MASKED ? "written masked" :
+			       msr == X2APIC_ICR       ? "only fixed IPIs to itself" :
+							 "no such LVT entry, or a reserved mode or bit");
 	} else if (verdict != LAPIC_DONE) {
 		v->p->denied++;
 	}

@@ -10,10 +10,6 @@
  * The policy functions are pure, for tests/unit/test_lapic.c.
  */
 
-#define X2APIC_VERSION 0x803
-#define X2APIC_LDR 0x80d
-#define X2APIC_ISR_COUNT 8
-#define APIC_VERSION_MAX_LVT(v) (((v) >> 16) & 0xff)
 #define APIC_VECTORS 256
 #define APIC_FIRST_VECTOR 16 /* 0-15 are illegal vectors (SDM Vol 3A 11.5.2) */
 
@@ -33,6 +29,7 @@ enum { SHORTHAND_NONE, SHORTHAND_SELF, SHORTHAND_ALL, SHORTHAND_OTHERS };
 #define LVT_READ_ONLY (BIT(12) | BIT(14)) /* delivery status, remote IRR */
 #define LVT_WRITABLE 0x107ffull           /* vector, delivery mode, mask; the rest reserved */
 #define LVT_LINT_WRITABLE 0x1a7ffull      /* also pin polarity and trigger mode */
+#define SVR_RESET 0xff                    /* software-disabled, spurious vector 0xff */
 enum { DELIVERY_FIXED = 0, DELIVERY_SMI = 2, DELIVERY_NMI = 4, DELIVERY_INIT = 5, DELIVERY_EXTINT = 7 };
 
 /* The lowest max-LVT index (version register bits 23:16) at which an entry exists. */
@@ -48,9 +45,20 @@ enum { DELIVERY_FIXED = 0, DELIVERY_SMI = 2, DELIVERY_NMI = 4, DELIVERY_INIT = 5
 #define CPUID_1_ECX_X2APIC BIT(21)
 #define CPUID_1_ECX_TSC_DEADLINE BIT(24)
 
+static const uint32_t lvt_entries[] = { X2APIC_LVT_CMCI, X2APIC_LVT_TIMER, X2APIC_LVT_THERMAL, X2APIC_LVT_PMC,
+					 X2APIC_LVT_LINT0, X2APIC_LVT_LINT1, X2APIC_LVT_ERROR };
+
 static bool lvt_has_delivery_mode(uint32_t msr)
 {
 	return msr == X2APIC_LVT_CMCI || (msr >= X2APIC_LVT_THERMAL && msr <= X2APIC_LVT_LINT1);
+}
+
+/* Whether LVT entry msr is there, on an APIC whose version register gives max_lvt. */
+static bool lvt_exists(uint32_t msr, unsigned max_lvt)
+{
+	return (msr != X2APIC_LVT_PMC || max_lvt >= MAX_LVT_PMC) &&
+	       (msr != X2APIC_LVT_THERMAL || max_lvt >= MAX_LVT_THERMAL) &&
+	       (msr != X2APIC_LVT_CMCI || max_lvt >= MAX_LVT_CMCI);
 }
 
 bool lapic_msr_passthrough(uint32_t msr, bool write)
@@ -84,8 +92,7 @@ enum lapic_verdict lapic_lvt_check(uint32_t msr, uint64_t val, unsigned max_lvt)
 	bool lint = msr == X2APIC_LVT_LINT0 || msr == X2APIC_LVT_LINT1;
 	unsigned mode = LVT_DELIVERY(val);
 
-	if ((msr == X2APIC_LVT_PMC && max_lvt < MAX_LVT_PMC) || (msr == X2APIC_LVT_THERMAL && max_lvt < MAX_LVT_THERMAL) ||
-	    (msr == X2APIC_LVT_CMCI && max_lvt < MAX_LVT_CMCI))
+	if (!lvt_exists(msr, max_lvt))
 		return LAPIC_REFUSED; /* no such entry: the CPU's own #GP */
 	if ((val & ~(lint ? LVT_LINT_WRITABLE : LVT_WRITABLE) & ~LVT_READ_ONLY))
 		return LAPIC_REFUSED; /* reserved bits: #GP, as the CPU would */
@@ -125,10 +132,21 @@ static bool in_service(void)
 	return any != 0;
 }
 
+/* Every LVT entry this APIC has, masked with vector 0: their reset value. */
+static void lvt_mask_all(void)
+{
+	unsigned max_lvt = APIC_VERSION_MAX_LVT(rdmsr(X2APIC_VERSION));
+
+	for (unsigned i = 0; i < ARRAY_SIZE(lvt_entries); i++)
+		if (lvt_exists(lvt_entries[i], max_lvt))
+			wrmsr(lvt_entries[i], LVT_MASKED);
+}
+
 /*
- * A (re)started partition finds its APIC in x2APIC mode and quiet: no timer armed, the external
- * inputs masked, TPR 0, nothing in service from a previous run. EN is never cleared (Bochs cannot
- * set it again), and x2APIC is entered only from xAPIC mode (SDM Vol 3A 11.12.5).
+ * A (re)started partition finds its APIC in x2APIC mode and quiet, as after reset (SDM Vol 3A
+ * 11.4.7.1): no timer armed, divide configuration 0, every LVT entry masked, TPR 0, nothing in
+ * service from a previous run, software-disabled. EN is never cleared (Bochs cannot set it again),
+ * and x2APIC is entered only from xAPIC mode (SDM Vol 3A 11.12.5).
  */
 void lapic_hand_over(void)
 {
@@ -144,11 +162,10 @@ void lapic_hand_over(void)
 	wrmsr(X2APIC_TIMER_INITIAL, 0);
 	if (features & CPUID_1_ECX_TSC_DEADLINE)
 		wrmsr(IA32_TSC_DEADLINE, 0);
-	wrmsr(X2APIC_LVT_TIMER, LVT_MASKED);
-	wrmsr(X2APIC_LVT_LINT0, LVT_MASKED);
-	wrmsr(X2APIC_LVT_LINT1, LVT_MASKED);
-	wrmsr(X2APIC_LVT_ERROR, LVT_MASKED);
+	wrmsr(X2APIC_TIMER_DIVIDE, 0);
+	lvt_mask_all();
 	wrmsr(X2APIC_TPR, 0);
 	for (unsigned i = 0; i < APIC_VECTORS && in_service(); i++)
 		wrmsr(X2APIC_EOI, 0);
+	wrmsr(X2APIC_SVR, SVR_RESET);
 }

@@ -17,10 +17,16 @@
 /* x2APIC registers as MSRs (SDM Vol 3A 11.12.1.2, Table 11-6). */
 #define X2APIC_FIRST 0x800
 #define X2APIC_APICID 0x802
+#define X2APIC_VERSION 0x803
+#define APIC_VERSION_MAX_LVT(v) (((v) >> 16) & 0xff)
 #define X2APIC_TPR 0x808
 #define X2APIC_EOI 0x80b
+#define X2APIC_LDR 0x80d
 #define X2APIC_SVR 0x80f
 #define X2APIC_ISR0 0x810 /* ISR0-7: 256 in-service bits, 32 per register */
+#define X2APIC_ISR_COUNT 8
+#define X2APIC_IRR0 0x820 /* IRR0-7, likewise */
+#define X2APIC_ESR 0x828
 #define X2APIC_LVT_CMCI 0x82f
 #define X2APIC_ICR 0x830
 #define X2APIC_LVT_TIMER 0x832

@@ -79,11 +79,27 @@ class Attack:
     then_done: bool = False    # with runs > 1: parked runs - 1 times, then its last run finishes
     status: int = 0            # the HC_DONE status it finishes with (nonzero: the run fails)
     needs: tuple = ()          # earlier scenarios whose logs its expect functions compare with
+    forbid: tuple = ()         # anything else that must never show
 
     @property
     def attack(self):
         """The attack's own name, as the guest prints it."""
         return re.match(r"attack=(\S+)", self.args).group(1)
+
+
+# An NMI exit: no guest can raise an NMI, nor aim its APIC at slicehv's (exits.c handle_nmi).
+NMI_EXIT = r"^slicehv: stats evil: .* exception-nmi="
+
+
+def wrmsr_exits(n):
+    """The attacker's stats: n WRMSR exits in all (the APIC writes that pass through took none;
+    one is the EFER write by which guest/entry.asm enters long mode)."""
+    return (rf"^slicehv: stats evil: [a-z]+ .*, exits \d+:.* wrmsr={n}( |$)", 1)
+
+
+def apic_refusal(what):
+    """slicehv's one line for the attacker's first refused or masked APIC write (exits.c lapic_write)."""
+    return (what + r" \(further APIC refusals only counted\)", 1)
 
 
 def ept(access, gpa):
@@ -320,6 +336,77 @@ ATTACKS = [
                              r"counted\)", rf"wrmsr 0x1b value {HEX}"),
            why="LVT entries with NMI, SMI, INIT, ExtINT delivery; a fixed self-IPI; an NMI to itself; "
                "x2APIC off"),
+    # Every ICR delivery mode (fixed, lowest, SMI, reserved 3, NMI, INIT, start-up, reserved 7) at
+    # every destination: physical broadcast (first: the longest line slicehv reports), the shorthands
+    # self, all, all but self; its own and the neighbour's APIC id and logical id, both logical ids,
+    # logical broadcast; then level assert and de-assert, a reserved bit, illegal vectors. Only the
+    # three fixed edge IPIs to itself go out (pending in IRR, taken on STI); all 83 others are
+    # refused, counted, and reported once.
+    # SELF_IPI passes through: an illegal vector there is the CPU's to drop, no interrupt, no fault.
+    Attack("icr-matrix", "attack=icr-matrix", denials=83,
+           says=((r"wrmsr 0x830 <- 0x[0-9a-f]+ \(fixed to (itself by shorthand|its own APIC id|its own "
+                  r"logical id)\): sent, pending in IRR", 3), refused("#GP", 83),
+                 r"wrmsr 0x830 <- 0x4444[0-9a-f] \(NMI to itself by shorthand\): refused with #GP",
+                 r"wrmsr 0x830 <- 0x40005 \(fixed vector 5 to itself\): refused with #GP",
+                 r"3 self-IPIs taken on sti",
+                 r"wrmsr 0x83f <- 0x5 \(SELF_IPI, illegal vector\): not delivered, ESR 0x[246]0"),
+           denied=(apic_refusal(r"wrmsr 0x830 value 0xffffffff00004040: only fixed IPIs to itself"),),
+           expect=(wrmsr_exits(87),), forbid=(NMI_EXIT,),
+           why="ICR: every delivery mode at every shorthand and destination, edge and level, illegal vectors"),
+    # Every LVT entry with a delivery mode (CMCI, thermal, PMC, LINT0, LINT1) in every mode, unmasked
+    # with the APIC software-enabled; LINT0/1 also level-triggered, active low, with a reserved bit.
+    # Fixed goes through as written; NMI, SMI, INIT, ExtINT are written masked; reserved modes and
+    # bits, and the CMCI entry this APIC lacks (max LVT 5), are refused. The timer and error entries
+    # pass through: the CPU drops their delivery bits (bits 10:8 are reserved there).
+    Attack("lvt-modes", "attack=lvt-modes", denials=43,
+           says=((r"wrmsr 0x8(33|34|35|36) <- 0x50 \(fixed\): written, reads 0x50", 4),
+                 (r"wrmsr 0x8(33|34|35|36) <- 0x[2457]50 \((SMI|NMI|INIT|ExtINT)\): written masked, "
+                  r"reads 0x10[2457]50", 16),
+                 (r"wrmsr 0x83[56] <- 0x[28]050 \(fixed, (level|active low)\): written, reads 0x[28]050", 4),
+                 (r"wrmsr 0x83[56] <- 0x[a8][47]00 \((NMI|ExtINT), level.*\): written masked, reads 0x1[a8][47]00", 4),
+                 (r"wrmsr 0x8(33|34|35|36) <- 0x10000 \(masked\): written, reads 0x10000", 6),
+                 refused("#GP", 23),
+                 r"wrmsr 0x832 <- 0x450 \(timer, NMI delivery bits\): the CPU's: reads 0x50",
+                 r"wrmsr 0x837 <- 0x450 \(error, NMI delivery bits\): the CPU's: reads 0x50",
+                 r"0 interrupts on sti"),
+           denied=(apic_refusal(r"wrmsr 0x82f value 0x50: no such LVT entry, or a reserved mode or bit"),),
+           expect=(wrmsr_exits(58),), forbid=(NMI_EXIT,),
+           why="every LVT entry with every delivery mode; LINT0/LINT1 level, active low, reserved bits"),
+    # The spurious-vector register passes through: vector 5, software disable (the APIC keeps
+    # every LVT entry masked, even one slicehv writes for it), enable again, and its timer works.
+    Attack("apic-svr", "attack=apic-svr",
+           says=(r"wrmsr 0x80f <- 0x105 \(spurious vector 5\): the CPU's: reads 0x105",
+                 r"wrmsr 0x80f <- 0xff \(software-disabled\): the CPU's: reads 0xff",
+                 r"wrmsr 0x835 <- 0x50 \(LINT0 fixed, unmasked, while disabled\): the CPU's: reads 0x10050",
+                 r"wrmsr 0x832 <- 0x50 \(timer unmasked, while disabled\): the CPU's: reads 0x10050",
+                 r"wrmsr 0x80f <- 0x1ff \(enabled again\): the CPU's: reads 0x1ff",
+                 r"LINT0 after re-enable: reads 0x10050", r"one-shot timer after re-enable: 1 interrupt"),
+           expect=(wrmsr_exits(3),), forbid=(NMI_EXIT,),
+           why="spurious vector 5, the APIC software-disabled and enabled again"),
+    # 50,000 EOIs with nothing in service pass through: a few ticks each (an exit costs more than
+    # 30), not one WRMSR exit but the EFER write of the guest's entry; a non-zero EOI is the CPU's #GP.
+    Attack("eoi-storm", "attack=eoi-storm",
+           says=(r"50000 EOIs with nothing in service: [1-9] ticks each, in service after: 0x0",
+                 r"wrmsr 0x80b <- 0x1 \(EOI with a non-zero value\): refused with #GP"),
+           expect=(wrmsr_exits(1),), forbid=(NMI_EXIT,),
+           why="50,000 x2APIC EOIs with nothing in service, and one with a non-zero value"),
+    # TPR and CR8 pass through (no CR8 exiting) and mirror each other; TPR 15 holds two self-IPIs
+    # in IRR with interrupts on, TPR 0 lets them in; reserved bits of CR8 and TPR are the CPU's #GP.
+    Attack("tpr-cr8", "attack=tpr-cr8",
+           says=(r"tpr <- 0x80: cr8 reads 0x8", r"cr8 <- 0xf: tpr reads 0xf0",
+                 r"wrmsr 0x830 <- 0x40061 \(fixed IPI to itself\): sent, pending in IRR",
+                 r"two self-IPIs at tpr 15: 0 taken, irr 0x3; at tpr 0: 2 taken", refused("#GP", 4)),
+           expect=(wrmsr_exits(2),), forbid=(NMI_EXIT,),
+           why="TPR 15 against self-IPIs, CR8 and TPR reads, reserved bits in CR8 and the TPR MSR"),
+    # Nothing that an interrupt or NMI would need: interrupts off, TPR 15, every LVT entry masked,
+    # the APIC software-disabled, an empty IDT; then a loop, or STI; HLT (one exit, then the HLT
+    # activity state). Only budget= (the VMX-preemption timer) ends it, and it does.
+    *(Attack(f"wedge-{w}", f"attack=wedge wait={w}", config="isolation-budget.cfg",
+             parked=r"run-time budget of 100 ms used up",
+             says=(rf"cli, tpr 15, every LVT masked, APIC disabled, empty IDT, then {then}",),
+             expect=((rf"^slicehv: stats evil: parked, denied 0, exits \d+:{hlt}", 1),), forbid=(NMI_EXIT,),
+             why=f"IF=0, TPR 15, LVT masked, APIC disabled, no IDT, then {then}, under budget=100")
+      for w, then, hlt in (("loop", "an endless loop", r"(?!.* hlt=)"), ("hlt", "sti; hlt", r".* hlt=1( |$)"))),
 
     # ---- Hypercalls with every argument wrong, and the shared console.
     Attack("hc-console", "attack=hc-console", says=(returned(-2, 5), returned(-3, 4), "a good write still works",
@@ -353,10 +440,11 @@ ATTACKS = [
     # A restart is a reset: nothing the faulted run left in the core's registers survives it.
     Attack("restart-state", "attack=restart-state", config="isolation-restart.cfg", runs=2,
            then_done=True, parked="triple-fault",
-           expect=((r"^\[evil\] hostile: restart-state: state left in MSRs, DR0-3, DR6, CR2, CR8, XMM0, "
-                    r"FCW, MXCSR; then a triple fault$", 1),
-                   (r"^\[evil\] hostile: restart-state: restarted: 16 of 16 registers as after reset$", 1)),
-           why="on-fault=restart: SYSCALL MSRs, TSC_AUX, debug registers, CR2, CR8, x87/SSE state"),
+           expect=((r"^\[evil\] hostile: restart-state: state left in MSRs, the APIC, DR0-3, DR6, CR2, CR8, "
+                    r"XMM0, FCW, MXCSR; then a triple fault$", 1),
+                   (r"^\[evil\] hostile: restart-state: restarted: 20 of 20 registers as after reset$", 1)),
+           why="on-fault=restart: SYSCALL MSRs, TSC_AUX, the APIC's SVR, LVT and divider, debug registers, CR2, "
+               "CR8, x87/SSE state"),
     # HC_DONE's status is all of RDI: 1 << 32 is a failure, not 0.
     Attack("hc-done-high", "attack=hc-done-high", status=1 << 32, says=(r"done with status 0x100000000",),
            why="HC_DONE with status 1 << 32"),
@@ -476,7 +564,7 @@ def forbidden(a):
         out += (r"hostile: .*: done, ",)
     if a.denials == 0:
         out += (r"^slicehv: partition evil: denied ",)
-    return out
+    return out + a.forbid
 
 
 def scenario(a):

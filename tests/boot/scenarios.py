@@ -746,7 +746,7 @@ SCENARIOS = [
                 (r"^slicehv: partition storm parked: run-time budget of 100 ms used up at rip ", 1),
                 (r"^slicehv: stats storm: parked, denied 0, exits ", 1))),
     # The GRUB menu's rt entry: the real-time guest on core 0 next to a console flood, an exit
-    # and refused-IPI storm aimed at core 0, and a partition that triple-faults and restarts. Its
+    # and refused-IPI storm (every delivery mode, at core 0, all, all but self), and a partition that triple-faults and restarts. Its
     # latency and exits are those of the same guest alone on the same 4-core machine.
     Scenario("rt-alone-4cpu", cpus=4, grub="rt-partitioned", forbid=TROUBLE, timeout=120,
              expect=vmx_on(4) + run_ends_ok(1) + (partition_done("rt"), rt_sane("[rt] ", exits=0))),

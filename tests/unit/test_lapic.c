@@ -14,6 +14,7 @@
 #define VECTOR 0x40u
 #define LVT_MASKED (1u << 16)
 #define MAX_LVT_SKYLAKE 6 /* CMCI, thermal and PMC exist */
+#define MAX_LVT_BOCHS 5   /* thermal and PMC, no CMCI (Bochs 2.7's corei7_skylake_x) */
 #define MAX_LVT_P6 4      /* PMC, but no thermal and no CMCI */
 
 /* ICR fields (SDM Vol 3A 11.6.1, 11.12.9). */
@@ -72,6 +73,7 @@ static void test_icr_refuses_everything_else(void **state)
 	static const uint64_t refused[] = {
 		DEST(OTHER_ID) | VECTOR,                     /* another core */
 		DEST(0xffffffffu) | VECTOR,                  /* broadcast */
+		DEST(0xffffffffu) | LOGICAL | VECTOR,        /* logical broadcast */
 		DEST(SELF_LDR | 0x2) | LOGICAL | VECTOR,     /* itself and another in its cluster */
 		DEST(SELF_ID) | LOGICAL | VECTOR,            /* its id read as a logical destination */
 		DEST(SELF_LDR) | VECTOR,                     /* its LDR as a physical id */
@@ -81,6 +83,7 @@ static void test_icr_refuses_everything_else(void **state)
 		TO_OTHERS | ASSERT | INIT, TO_OTHERS | STARTUP | 0x08, TO_OTHERS | ASSERT | NMI,
 		DEST(SELF_ID) | NMI, DEST(SELF_ID) | ASSERT | INIT,
 		TO_SELF | LEVEL | ASSERT | VECTOR,           /* level-triggered */
+		TO_SELF | LEVEL | VECTOR, TO_ALL | LEVEL | INIT, /* level de-assert */
 		TO_SELF | 0x0f, TO_SELF | 0,                 /* illegal vectors */
 		TO_SELF | VECTOR | (1u << 12), TO_SELF | VECTOR | (1u << 13), TO_SELF | VECTOR | (1u << 16),
 		TO_SELF | VECTOR | (1u << 20), TO_SELF | VECTOR | (1u << 31), /* reserved bits */
@@ -109,6 +112,7 @@ static void test_lvt_delivery_modes(void **state)
 		assert_int_equal(lapic_lvt_check(m, EXTINT, MAX_LVT_SKYLAKE), LAPIC_MASKED);
 		assert_int_equal(lapic_lvt_check(m, LOWEST | VECTOR, MAX_LVT_SKYLAKE), LAPIC_REFUSED);
 		assert_int_equal(lapic_lvt_check(m, STARTUP | VECTOR, MAX_LVT_SKYLAKE), LAPIC_REFUSED);
+		assert_int_equal(lapic_lvt_check(m, (3u << 8) | VECTOR, MAX_LVT_SKYLAKE), LAPIC_REFUSED);
 		assert_int_equal(lapic_lvt_check(m, VECTOR | (1u << 17), MAX_LVT_SKYLAKE), LAPIC_REFUSED);
 	}
 	/* Pin polarity and trigger mode exist only on LINT0/LINT1. */
@@ -119,6 +123,8 @@ static void test_lvt_delivery_modes(void **state)
 	assert_int_equal(lapic_lvt_check(X2APIC_LVT_CMCI, VECTOR, MAX_LVT_P6), LAPIC_REFUSED);
 	assert_int_equal(lapic_lvt_check(X2APIC_LVT_THERMAL, VECTOR, MAX_LVT_P6), LAPIC_REFUSED);
 	assert_int_equal(lapic_lvt_check(X2APIC_LVT_PMC, VECTOR, MAX_LVT_P6), LAPIC_DONE);
+	assert_int_equal(lapic_lvt_check(X2APIC_LVT_CMCI, VECTOR, MAX_LVT_BOCHS), LAPIC_REFUSED);
+	assert_int_equal(lapic_lvt_check(X2APIC_LVT_THERMAL, VECTOR, MAX_LVT_BOCHS), LAPIC_DONE);
 }
 
 int main(void)
