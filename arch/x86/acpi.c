@@ -1,4 +1,4 @@
-/* ACPI: find and check the RSDP, walk the RSDT/XSDT, and read the MADT's local APICs. */
+/* ACPI: read the host's tables (RSDP, RSDT/XSDT, MADT) and write a Linux partition's own. */
 #include "acpi.h"
 #include "../../hv/phys.h"
 #include "../../hv/string.h"

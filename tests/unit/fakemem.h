@@ -4,8 +4,8 @@
 
 #include "types.h"
 
-/* Enough to hold the BIOS area (up to 1 MiB) and tables placed just above it. */
-#define FAKEMEM_SIZE MiB(2)
+/* Enough for the BIOS area (up to 1 MiB), tables above it, and a Linux slice from 16 MiB up. */
+#define FAKEMEM_SIZE MiB(32)
 
 /* Zero the whole fake memory. */
 void fakemem_reset(void);
