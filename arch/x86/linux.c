@@ -64,7 +64,7 @@ static int place_initrd(const struct linux_boot *b, uint64_t end, uint64_t *gpa,
 	*gpa = 0;
 	if (!b->initrd_size)
 		return 0;
-	if (b->initrd_size > end - LINUX_HIGH_RAM_GPA ||
+	if (end < LINUX_HIGH_RAM_GPA || b->initrd_size > end - LINUX_HIGH_RAM_GPA ||
 	    ALIGN_DOWN(end - b->initrd_size, PAGE_SIZE) < LINUX_HIGH_RAM_GPA)
 		return err_set(e, "linux: the initrd's 0x%lx bytes do not fit in RAM [1 MiB, 0x%lx)",
 			       b->initrd_size, end);

@@ -542,6 +542,7 @@ static void test_bz_bad_fields(void **state)
 	BAD(init_size, UINT32_MAX, "init_size 0xffffffff does not fit");
 	BAD(cmdline_size, 4, "command line's 19 bytes exceed the kernel's limit of 4");
 	BAD(initrd_addr_max, MiB(1), "the initrd's 0x2100 bytes do not fit in RAM [1 MiB, 0x100001)");
+	BAD(initrd_addr_max, 0xFFF, "the initrd's 0x2100 bytes do not fit in RAM [1 MiB, 0x1000)");
 	BAD(kernel_alignment, GiB(1), "0x40000000-aligned address");
 #undef BAD
 	bzimage();
