@@ -42,7 +42,7 @@ static uint8_t pattern(uint64_t i)
 static void poison(void)
 {
 	fakemem_reset();
-	memset(phys_ptr(1, FAKEMEM_SIZE - 1), POISON, FAKEMEM_SIZE - 1);
+	memset(phys_ptr(1, FAKEMEM_MAX - 1), POISON, FAKEMEM_MAX - 1);
 }
 
 static bool is_poison(uint64_t addr, uint64_t len)
@@ -55,7 +55,7 @@ static bool is_poison(uint64_t addr, uint64_t len)
 static void assert_outside_untouched(uint64_t size)
 {
 	assert_true(is_poison(1, BASE - 1));
-	assert_true(is_poison(BASE + size, FAKEMEM_SIZE - BASE - size));
+	assert_true(is_poison(BASE + size, FAKEMEM_MAX - BASE - size));
 }
 
 static void *gp(uint64_t gpa, uint64_t len)
@@ -145,7 +145,7 @@ static void expect_error(struct linux_boot *b, const char *what)
 	assert_int_equal(linux_load(b, &out, &e), -1);
 	if (!strstr(e.msg, what))
 		fail_msg("error \"%s\" does not name \"%s\"", e.msg, what);
-	assert_true(is_poison(1, FAKEMEM_SIZE - 1)); /* everything checked before anything written */
+	assert_true(is_poison(1, FAKEMEM_MAX - 1)); /* everything checked before anything written */
 }
 
 /* An n-byte little-endian field at p, whatever its alignment. */
@@ -571,5 +571,6 @@ int main(void)
 		cmocka_unit_test(test_bz_bad_fields),
 	};
 
+	fakemem_set_size(FAKEMEM_MAX);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
