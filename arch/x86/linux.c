@@ -187,7 +187,7 @@ static int bz_check_layout(const struct linux_boot *b, struct bz_image *z, err_t
 	if (z->header_end < BZ_HEADER_NEEDED || z->header_end > BZ_HEADER_LIMIT)
 		return err_set(e, "bzImage: the header's end 0x%lx (0x202 + the byte at 0x201) is outside "
 			       "[0x%lx, 0x%x]", z->header_end, BZ_HEADER_NEEDED, BZ_HEADER_LIMIT);
-	z->setup_len = (uint64_t)(sects + 1) * BZ_SECTOR;
+	z->setup_len = (uint64_t)(sects + 1) * BZ_SECTOR; /* >= 1 KiB, so the header lies in the file */
 	if (z->setup_len >= b->kernel_size)
 		return err_set(e, "bzImage: setup_sects %u: the setup code's 0x%lx bytes leave no kernel "
 			       "in the file's %lu", h->setup_sects, z->setup_len, b->kernel_size);
