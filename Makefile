@@ -24,6 +24,7 @@ HV_LDFLAGS := -nostdlib -static -no-pie -Wl,--build-id=none -Wl,-z,max-page-size
 
 # Host-side code: the same sources compiled for Linux, for unit tests and fuzzers.
 HOST_SRCS := hv/fmt.c hv/err.c hv/multiboot.c hv/config.c hv/elf.c hv/isolation.c arch/x86/acpi.c arch/x86/ept.c \
+           arch/x86/linux.c \
            arch/x86/vmcheck.c arch/x86/lapic.c
 HOST_CFLAGS := -std=gnu11 -O1 -g $(WARN) -Wno-missing-prototypes -fsanitize=address,undefined \
            -fno-sanitize-recover=all -fno-omit-frame-pointer

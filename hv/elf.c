@@ -124,6 +124,12 @@ static int find_entry(const struct elf_file *f, uint64_t load_base, uint64_t *en
 			return 0;
 		}
 	}
+	for (unsigned i = 0; i < f->eh.e_phnum; i++) {
+		if (read_load(f, i, &ph) && va >= ph.p_paddr && va - ph.p_paddr < ph.p_memsz) {
+			*entry = load_base + (va - f->low);
+			return 0;
+		}
+	}
 	return err_set(e, "elf: entry point 0x%lx is in no PT_LOAD segment", va);
 }
 
@@ -161,4 +167,71 @@ int elf_load(const void *file, uint64_t size, uint64_t slice_base, uint64_t slic
 	out->start = load_base;
 	out->end = load_base + (f.high - f.low);
 	return 0;
+}
+
+int elf_span(const void *file, uint64_t size, uint64_t *low, uint64_t *high, err_t *e)
+{
+	struct elf_file f = { .data = file, .size = size };
+
+	if (check_header(&f, e) || check_segments(&f, e))
+		return -1;
+	*low = f.low;
+	*high = f.high;
+	return 0;
+}
+
+/* Notes are padded to 4 bytes, or 8 in a segment aligned to 8 (as binutils reads them). */
+#define ELF_NOTE_ALIGN 4
+#define ELF_NOTE_ALIGN_WIDE 8
+
+/* 1 with *desc and *descsz set when segment ph holds the note, 0 when not, -1 when truncated. */
+static int note_in(const uint8_t *seg, const struct elf64_phdr *ph, const char *owner,
+		   uint32_t type, const uint8_t **desc, uint32_t *descsz)
+{
+	uint64_t align = ph->p_align == ELF_NOTE_ALIGN_WIDE ? ELF_NOTE_ALIGN_WIDE : ELF_NOTE_ALIGN;
+	uint64_t namesz = strlen(owner) + 1;
+	struct elf64_nhdr n;
+
+	for (uint64_t off = 0; off < ph->p_filesz && ph->p_filesz - off >= sizeof(n);) {
+		uint64_t name = off + sizeof(n), d;
+
+		memcpy(&n, seg + off, sizeof(n));
+		d = name + ALIGN_UP((uint64_t)n.n_namesz, align);
+		if (d > ph->p_filesz || n.n_descsz > ph->p_filesz - d)
+			return -1;
+		if (n.n_type == type && n.n_namesz == namesz && !memcmp(seg + name, owner, namesz)) {
+			*desc = seg + d;
+			*descsz = n.n_descsz;
+			return 1;
+		}
+		off = d + ALIGN_UP((uint64_t)n.n_descsz, align);
+	}
+	return 0;
+}
+
+int elf_find_note(const void *file, uint64_t size, const char *owner, uint32_t type,
+		  const uint8_t **desc, uint32_t *descsz, err_t *e)
+{
+	struct elf_file f = { .data = file, .size = size };
+	struct elf64_phdr ph;
+
+	if (check_header(&f, e))
+		return -1;
+	for (unsigned i = 0; i < f.eh.e_phnum; i++) {
+		int found;
+
+		read_phdr(&f, i, &ph);
+		if (ph.p_type != PT_NOTE)
+			continue;
+		if (ph.p_offset > size || ph.p_filesz > size - ph.p_offset)
+			return err_set(e, "elf: note segment %u: 0x%lx+0x%lx runs past the end of the file "
+				       "(%lu bytes)", i, ph.p_offset, ph.p_filesz, size);
+		found = note_in(f.data + ph.p_offset, &ph, owner, type, desc, descsz);
+		if (found < 0)
+			return err_set(e, "elf: note segment %u: a note runs past the segment's 0x%lx bytes",
+				       i, ph.p_filesz);
+		if (found)
+			return 0;
+	}
+	return err_set(e, "elf: no \"%s\" note of type %u in any PT_NOTE segment", owner, type);
 }

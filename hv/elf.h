@@ -16,6 +16,7 @@
 #define ET_DYN          3
 #define EM_X86_64       62
 #define PT_LOAD         1
+#define PT_NOTE         4
 
 /* More program headers than any guest needs: a bound on work and on absurd input. */
 #define ELF_MAX_PHNUM   64
@@ -34,6 +35,11 @@ struct elf64_phdr {
 	uint64_t p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_align;
 };
 
+/* An ELF note's header; its name and descriptor follow, each padded to the segment's alignment. */
+struct elf64_nhdr {
+	uint32_t n_namesz, n_descsz, n_type;
+};
+
 struct elf_image {
 	uint64_t entry;      /* guest-physical address to start at */
 	uint64_t start, end; /* [start, end): what the segments span in the slice */
@@ -43,9 +49,23 @@ struct elf_image {
  * Load the ELF file [file, file + size) into the slice [slice_base, slice_base + slice_size):
  * the lowest PT_LOAD p_paddr lands at load_base and every segment keeps its offset from it;
  * bytes past p_filesz are zeroed. e_entry is translated through the PT_LOAD segment whose
- * virtual range holds it. Everything is checked before anything is written (through phys_ptr).
+ * virtual range holds it, else the one whose physical range does (a Linux vmlinux's ENTRY is the
+ * physical phys_startup_64). Everything is checked before anything is written (through phys_ptr).
  */
 int elf_load(const void *file, uint64_t size, uint64_t slice_base, uint64_t slice_size,
 	     uint64_t load_base, struct elf_image *out, err_t *e);
+
+/*
+ * Check the file's headers and PT_LOADs as elf_load does, without loading: [*low, *high) is
+ * the physical range from the lowest p_paddr to the highest p_paddr + p_memsz.
+ */
+int elf_span(const void *file, uint64_t size, uint64_t *low, uint64_t *high, err_t *e);
+
+/*
+ * The descriptor of the first note named owner with type n_type in the file's PT_NOTE segments,
+ * every offset and size checked against its segment and the file: *desc points into the file.
+ */
+int elf_find_note(const void *file, uint64_t size, const char *owner, uint32_t type,
+		  const uint8_t **desc, uint32_t *descsz, err_t *e);
 
 #endif

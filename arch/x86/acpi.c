@@ -1,7 +1,8 @@
-/* ACPI: find and check the RSDP, walk the RSDT/XSDT, and read the MADT's local APICs. */
+/* ACPI: read the host's tables (RSDP, RSDT/XSDT, MADT) and write a Linux partition's own. */
 #include "acpi.h"
 #include "../../hv/phys.h"
 #include "../../hv/string.h"
+#include "linux.h"
 
 /* ACPI 6.5 section 5.2.5.3: the RSDP; fields from 'length' on exist from revision 2. */
 struct acpi_rsdp {
@@ -248,4 +249,151 @@ int acpi_read_cpus(const void *rsdp, struct acpi_cpus *out, err_t *e)
 	if (find_madt(rsdp, &madt, &addr, e))
 		return -1;
 	return madt_parse(madt, addr, out, e);
+}
+
+/* ---- The tables a Linux partition gets: written by slicehv, read by the guest ---- */
+
+/* 5.2.3.2: a generic address structure; the guest's registers are byte-wide I/O ports. */
+struct acpi_gas {
+	uint8_t space_id, bit_width, bit_offset, access_size;
+	uint64_t address;
+} __attribute__((packed));
+#define GAS_SYSTEM_IO 1
+#define GAS_ACCESS_BYTE 1
+#define GAS_BYTE_BITS 8
+
+/* 5.2.9: the FADT as of ACPI 6.0 (revision 6, 276 bytes). */
+struct acpi_fadt {
+	struct acpi_sdt hdr;
+	uint32_t firmware_ctrl, dsdt;
+	uint8_t reserved0, preferred_pm_profile;
+	uint16_t sci_int;
+	uint32_t smi_cmd;
+	uint8_t acpi_enable, acpi_disable, s4bios_req, pstate_cnt;
+	uint32_t pm1a_evt_blk, pm1b_evt_blk, pm1a_cnt_blk, pm1b_cnt_blk, pm2_cnt_blk, pm_tmr_blk;
+	uint32_t gpe0_blk, gpe1_blk;
+	uint8_t pm1_evt_len, pm1_cnt_len, pm2_cnt_len, pm_tmr_len, gpe0_blk_len, gpe1_blk_len;
+	uint8_t gpe1_base, cst_cnt;
+	uint16_t p_lvl2_lat, p_lvl3_lat, flush_size, flush_stride;
+	uint8_t duty_offset, duty_width, day_alrm, mon_alrm, century;
+	uint16_t iapc_boot_arch;
+	uint8_t reserved1;
+	uint32_t flags;
+	struct acpi_gas reset_reg;
+	uint8_t reset_value;
+	uint16_t arm_boot_arch;
+	uint8_t minor_version;
+	uint64_t x_firmware_ctrl, x_dsdt;
+	struct acpi_gas x_pm1a_evt_blk, x_pm1b_evt_blk, x_pm1a_cnt_blk, x_pm1b_cnt_blk;
+	struct acpi_gas x_pm2_cnt_blk, x_pm_tmr_blk, x_gpe0_blk, x_gpe1_blk;
+	struct acpi_gas sleep_control_reg, sleep_status_reg;
+	uint64_t hypervisor_vendor_identity;
+} __attribute__((packed));
+_Static_assert(sizeof(struct acpi_fadt) == 276, "ACPI 6.0 FADT");
+_Static_assert(offsetof(struct acpi_fadt, sleep_control_reg) == 244, "5.2.9 Table 5.9");
+
+/* Table 5.10: hardware-reduced (no PM1/GPE blocks, no SCI, no legacy PIC or PIT in Linux). */
+#define FADT_RESET_REG_SUP BIT(10)
+#define FADT_HW_REDUCED_ACPI BIT(20)
+/* Table 5.11, IA-PC boot architecture: LEGACY_DEVICES (0) and 8042 (1) stay clear, absent. */
+#define IAPC_VGA_NOT_PRESENT BIT(2)
+#define IAPC_MSI_NOT_SUPPORTED BIT(3)
+#define IAPC_CMOS_RTC_NOT_PRESENT BIT(5)
+
+#define GUEST_OEM_ID "SLICE "
+#define GUEST_OEM_TABLE_ID "SLICEHV "
+#define GUEST_OEM_REVISION 1
+#define XSDT_REVISION 1
+#define MADT_REVISION 5    /* ACPI 6.3 */
+#define FADT_REVISION 6
+#define DSDT_REVISION 2    /* 64-bit AML integers */
+#define LAPIC_DEFAULT_BASE 0xFEE00000u
+#define MADT_GUEST_UID 0   /* the processor's ACPI UID; no processor object refers to it */
+
+/* 20.2 AML grammar. */
+#define AML_NAME_OP 0x08
+#define AML_ROOT_CHAR '\\'
+#define AML_PACKAGE_OP 0x12
+#define AML_BYTE_PREFIX 0x0A
+#define AML_ZERO_OP 0x00
+
+/*
+ * The DSDT's whole AML: Name (\_S5, Package () { 5, 5, 0, 0 }), 7.4.2: SLP_TYPa, SLP_TYPb,
+ * reserved, reserved. ACPICA's acpi_get_sleep_type_data reads the first two; a hardware-reduced
+ * FADT makes Linux write SLP_TYPa to the sleep control register (acpi_hw_extended_sleep).
+ */
+static const uint8_t dsdt_aml[] = {
+	AML_NAME_OP, AML_ROOT_CHAR, '_', 'S', '5', '_',
+	AML_PACKAGE_OP,
+	8,                 /* PkgLength, 1-byte form: these 8 bytes from itself to the end */
+	4,                 /* NumElements */
+	AML_BYTE_PREFIX, LINUX_ACPI_S5_SLP_TYP,
+	AML_BYTE_PREFIX, LINUX_ACPI_S5_SLP_TYP,
+	AML_ZERO_OP, AML_ZERO_OP,
+};
+
+struct acpi_guest_tables {
+	struct acpi_rsdp rsdp;
+	struct { struct acpi_sdt hdr; uint64_t table[2]; } __attribute__((packed)) xsdt;
+	struct { struct acpi_madt hdr; struct madt_x2apic cpu; } __attribute__((packed)) madt;
+	struct acpi_fadt fadt;
+	struct { struct acpi_sdt hdr; uint8_t aml[sizeof(dsdt_aml)]; } __attribute__((packed)) dsdt;
+} __attribute__((packed));
+_Static_assert(sizeof(struct acpi_guest_tables) <= ACPI_GUEST_TABLES_SIZE, "guest ACPI block");
+
+/* The header of a table whose body is written: the checksum makes all its bytes sum to zero. */
+static void sdt_fill(struct acpi_sdt *h, const char *sig, uint32_t length, uint8_t revision)
+{
+	memcpy(h->signature, sig, SDT_SIG_LEN);
+	h->length = length;
+	h->revision = revision;
+	memcpy(h->oem_id, GUEST_OEM_ID, sizeof(h->oem_id));
+	memcpy(h->oem_table_id, GUEST_OEM_TABLE_ID, sizeof(h->oem_table_id));
+	h->oem_revision = GUEST_OEM_REVISION;
+	h->checksum = (uint8_t)-sum_bytes(h, length);
+}
+
+static struct acpi_gas io_byte(uint16_t port)
+{
+	return (struct acpi_gas){ .space_id = GAS_SYSTEM_IO, .bit_width = GAS_BYTE_BITS,
+				  .access_size = GAS_ACCESS_BYTE, .address = port };
+}
+
+static void fadt_fill(struct acpi_fadt *f, uint64_t dsdt)
+{
+	f->dsdt = (uint32_t)dsdt;
+	f->x_dsdt = dsdt;
+	f->iapc_boot_arch = IAPC_VGA_NOT_PRESENT | IAPC_MSI_NOT_SUPPORTED | IAPC_CMOS_RTC_NOT_PRESENT;
+	f->flags = FADT_HW_REDUCED_ACPI | FADT_RESET_REG_SUP;
+	f->reset_reg = io_byte(LINUX_ACPI_RESET_PORT);
+	f->reset_value = LINUX_ACPI_RESET_VALUE;
+	f->sleep_control_reg = io_byte(LINUX_ACPI_SLEEP_CONTROL_PORT);
+	f->sleep_status_reg = io_byte(LINUX_ACPI_SLEEP_STATUS_PORT);
+	sdt_fill(&f->hdr, "FACP", sizeof(*f), FADT_REVISION);
+}
+
+void acpi_write_guest(void *block, uint64_t gpa, uint32_t x2apic_id)
+{
+	struct acpi_guest_tables *t = block;
+	struct acpi_rsdp *r = &t->rsdp;
+
+	memset(t, 0, sizeof(*t));
+	memcpy(t->dsdt.aml, dsdt_aml, sizeof(dsdt_aml));
+	sdt_fill(&t->dsdt.hdr, "DSDT", sizeof(t->dsdt), DSDT_REVISION);
+	fadt_fill(&t->fadt, gpa + offsetof(struct acpi_guest_tables, dsdt));
+	t->madt.hdr.lapic_addr = LAPIC_DEFAULT_BASE; /* flags 0: no PC-AT dual 8259 */
+	t->madt.cpu = (struct madt_x2apic){ .h = { MADT_X2APIC, sizeof(t->madt.cpu) },
+					    .x2apic_id = x2apic_id, .flags = MADT_CPU_ENABLED,
+					    .uid = MADT_GUEST_UID };
+	sdt_fill(&t->madt.hdr.hdr, MADT_SIG, sizeof(t->madt), MADT_REVISION);
+	t->xsdt.table[0] = gpa + offsetof(struct acpi_guest_tables, madt);
+	t->xsdt.table[1] = gpa + offsetof(struct acpi_guest_tables, fadt);
+	sdt_fill(&t->xsdt.hdr, "XSDT", sizeof(t->xsdt), XSDT_REVISION);
+	memcpy(r->signature, RSDP_SIG, sizeof(r->signature));
+	memcpy(r->oem_id, GUEST_OEM_ID, sizeof(r->oem_id));
+	r->revision = ACPI_REV_XSDT;
+	r->length = sizeof(*r);
+	r->xsdt = gpa + offsetof(struct acpi_guest_tables, xsdt);
+	r->checksum = (uint8_t)-sum_bytes(r, RSDP_V1_LEN);
+	r->ext_checksum = (uint8_t)-sum_bytes(r, sizeof(*r));
 }

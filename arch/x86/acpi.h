@@ -25,4 +25,15 @@ int acpi_find_rsdp(const struct boot_info *bi, const void **rsdp, err_t *e);
  */
 int acpi_read_cpus(const void *rsdp, struct acpi_cpus *out, err_t *e);
 
+/* The guest's tables (acpi_write_guest): RSDP, XSDT, MADT, FADT, DSDT, packed in this order. */
+#define ACPI_GUEST_TABLES_SIZE 512
+
+/*
+ * Write a Linux partition's ACPI tables into block, which the guest sees at guest-physical gpa
+ * (16-byte aligned; the RSDP comes first, at gpa): an RSDP (revision 2) and XSDT listing a MADT
+ * with the one enabled x2APIC x2apic_id and no IOAPIC, and a hardware-reduced ACPI 6 FADT
+ * pointing at a DSDT that defines \_S5, with sleep and reset registers at linux.h's ports.
+ */
+void acpi_write_guest(void *block, uint64_t gpa, uint32_t x2apic_id);
+
 #endif

@@ -13,13 +13,15 @@ FUZZ_SMOKE_SECONDS ?= 10
 # Targets fuzzed at once: one per CPU for `fuzz`; all together for the short smoke run.
 FUZZ_JOBS          ?= $(shell nproc 2>/dev/null || echo 1)
 FUZZ_SMOKE_JOBS    ?= 4
-FUZZ_TARGETS       := config elf multiboot acpi
+FUZZ_TARGETS       := config elf multiboot acpi linux_pvh linux_bz
 
 # The parser each target drives, with coverage feedback.
 FUZZ_SRC_config    := hv/config.c
 FUZZ_SRC_elf       := hv/elf.c
 FUZZ_SRC_multiboot := hv/multiboot.c
 FUZZ_SRC_acpi      := arch/x86/acpi.c
+FUZZ_SRC_linux_pvh := arch/x86/linux.c arch/x86/acpi.c hv/elf.c
+FUZZ_SRC_linux_bz  := arch/x86/linux.c arch/x86/acpi.c hv/elf.c
 # What every target also links: sanitized, but without coverage feedback, whose comparison hooks
 # would otherwise dominate the run time (the fake memory in the ACPI scan, printf in messages).
 FUZZ_SUPPORT       := hv/fmt.c hv/err.c tests/fuzz/fuzzmem.c

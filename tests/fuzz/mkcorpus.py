@@ -260,6 +260,62 @@ def acpi_corpus():
         {0x40: rsdt, 0x100: facp, 0x200: cpus, 0x410: rsdp(2, IMAGE_BASE + 0x40, 0)}))
 
 
+# ---- linux_pvh: vmlinux-like ELF files with the PVH note; linux_bz: bzImage files ----
+
+def elf_note(owner, ntype, desc, align=4):
+    name = owner + b"\0"
+    pad = lambda b: b + bytes(-len(b) % align)
+    return struct.pack("<III", len(name), len(desc), ntype) + pad(name) + pad(desc)
+
+
+def vmlinux(notes, paddr=0x110000, note_align=4, entry_off=0x850):
+    """A PT_NOTE with notes at 0x200, text at paddr from file 0x1000 (0x1000 bytes, 0x3000 in memory)."""
+    blob = b"".join(notes)
+    data = bytearray(elf(2, paddr, [
+        (PT_NOTE, 0x200, 0, 0, len(blob), len(blob)),
+        (PT_LOAD, 0x1000, 0xffffffff80000000 + paddr, paddr, 0x1000, 0x3000)], 0x2000))
+    data[0x200:0x200 + len(blob)] = blob
+    o = EHDR.size  # the PT_NOTE's p_align, which sets its notes' padding
+    data[o + PHDR.size - 8:o + PHDR.size] = struct.pack("<Q", note_align)
+    return bytes(data)
+
+
+def linux_pvh_corpus():
+    linux = elf_note(b"Xen", 6, b"linux\0")
+    entry8 = elf_note(b"Xen", 18, struct.pack("<Q", 0x110850))
+    write("linux_pvh", "vmlinux.elf", vmlinux([linux, elf_note(b"GNU", 3, bytes(20)), entry8]))
+    write("linux_pvh", "entry4.elf", vmlinux([elf_note(b"Xen", 18, struct.pack("<I", 0x110010))]))
+    write("linux_pvh", "align8.elf", vmlinux([elf_note(b"Xen", 18, struct.pack("<Q", 0x110850), 8)],
+                                             note_align=8))
+    write("linux_pvh", "no-note.elf", vmlinux([linux]))
+    write("linux_pvh", "low.elf", vmlinux([elf_note(b"Xen", 18, struct.pack("<Q", 0xff010))],
+                                          paddr=0xff000))
+
+
+BZ_HDR = struct.Struct("<BHIHHHHHIHIHHBBHIIIIHBBIIIBBHIIQIIQQIII")
+
+
+def bzimage(setup_sects=1, kernel=0x1000, version=0x020f, init_size=0x400000,
+            initrd_max=0x7fffffff, pref=0x1000000, align=0x200000, xload=0x7f):
+    sects = setup_sects or 4
+    data = bytearray((i * 11 + 7) & 0xFF for i in range((sects + 1) * 512 + kernel))
+    hdr = BZ_HDR.pack(setup_sects, 1, kernel // 16, 0, 0xffff, 0, 0xAA55, 0x6aeb, 0x53726448,
+                      version, 0, 0x1000, 0, 0, 1, 0x8000, 0x100000, 0, 0, 0, 0, 0, 0, 0,
+                      initrd_max, align, 1, 21, xload, 2047, 0, 0, 0x2cc, kernel - 0x400, 0,
+                      pref, init_size, 0, 0)
+    data[0x1f1:0x1f1 + len(hdr)] = hdr
+    return bytes(data)
+
+
+def linux_bz_corpus():
+    write("linux_bz", "bzimage.bin", bzimage())
+    write("linux_bz", "sects0.bin", bzimage(setup_sects=0))
+    write("linux_bz", "pref18m.bin", bzimage(pref=0x1200000, align=0x1000000))
+    write("linux_bz", "initrd-low.bin", bzimage(initrd_max=0x10fffff))
+    write("linux_bz", "too-big.bin", bzimage(init_size=0x1000000))
+    write("linux_bz", "old.bin", bzimage(version=0x020b))
+
+
 def main():
     global CORPUS
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -271,6 +327,8 @@ def main():
     elf_corpus(args.toy_elf)
     multiboot_corpus()
     acpi_corpus()
+    linux_pvh_corpus()
+    linux_bz_corpus()
 
 
 if __name__ == "__main__":

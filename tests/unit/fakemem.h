@@ -4,8 +4,13 @@
 
 #include "types.h"
 
-/* Enough to hold the BIOS area (up to 1 MiB) and tables placed just above it. */
+/* What phys_ptr reaches by default: the BIOS area (up to 1 MiB) and tables placed just above it. */
 #define FAKEMEM_SIZE MiB(2)
+/* The most a test can ask for with fakemem_set_size: a Linux slice from 16 MiB up. */
+#define FAKEMEM_MAX MiB(32)
+
+/* Make fake memory [0, size) accessible, size at most FAKEMEM_MAX (FAKEMEM_SIZE until called). */
+void fakemem_set_size(uint64_t size);
 
 /* Zero the whole fake memory. */
 void fakemem_reset(void);
