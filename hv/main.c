@@ -298,7 +298,7 @@ static unsigned build_partitions(const struct boot_info *bi)
 		}
 		p->cfg = c;
 		p->index = partition_count;
-		if (partition_prepare(p, &bi->mod[c->module], max_leaf, &e) < 0 || check_isolation(p, bi, &e) < 0) {
+		if (partition_prepare(p, bi->mod, max_leaf, &e) < 0 || check_isolation(p, bi, &e) < 0) {
 			printk("slicehv: partition %s: %s; not started\n", c->name, e.msg);
 			continue;
 		}

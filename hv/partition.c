@@ -48,13 +48,43 @@ static uint32_t mb2_tag(uint8_t *info, uint32_t off, uint32_t type, const void *
 	return (uint32_t)ALIGN_UP(off + sizeof(hdr) + len, MB2_TAG_ALIGN);
 }
 
+/* A module's GRUB arguments: its command line after the first word (its name). */
+static const char *module_args(const struct boot_module *m)
+{
+	const char *a = m->name;
+
+	while (*a && *a != ' ')
+		a++;
+	while (*a == ' ')
+		a++;
+	return a;
+}
+
+/* A Linux kernel sees its slice at guest-physical 0 and boots on what arch/x86/linux.c writes. */
+static int load_linux(struct partition *p, const void *file, err_t *e)
+{
+	const struct partition_cfg *c = p->cfg;
+	const struct boot_module *k = p->module, *rd = p->initrd;
+	struct linux_boot b = { c->base, c->size, file, k->end - k->start, NULL, 0, module_args(k),
+				cpus[c->cpu].apic_id };
+
+	if (rd && rd->end > rd->start && !(b.initrd = phys_ptr(rd->start, rd->end - rd->start)))
+		return err_set(e, "initrd %s is not in mapped memory", rd->name);
+	b.initrd_size = rd ? rd->end - rd->start : 0;
+	if (linux_load(&b, &p->boot, e) < 0)
+		return -1;
+	p->image = (struct elf_image){ p->boot.ip, c->base + p->boot.kernel_start, c->base + p->boot.kernel_end };
+	p->bootinfo = p->boot.boot_info;
+	return 0;
+}
+
 /*
  * The guest's start-up information (hv/hypercall.h): its name and its image module's arguments,
  * "slicehv", and its slice as its only RAM.
  */
 static void write_bootinfo(struct partition *p, const struct boot_module *image)
 {
-	const char *args = image->name;
+	const char *args = module_args(image);
 	uint8_t *info = phys_ptr(p->bootinfo, GUEST_BOOTINFO_MAX);
 	char cmdline[BOOT_MODULE_LINE_LEN + CFG_NAME_MAX + 8];
 	struct {
@@ -65,10 +95,7 @@ static void write_bootinfo(struct partition *p, const struct boot_module *image)
 	uint32_t off = 8; /* total_size and reserved come first */
 
 	memset(info, 0, GUEST_BOOTINFO_MAX);
-	/* The module's GRUB arguments after its first word follow the name. */
-	while (*args && *args != ' ')
-		args++;
-	ksnprintf(cmdline, sizeof(cmdline), "name=%s%s", p->cfg->name, args);
+	ksnprintf(cmdline, sizeof(cmdline), "name=%s%s%s", p->cfg->name, *args ? " " : "", args);
 	off = mb2_tag(info, off, MB2_TAG_CMDLINE, cmdline, strlen(cmdline) + 1);
 	off = mb2_tag(info, off, MB2_TAG_LOADER_NAME, "slicehv", sizeof("slicehv"));
 	off = mb2_tag(info, off, MB2_TAG_MMAP, &mmap, sizeof(mmap));
@@ -86,27 +113,36 @@ int partition_load(struct partition *p, err_t *e)
 		return err_set(e, "image %s is an empty module", image->name);
 	if (!file)
 		return err_set(e, "image %s is not in mapped memory", image->name);
+	p->line_len = 0;
+	memset(p->uart, 0, sizeof(p->uart));
+	if (p->is_linux)
+		return load_linux(p, file, e);
 	if (elf_load(file, image->end - image->start, c->base, c->size, c->base + GUEST_IMAGE_OFFSET,
 		     &p->image, e) < 0)
 		return -1;
 	p->bootinfo = c->base + GUEST_BOOTINFO_OFFSET;
 	write_bootinfo(p, image);
-	p->line_len = 0;
-	memset(p->uart, 0, sizeof(p->uart));
 	return 0;
 }
 
-int partition_prepare(struct partition *p, const struct boot_module *image, uint64_t max_leaf, err_t *e)
+int partition_prepare(struct partition *p, const struct boot_module *mods, uint64_t max_leaf, err_t *e)
 {
 	const struct partition_cfg *c = p->cfg;
+	const struct boot_module *image = &mods[c->module];
 
-	/* Guests start in 32-bit mode (hypercall.h), and slicehv itself maps only what it can reach. */
-	if (!phys_ptr(c->base, c->size) || c->base + c->size > GiB(4))
+	p->module = image;
+	p->initrd = c->initrd_module >= 0 ? &mods[c->initrd_module] : NULL;
+	p->is_linux = linux_is_kernel(phys_ptr(image->start, image->end - image->start), image->end - image->start);
+	if (p->initrd && !p->is_linux)
+		return err_set(e, "initrd %s: image %s is not a Linux kernel", c->initrd, c->image);
+	if (!phys_ptr(c->base, c->size))
+		return err_set(e, "slice 0x%lx-0x%lx is not in the hypervisor's map", c->base, c->base + c->size - 1);
+	/* A toy starts in 32-bit mode at its host address (hypercall.h); Linux sees its slice at 0. */
+	p->gpa_base = p->is_linux ? 0 : c->base;
+	if (!p->is_linux && c->base + c->size > GiB(4))
 		return err_set(e, "slice 0x%lx-0x%lx reaches above 4 GiB, where a 32-bit start cannot run",
 			       c->base, c->base + c->size - 1);
-	p->module = image;
 	p->ept_build_ticks = rdtsc();
-	p->gpa_base = c->base;
 	if (ept_build(&p->ept, p->gpa_base, c->base, c->size, max_leaf, heap_alloc_page, NULL, e) < 0)
 		return -1;
 	p->ept_build_ticks = rdtsc() - p->ept_build_ticks;

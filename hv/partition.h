@@ -4,6 +4,7 @@
 
 #include "../arch/x86/ept.h"
 #include "../arch/x86/exits.h"
+#include "../arch/x86/linux.h"
 #include "../arch/x86/uart.h"
 #include "config.h"
 #include "elf.h"
@@ -22,6 +23,9 @@ enum partition_state {
 struct partition {
 	const struct partition_cfg *cfg; /* name, cpu, slice, image */
 	const struct boot_module *module; /* its image, reloaded on a restart */
+	const struct boot_module *initrd; /* a Linux kernel's initramfs, or NULL */
+	bool is_linux;                   /* the image is a Linux kernel (arch/x86/linux.h) */
+	struct linux_entry boot;         /* and how it starts */
 	unsigned index;
 	unsigned restarts;               /* done so far, up to cfg->restarts */
 	enum partition_state state;
@@ -46,8 +50,8 @@ struct partition {
 extern struct partition partitions[HV_MAX_CPUS];
 extern unsigned partition_count;
 
-/* Builds the EPT and loads the image and boot information into the slice. */
-int partition_prepare(struct partition *p, const struct boot_module *image, uint64_t max_leaf, err_t *e);
+/* Builds the EPT and loads the image (of mods, the boot modules) and boot information into the slice. */
+int partition_prepare(struct partition *p, const struct boot_module *mods, uint64_t max_leaf, err_t *e);
 /* Puts a clean image and boot information back into the slice (the EPT stays). */
 int partition_load(struct partition *p, err_t *e);
 /*

@@ -46,6 +46,13 @@
 
 /* CPUID leaves we shape (SDM Vol 2A, CPUID). */
 #define CPUID_FEATURES 1
+#define CPUID_1_ECX_OSXSAVE BIT(27) /* mirrors CR4.OSXSAVE: the guest's, not the hypervisor's */
+#define CPUID_7_ECX_OSPKE BIT(4)    /* mirrors CR4.PKE */
+#define CR4_PKE BIT(22)
+#define CPUID_1_EDX_MCE BIT(7)  /* machine-check exception */
+#define CPUID_1_EDX_MCA BIT(14) /* machine-check architecture: its banks are the hypervisor's */
+#define CPUID_STRUCTURED 7
+#define CPUID_7_EBX_TSC_ADJUST BIT(1) /* IA32_TSC_ADJUST would move the TSC slicehv counts budgets by */
 #define CPUID_TOPOLOGY 0xb
 #define CPUID_HV_LAST 0x400000ffu
 #define CPUID_EXT_FEATURES 0x80000001u
@@ -82,6 +89,8 @@ static const struct msr_passthrough {
 	bool write;
 } msr_passthrough[] = {
 	{ IA32_TIME_STAMP_COUNTER, IA32_TIME_STAMP_COUNTER, false }, /* reading the TSC is harmless */
+	{ IA32_BIOS_SIGN_ID, IA32_BIOS_SIGN_ID, true },             /* microcode revision: written 0, then read */
+	{ IA32_MPERF, IA32_APERF, false },                           /* this core's clocks: Linux reads them every tick */
 	{ IA32_MTRRCAP, IA32_MTRRCAP, false },                       /* cache policy: read-only */
 	{ IA32_SYSENTER_CS, IA32_SYSENTER_EIP, true },               /* switched through the VMCS */
 	{ IA32_MISC_ENABLE, IA32_MISC_ENABLE, false },
@@ -202,16 +211,25 @@ static void __attribute__((noreturn)) park_with_dump(const struct vcpu *v, const
 	partition_park(v->p, "%s at rip 0x%lx", what, vmcs_read64(GUEST_RIP));
 }
 
-/* CPUID: the real answer, minus VMX, plus our signature, this core's APIC id and one CPU. */
+/*
+ * CPUID: the real answer, minus VMX, machine checks and TSC_ADJUST (each is the hypervisor's),
+ * plus our signature, this core's APIC id and one CPU; OSXSAVE and OSPKE as the guest's own CR4 has them.
+ */
 static void handle_cpuid(struct vcpu *v)
 {
 	uint32_t leaf = (uint32_t)v->regs->rax, sub = (uint32_t)v->regs->rcx;
 	struct cpuid_regs c = cpuid(leaf, sub);
+	uint64_t guest_cr4 = vmcs_read64(GUEST_CR4); /* CPUID's OS bits read the caller's CR4 */
 
 	if (leaf == CPUID_FEATURES) {
-		c.ecx = (c.ecx & ~CPUID_1_ECX_VMX) | CPUID_1_ECX_HYPERVISOR;
+		c.ecx = (c.ecx & ~(CPUID_1_ECX_VMX | CPUID_1_ECX_OSXSAVE)) | CPUID_1_ECX_HYPERVISOR |
+			(guest_cr4 & CR4_OSXSAVE ? CPUID_1_ECX_OSXSAVE : 0);
+		c.edx &= ~(CPUID_1_EDX_MCE | CPUID_1_EDX_MCA);
 		c.ebx = (c.ebx & ~(0xffu << CPUID_1_EBX_APIC_SHIFT) & ~CPUID_1_EBX_COUNT_MASK) |
 			(v->cpu->apic_id << CPUID_1_EBX_APIC_SHIFT) | CPUID_1_EBX_ONE_CPU;
+	} else if (leaf == CPUID_STRUCTURED && sub == 0) {
+		c.ebx &= ~CPUID_7_EBX_TSC_ADJUST;
+		c.ecx = (c.ecx & ~CPUID_7_ECX_OSPKE) | (guest_cr4 & CR4_PKE ? CPUID_7_ECX_OSPKE : 0);
 	} else if (leaf == CPUID_TOPOLOGY) {
 		c.edx = v->cpu->apic_id;
 		c.ebx = c.ebx ? 1 : 0; /* one logical processor at every level */
@@ -245,6 +263,31 @@ static void handle_hlt(struct vcpu *v)
 	partition_stop(v->p, PARTITION_HALTED);
 }
 
+/*
+ * A Linux partition's ACPI registers (its FADT, arch/x86/linux.h): S5 through the sleep control
+ * register is its poweroff, the reset register its reboot. True if port is one of them.
+ */
+static bool linux_acpi_port(struct vcpu *v, unsigned port, bool in, uint32_t *val)
+{
+	uint8_t out = (uint8_t)v->regs->rax;
+
+	if (!v->p->is_linux || (port != LINUX_ACPI_SLEEP_CONTROL_PORT && port != LINUX_ACPI_SLEEP_STATUS_PORT &&
+				port != LINUX_ACPI_RESET_PORT))
+		return false;
+	*val = 0;
+	if (in)
+		return true;
+	if (port == LINUX_ACPI_SLEEP_CONTROL_PORT && out == LINUX_ACPI_S5_WRITE) {
+		partition_console_flush(v->p);
+		printk("slicehv: partition %s powered off\n", v->p->cfg->name);
+		v->p->status = 0;
+		partition_stop(v->p, PARTITION_DONE);
+	}
+	if (port == LINUX_ACPI_RESET_PORT && out == LINUX_ACPI_RESET_VALUE)
+		partition_park(v->p, "reboot requested (ACPI reset register)");
+	return true;
+}
+
 /* Port I/O: COM1 is virtual per partition, every other port is denied (reads float high). */
 static void handle_io_instruction(struct vcpu *v)
 {
@@ -260,7 +303,7 @@ static void handle_io_instruction(struct vcpu *v)
 			val = uart_read(v->p, port - COM1_BASE);
 		else
 			uart_write(v->p, port - COM1_BASE, (uint8_t)v->regs->rax);
-	} else {
+	} else if (!linux_acpi_port(v, port, in, &val)) {
 		partition_deny(v->p, "%s port 0x%x", in ? "read of" : "write to", port);
 	}
 	if (in)

@@ -317,6 +317,20 @@ int linux_load_bzimage(const struct linux_boot *b, struct linux_entry *out, err_
 	return 0;
 }
 
+bool linux_is_kernel(const void *file, uint64_t size)
+{
+	const struct bz_setup_header *h = (const void *)((const uint8_t *)file + BZ_HEADER_OFFSET);
+	const uint8_t *desc;
+	uint32_t n;
+	err_t e;
+
+	if (!file)
+		return false;
+	if (size >= ELF_MAGIC_LEN && !memcmp(file, ELF_MAGIC, ELF_MAGIC_LEN))
+		return elf_find_note(file, size, XEN_NOTE_OWNER, XEN_ELFNOTE_PHYS32_ENTRY, &desc, &n, &e) == 0;
+	return size >= BZ_HEADER_OFFSET + sizeof(*h) && h->header == BZ_HEADER_MAGIC;
+}
+
 int linux_load(const struct linux_boot *b, struct linux_entry *out, err_t *e)
 {
 	if (b->kernel_size >= ELF_MAGIC_LEN && !memcmp(b->kernel, ELF_MAGIC, ELF_MAGIC_LEN))

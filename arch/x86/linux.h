@@ -166,6 +166,8 @@ struct linux_entry {
  * partly written, and the partition must not run.
  */
 int linux_load(const struct linux_boot *b, struct linux_entry *out, err_t *e);
+/* The file is a vmlinux with the PVH entry note, or has a bzImage header: a Linux partition. */
+bool linux_is_kernel(const void *file, uint64_t size);
 int linux_load_pvh(const struct linux_boot *b, struct linux_entry *out, err_t *e);
 int linux_load_bzimage(const struct linux_boot *b, struct linux_entry *out, err_t *e);
 

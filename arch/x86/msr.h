@@ -42,6 +42,9 @@
 #define X2APIC_LAST 0x8ff
 
 #define IA32_TIME_STAMP_COUNTER 0x010
+#define IA32_BIOS_SIGN_ID 0x08b
+#define IA32_MPERF 0x0e7 /* maximum- and actual-performance clock counts of this core */
+#define IA32_APERF 0x0e8
 #define IA32_MTRRCAP 0x0fe
 #define IA32_SYSENTER_CS 0x174
 #define IA32_SYSENTER_EIP 0x176
