@@ -118,7 +118,7 @@ JOBS := $(shell nproc 2>/dev/null || echo 1)
 SUBJOBS = $(if $(filter --jobserver%,$(MAKEFLAGS)),,-j$(JOBS))
 test:
 	-$(MAKE) --no-print-directory -k $(SUBJOBS) unit fuzz-build $(FUZZ_CORPUS) $(BUILD)/guest/bench.elf
-	$(MAKE) --no-print-directory $(SUBJOBS) iso
+	$(MAKE) --no-print-directory $(SUBJOBS) iso $(LINUX_ISO_FILES)
 	$(PYTHON) tests/boot/scenarios.py --build $(BUILD) --unit "$(UNIT_TESTS)" --started $(STARTED)
 
 unit: $(UNIT_TESTS)

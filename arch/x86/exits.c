@@ -34,6 +34,8 @@
 #define EPT_QUAL_FETCH BIT(2)
 #define EPT_QUAL_LINEAR_VALID BIT(7)
 
+#define CMOS_INDEX 0x70 /* the PC's real-time clock: index, then data */
+#define CMOS_DATA 0x71
 #define GPR_RSP 4 /* register numbering of exit qualifications: RSP lives in the VMCS */
 
 /* Our virtual COM1 (a 16550 whose wire is the partition's share of the real one). */
@@ -49,6 +51,14 @@
 #define CPUID_1_ECX_OSXSAVE BIT(27) /* mirrors CR4.OSXSAVE: the guest's, not the hypervisor's */
 #define CPUID_7_ECX_OSPKE BIT(4)    /* mirrors CR4.PKE */
 #define CR4_PKE BIT(22)
+#define CPUID_1_ECX_TM2 BIT(8)      /* thermal monitoring, power and thermal MSRs: the platform's */
+#define CPUID_1_EDX_ACPI BIT(22)
+#define CPUID_1_EDX_TM BIT(29)
+#define CPUID_POWER 6
+#define CPUID_6_EAX_ARAT BIT(2)     /* the APIC timer runs in deep C-states: Linux needs to know */
+#define CPUID_6_ECX_APERFMPERF BIT(0)
+#define CPUID_XSAVE_SUB_EXT 1
+#define CPUID_D1_EAX_XSAVES BIT(3)  /* XSAVES/XRSTORS are not enabled for guests: they would #UD */
 #define CPUID_1_EDX_MCE BIT(7)  /* machine-check exception */
 #define CPUID_1_EDX_MCA BIT(14) /* machine-check architecture: its banks are the hypervisor's */
 #define CPUID_STRUCTURED 7
@@ -212,7 +222,8 @@ static void __attribute__((noreturn)) park_with_dump(const struct vcpu *v, const
 }
 
 /*
- * CPUID: the real answer, minus VMX, machine checks and TSC_ADJUST (each is the hypervisor's),
+ * CPUID: the real answer, minus VMX, machine checks, thermal and power management, TSC_ADJUST
+ * (each is the hypervisor's or the platform's) and XSAVES (not enabled for guests),
  * plus our signature, this core's APIC id and one CPU; OSXSAVE and OSPKE as the guest's own CR4 has them.
  */
 static void handle_cpuid(struct vcpu *v)
@@ -222,11 +233,15 @@ static void handle_cpuid(struct vcpu *v)
 	uint64_t guest_cr4 = vmcs_read64(GUEST_CR4); /* CPUID's OS bits read the caller's CR4 */
 
 	if (leaf == CPUID_FEATURES) {
-		c.ecx = (c.ecx & ~(CPUID_1_ECX_VMX | CPUID_1_ECX_OSXSAVE)) | CPUID_1_ECX_HYPERVISOR |
-			(guest_cr4 & CR4_OSXSAVE ? CPUID_1_ECX_OSXSAVE : 0);
-		c.edx &= ~(CPUID_1_EDX_MCE | CPUID_1_EDX_MCA);
+		c.ecx = (c.ecx & ~(CPUID_1_ECX_VMX | CPUID_1_ECX_OSXSAVE | CPUID_1_ECX_TM2)) |
+			CPUID_1_ECX_HYPERVISOR | (guest_cr4 & CR4_OSXSAVE ? CPUID_1_ECX_OSXSAVE : 0);
+		c.edx &= ~(CPUID_1_EDX_MCE | CPUID_1_EDX_MCA | CPUID_1_EDX_ACPI | CPUID_1_EDX_TM);
 		c.ebx = (c.ebx & ~(0xffu << CPUID_1_EBX_APIC_SHIFT) & ~CPUID_1_EBX_COUNT_MASK) |
 			(v->cpu->apic_id << CPUID_1_EBX_APIC_SHIFT) | CPUID_1_EBX_ONE_CPU;
+	} else if (leaf == CPUID_POWER) {
+		c = (struct cpuid_regs){ c.eax & CPUID_6_EAX_ARAT, 0, c.ecx & CPUID_6_ECX_APERFMPERF, 0 };
+	} else if (leaf == CPUID_XSAVE && sub == CPUID_XSAVE_SUB_EXT) {
+		c.eax &= ~CPUID_D1_EAX_XSAVES;
 	} else if (leaf == CPUID_STRUCTURED && sub == 0) {
 		c.ebx &= ~CPUID_7_EBX_TSC_ADJUST;
 		c.ecx = (c.ecx & ~CPUID_7_ECX_OSPKE) | (guest_cr4 & CR4_PKE ? CPUID_7_ECX_OSPKE : 0);
@@ -264,15 +279,18 @@ static void handle_hlt(struct vcpu *v)
 }
 
 /*
- * A Linux partition's ACPI registers (its FADT, arch/x86/linux.h): S5 through the sleep control
- * register is its poweroff, the reset register its reboot. True if port is one of them.
+ * A Linux partition's platform ports: its ACPI registers (its FADT, arch/x86/linux.h), where S5
+ * through the sleep control register is its poweroff and the reset register its reboot; and the
+ * CMOS clock, which Linux reads for the wall time whatever the FADT says. All ones there is an
+ * update in progress forever, a second's wait; zeros are a clock stopped at midnight. True if
+ * port is one of these.
  */
-static bool linux_acpi_port(struct vcpu *v, unsigned port, bool in, uint32_t *val)
+static bool linux_port(struct vcpu *v, unsigned port, bool in, uint32_t *val)
 {
 	uint8_t out = (uint8_t)v->regs->rax;
 
 	if (!v->p->is_linux || (port != LINUX_ACPI_SLEEP_CONTROL_PORT && port != LINUX_ACPI_SLEEP_STATUS_PORT &&
-				port != LINUX_ACPI_RESET_PORT))
+				port != LINUX_ACPI_RESET_PORT && port != CMOS_INDEX && port != CMOS_DATA))
 		return false;
 	*val = 0;
 	if (in)
@@ -303,7 +321,7 @@ static void handle_io_instruction(struct vcpu *v)
 			val = uart_read(v->p, port - COM1_BASE);
 		else
 			uart_write(v->p, port - COM1_BASE, (uint8_t)v->regs->rax);
-	} else if (!linux_acpi_port(v, port, in, &val)) {
+	} else if (!linux_port(v, port, in, &val)) {
 		partition_deny(v->p, "%s port 0x%x", in ? "read of" : "write to", port);
 	}
 	if (in)

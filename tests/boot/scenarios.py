@@ -789,6 +789,23 @@ SCENARIOS = [
              + (at_least(r"^\[evil\] hostile: attack ", 30),
                 (r"^slicehv: partition evil parked: ept-violation: \S+ at guest-physical 0x10", 1),
                 (r"^slicehv: all partitions done$", 1))),
+    # Debian's unmodified kernel by its PVH entry, in a slice it sees at guest-physical 0, next to
+    # three toys: its init reaches userspace, runs its workload and powers off (ACPI S5). One boot
+    # for every Linux assertion: it costs about 4 minutes of Bochs.
+    Scenario("linux-menu-entry", cpus=4, memory=1024, grub="linux", timeout=900,
+             forbid=(EPT_VIOLATION, PARKED, NOT_STARTED, r"^slicehv: partition toy\d: denied", r"Kernel panic"),
+             expect=vmx_on(4) + ((r"^slicehv: config: linux\.cfg$", 1),
+                                 (r"^slicehv: isolation: partition linux: ept maps only its slice "
+                                  r"0x10000000-0x19ffffff, at guest-physical 0x0, 80 leaves$", 1),
+                                 (r"^slicehv: partition linux: ept .* image \[0x11000000-0x14a00000\) "
+                                  r"entry 0x1000850$", 1),
+                                 (r"^\[linux\] \[ *[0-9.]+\] linux-init: up \d+$", 1),
+                                 (r"^\[linux\] \[ *[0-9.]+\] linux-init: work \d+ sum [0-9a-f]{16}$", 1),
+                                 (r"^\[linux\] \[ *[0-9.]+\] linux-init: version Linux version 6\.1\.", 1),
+                                 (r"^slicehv: partition linux powered off$", 1),
+                                 (r"^slicehv: stats linux: done status 0, ", 1))
+             + tuple(partition_done(f"toy{i}") for i in (1, 2, 3))
+             + tuple((rf"^\[toy{i}\] toy: done$", 1) for i in (1, 2, 3))),
 ]
 
 
@@ -871,6 +888,9 @@ GRUB_VARIANTS = {
     # The menu's isolation demo instead of the default entry.
     "demo": IsoVariant(lambda cfg: re.sub(r"^set default=.*$", "set default=demo", cfg, flags=re.M)),
     "rt": IsoVariant(lambda cfg: re.sub(r"^set default=.*$", "set default=rt", cfg, flags=re.M)),
+    # Debian's kernel and the initramfs are only on this ISO (the Makefile's LINUX_ISO_FILES).
+    "linux": IsoVariant(lambda cfg: re.sub(r"^set default=.*$", "set default=linux", cfg, flags=re.M),
+                        (lambda b: b / "linux" / "vmlinux", lambda b: b / "linux" / "initrd.cpio")),
     # slicehv's command line asks for a ud2 right after the boot information.
     "test-exception": IsoVariant(lambda cfg: re.sub(r"(multiboot2 /boot/hv\.elf)", r"\1 test-exception", cfg)),
     # A wrong config or broken image next to a good partition (BAD_INPUTS).
