@@ -98,11 +98,13 @@ $(ISO): $(ISO_FILES) iso/grub.cfg iso/mkiso.sh
 
 # Boot the ISO in Bochs with CPUS cores (4), showing the serial log live; ends by itself with
 # one line saying how slicehv ended, and make's status is 0 only when it ended ok.
-# ENTRY picks the GRUB menu entry: slicehv (the default), demo (the isolation demo) or rt (the
-# real-time guest next to noisy neighbours).
+# ENTRY picks the GRUB menu entry: slicehv (the default), demo (the isolation demo), rt (the
+# real-time guest next to noisy neighbours) or linux (Debian's kernel next to three toys).
 RUN_ISO := $(if $(filter slicehv,$(ENTRY)),$(ISO),$(BUILD)/slicehv-$(ENTRY).iso)
+# The linux entry's slices (iso/linux.cfg) lie above the 68 MB of modules GRUB loads: 1 GiB.
+RUN_MEMORY := $(if $(filter linux,$(ENTRY)),1024,256)
 run: $(RUN_ISO)
-	@$(PYTHON) tests/boot/engine.py run --engine bochs --cpus $(CPUS) --iso $(RUN_ISO)
+	@$(PYTHON) tests/boot/engine.py run --engine bochs --cpus $(CPUS) --memory $(RUN_MEMORY) --iso $(RUN_ISO)
 
 $(BUILD)/slicehv-linux.iso: $(LINUX_ISO_FILES)
 $(BUILD)/slicehv-%.iso: $(ISO_FILES) iso/grub.cfg iso/mkiso.sh

@@ -19,6 +19,7 @@
 set -euo pipefail
 
 MIRROR=${FRESH_MIRROR:-http://deb.debian.org/debian}
+SECURITY_MIRROR=${FRESH_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 SUITE=bookworm
 [ $# -eq 1 ] || { echo "usage: $0 WORKDIR" >&2; exit 2; }
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -94,6 +95,11 @@ make_root() {
     rm -rf --one-file-system "$root"
     cp -a "$base" "$root"
     cp /etc/resolv.conf "$root/etc/resolv.conf"
+    # The suites Debian's installer sets up, not only debootstrap's one: the pinned kernel
+    # (guest/linux/linux.mk) comes from bookworm-security, as on any installed Debian 12.
+    rm -f "$root/etc/apt/sources.list"
+    printf 'Types: deb\nURIs: %s\nSuites: %s %s-updates\nComponents: main\n\nTypes: deb\nURIs: %s\nSuites: %s-security\nComponents: main\n' \
+        "$MIRROR" "$SUITE" "$SUITE" "$SECURITY_MIRROR" "$SUITE" >"$root/etc/apt/sources.list.d/debian.sources"
     # Inside a chroot no package may start a service (the standard policy-rc.d "no").
     printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
     chmod 755 "$root/usr/sbin/policy-rc.d"
