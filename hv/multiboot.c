@@ -44,8 +44,10 @@ struct mb1_module { uint32_t start, end, string, reserved; } __attribute__((pack
 /* 'size' counts the bytes after itself, so the next entry is at +size+4. */
 struct mb1_mmap_entry { uint32_t size; uint64_t base, len; uint32_t type; } __attribute__((packed));
 
-/* Copy at most n bytes of src up to its NUL into dst, truncated to cap and NUL-terminated. */
-/* Returns true if src did not fit and was cut short. */
+/*
+ * Copy at most n bytes of src up to its NUL into dst, truncated to cap and NUL-terminated.
+ * Returns true if src did not fit and was cut short.
+ */
 static bool copy_str(char *dst, size_t cap, const char *src, size_t n)
 {
 	size_t i;

@@ -38,8 +38,6 @@
 #define CMOS_DATA 0x71
 #define GPR_RSP 4 /* register numbering of exit qualifications: RSP lives in the VMCS */
 
-/* Our virtual COM1 (a 16550 whose wire is the partition's share of the real one). */
-
 /* The MSR bitmap's four 1 KiB quarters (SDM Vol 3C 25.6.9). */
 #define MSR_BITMAP_WRITE 2048
 #define MSR_BITMAP_HIGH 1024
