@@ -652,6 +652,17 @@ static void handle_nmi(struct vcpu *v)
 	(void)v;
 }
 
+/* Only while a (re)launch drains vectors a previous run left in the IRR (lapic_hand_over). */
+static void handle_external_interrupt(struct vcpu *v)
+{
+	(void)v;
+	if (lapic_drained()) {
+		vmcs_write32(PIN_BASED_VM_EXEC_CONTROL,
+			     vmcs_read32(PIN_BASED_VM_EXEC_CONTROL) & ~PIN_EXTERNAL_INTERRUPT_EXITING);
+		vmcs_write32(VM_EXIT_CONTROLS, vmcs_read32(VM_EXIT_CONTROLS) & ~EXIT_ACK_INTERRUPT_ON_EXIT);
+	}
+}
+
 /* Reasons that refuse the instruction as a CPU without VMX or SMX would. */
 static void handle_undefined(struct vcpu *v)
 {
@@ -678,6 +689,7 @@ static void handle_fatal(struct vcpu *v)
 
 static void (*const handlers[EXIT_REASON_COUNT])(struct vcpu *) = {
 	[EXIT_REASON_EXCEPTION_NMI] = handle_nmi, /* the exception bitmap is empty: only NMIs */
+	[EXIT_REASON_EXTERNAL_INTERRUPT] = handle_external_interrupt,
 	[EXIT_REASON_TRIPLE_FAULT] = handle_fatal,
 	[EXIT_REASON_INIT_SIGNAL] = handle_init_sipi,
 	[EXIT_REASON_SIPI] = handle_init_sipi,

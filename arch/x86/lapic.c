@@ -30,6 +30,7 @@ enum { SHORTHAND_NONE, SHORTHAND_SELF, SHORTHAND_ALL, SHORTHAND_OTHERS };
 #define LVT_WRITABLE 0x107ffull           /* vector, delivery mode, mask; the rest reserved */
 #define LVT_LINT_WRITABLE 0x1a7ffull      /* also pin polarity and trigger mode */
 #define SVR_RESET 0xff                    /* software-disabled, spurious vector 0xff */
+#define SVR_APIC_ENABLED BIT(8)
 enum { DELIVERY_FIXED = 0, DELIVERY_SMI = 2, DELIVERY_NMI = 4, DELIVERY_INIT = 5, DELIVERY_EXTINT = 7 };
 
 /* The lowest max-LVT index (version register bits 23:16) at which an entry exists. */
@@ -123,12 +124,13 @@ enum lapic_verdict lapic_wrmsr(uint32_t msr, uint64_t val, uint32_t self_id)
 	return verdict;
 }
 
-static bool in_service(void)
+/* Whether any of the 256 bits of the ISR or the IRR (the first of their eight registers) is set. */
+static bool any_vector(uint32_t first)
 {
 	uint64_t any = 0;
 
 	for (uint32_t i = 0; i < X2APIC_ISR_COUNT; i++)
-		any |= rdmsr(X2APIC_ISR0 + i);
+		any |= rdmsr(first + i);
 	return any != 0;
 }
 
@@ -146,9 +148,10 @@ static void lvt_mask_all(void)
  * A (re)started partition finds its APIC in x2APIC mode and quiet, as after reset (SDM Vol 3A
  * 11.4.7.1): no timer armed, divide configuration 0, every LVT entry masked, TPR 0, nothing in
  * service from a previous run, software-disabled. EN is never cleared (Bochs cannot set it again),
- * and x2APIC is entered only from xAPIC mode (SDM Vol 3A 11.12.5).
+ * and x2APIC is entered only from xAPIC mode (SDM Vol 3A 11.12.5). Only INIT clears an IRR: a
+ * vector still requested is drained at the first entry, acknowledged on exit (lapic_drained).
  */
-void lapic_hand_over(void)
+bool lapic_hand_over(void)
 {
 	uint32_t features = cpuid(1, 0).ecx;
 	uint64_t base = rdmsr(IA32_APIC_BASE);
@@ -156,7 +159,7 @@ void lapic_hand_over(void)
 	outb(PIC1_DATA, PIC_MASK_ALL);
 	outb(PIC2_DATA, PIC_MASK_ALL);
 	if (!(features & CPUID_1_ECX_X2APIC) || !(base & IA32_APIC_BASE_EN))
-		return;
+		return false;
 	if (!(base & IA32_APIC_BASE_EXTD))
 		wrmsr(IA32_APIC_BASE, base | IA32_APIC_BASE_EXTD);
 	wrmsr(X2APIC_TIMER_INITIAL, 0);
@@ -165,7 +168,21 @@ void lapic_hand_over(void)
 	wrmsr(X2APIC_TIMER_DIVIDE, 0);
 	lvt_mask_all();
 	wrmsr(X2APIC_TPR, 0);
-	for (unsigned i = 0; i < APIC_VECTORS && in_service(); i++)
+	for (unsigned i = 0; i < APIC_VECTORS && any_vector(X2APIC_ISR0); i++)
 		wrmsr(X2APIC_EOI, 0);
+	if (any_vector(X2APIC_IRR0)) {
+		wrmsr(X2APIC_SVR, SVR_RESET | SVR_APIC_ENABLED); /* dispatched while enabled, TPR 0 */
+		return true;
+	}
 	wrmsr(X2APIC_SVR, SVR_RESET);
+	return false;
+}
+
+bool lapic_drained(void)
+{
+	wrmsr(X2APIC_EOI, 0);
+	if (any_vector(X2APIC_IRR0))
+		return false;
+	wrmsr(X2APIC_SVR, SVR_RESET);
+	return true;
 }

@@ -11,8 +11,14 @@ enum lapic_verdict {
 	LAPIC_REFUSED, /* not carried out: #GP, reported */
 };
 
-/* Before launch: this core's APIC in x2APIC mode, its timer stopped, its LVT inputs masked, nothing in service. */
-void lapic_hand_over(void);
+/*
+ * Before launch: this core's APIC in x2APIC mode, its timer stopped, its LVT inputs masked, nothing
+ * in service. True if vectors a previous run left in its IRR must still be drained: then the entry
+ * exits on each external interrupt, acknowledged, and lapic_drained ends each until it says done.
+ */
+bool lapic_hand_over(void);
+/* After an exit that acknowledged one drained vector: whether the IRR is now empty (APIC as at reset). */
+bool lapic_drained(void);
 
 /* Whether the guest reaches MSR msr directly (no exit) for a read or a write. */
 bool lapic_msr_passthrough(uint32_t msr, bool write);

@@ -81,7 +81,8 @@ static int control(uint32_t field, uint64_t caps, uint32_t want, const char *nam
 	return 0;
 }
 
-static int setup_controls(struct partition *p, err_t *e)
+/* drain: the IRR holds vectors of a previous run, to be acknowledged on exit (lapic_hand_over). */
+static int setup_controls(struct partition *p, bool drain, err_t *e)
 {
 	uint32_t secondary = SECONDARY_ENABLE_EPT | SECONDARY_UNRESTRICTED_GUEST;
 	const struct vmx_msrs *m = &vmx_msrs;
@@ -90,7 +91,8 @@ static int setup_controls(struct partition *p, err_t *e)
 	 * budget=: the VMX-preemption timer ends a guest that takes no exits (exits.c budget_arm). NMIs
 	 * stay slicehv's; external interrupts do not exit: they reach the guest's IDT from its own APIC.
 	 */
-	uint32_t pin = PIN_NMI_EXITING | (p->cfg->budget_ms ? PIN_PREEMPTION_TIMER : 0);
+	uint32_t pin = PIN_NMI_EXITING | (p->cfg->budget_ms ? PIN_PREEMPTION_TIMER : 0) |
+		       (drain ? PIN_EXTERNAL_INTERRUPT_EXITING : 0);
 
 	if (!vmx_caps.unrestricted)
 		return err_set(e, "partitions start in 32-bit protected mode without paging, which needs "
@@ -110,7 +112,7 @@ static int setup_controls(struct partition *p, err_t *e)
 	    control(SECONDARY_VM_EXEC_CONTROL, m->procbased2, secondary, "secondary controls", e) < 0 ||
 	    control(VM_EXIT_CONTROLS, m->true_exit,
 		    EXIT_HOST_ADDRESS_SPACE_SIZE | EXIT_SAVE_IA32_PAT | EXIT_LOAD_IA32_PAT | EXIT_SAVE_IA32_EFER |
-			    EXIT_LOAD_IA32_EFER,
+			    EXIT_LOAD_IA32_EFER | (drain ? EXIT_ACK_INTERRUPT_ON_EXIT : 0),
 		    "VM-exit controls", e) < 0 ||
 	    control(VM_ENTRY_CONTROLS, m->true_entry, ENTRY_LOAD_IA32_PAT | ENTRY_LOAD_IA32_EFER, "VM-entry controls", e) < 0)
 		return -1;
@@ -299,13 +301,12 @@ int vmcs_launch(struct cpu *c, struct partition *p, err_t *e)
 	*(uint32_t *)c->arch.vmcs = vmx_caps.revision;
 	if (!vmclear(vmcs) || !vmptrld(vmcs))
 		return err_set(e, "VMCLEAR/VMPTRLD of the VMCS at 0x%lx failed", vmcs);
-	if (setup_controls(p, e) < 0)
+	if (setup_controls(p, lapic_hand_over(), e) < 0)
 		return -1;
 	setup_host(c);
 	setup_guest(p);
 	if (check_entry_state(e) < 0)
 		return -1;
-	lapic_hand_over();
 	if (vmx_caps.vpid)
 		invvpid_all();
 	reset_core_state();

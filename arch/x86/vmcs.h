@@ -135,6 +135,7 @@ enum vmcs_field {
 enum vmcs_width { VMCS_WIDTH_16, VMCS_WIDTH_64, VMCS_WIDTH_32, VMCS_WIDTH_NATURAL };
 
 /* Pin-based VM-execution controls (25.6.1). */
+#define PIN_EXTERNAL_INTERRUPT_EXITING BIT(0)
 #define PIN_NMI_EXITING BIT(3)
 #define PIN_PREEMPTION_TIMER BIT(6)
 
@@ -155,6 +156,7 @@ enum vmcs_width { VMCS_WIDTH_16, VMCS_WIDTH_64, VMCS_WIDTH_32, VMCS_WIDTH_NATURA
 
 /* VM-exit controls (25.7.1). */
 #define EXIT_HOST_ADDRESS_SPACE_SIZE BIT(9)
+#define EXIT_ACK_INTERRUPT_ON_EXIT BIT(15)
 #define EXIT_SAVE_IA32_PAT BIT(18)
 #define EXIT_LOAD_IA32_PAT BIT(19)
 #define EXIT_SAVE_IA32_EFER BIT(20)
