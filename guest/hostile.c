@@ -1100,6 +1100,8 @@ static void hc_info_bad(uint64_t buf, const char *what)
 	expect_error(vmcall3(HC_PARTITION_INFO, buf, 0, 0), HC_ERR_BAD_ADDRESS);
 }
 
+#define EXIT_REASON_CPUID 10 /* SDM Vol 3C Appendix C */
+
 static void hc_info(void)
 {
 	uint64_t end = bi.slice_end;
@@ -1115,6 +1117,10 @@ static void hc_info(void)
 	head();
 	kprint("partition info: returned %ld: %s %u/%u cpu %u slice 0x%lx+0x%lx\n", ret, info.name, info.index,
 	       info.partitions, info.cpu, info.slice_base, info.slice_size);
+	ret = vmcall3(HC_EXIT_REASON_COUNT, EXIT_REASON_CPUID, 0, 0);
+	cpuid(0, 0);
+	head();
+	kprint("cpuid exits: %ld after one more CPUID\n", vmcall3(HC_EXIT_REASON_COUNT, EXIT_REASON_CPUID, 0, 0) - ret);
 }
 
 static void hc_unknown(void)
@@ -1126,6 +1132,12 @@ static void hc_unknown(void)
 		head();
 		kprint("hypercall 0x%lx: ", numbers[i]);
 		expect_error(vmcall3(numbers[i], ~0ul, ~0ul, ~0ul), HC_ERR_UNKNOWN_CALL);
+	}
+	/* Exit reasons past any the SDM defines, and one that wraps a 32-bit index. */
+	for (unsigned i = 0; i < 2; i++) {
+		head();
+		kprint("exit count of reason 0x%lx: ", i ? ~0ul : 0x10000ul);
+		expect_error(vmcall3(HC_EXIT_REASON_COUNT, i ? ~0ul : 0x10000ul, 0, 0), HC_ERR_BAD_ARGUMENT);
 	}
 }
 

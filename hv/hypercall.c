@@ -45,6 +45,8 @@ int64_t hypercall(struct partition *p, uint64_t nr, uint64_t a0, uint64_t a1, ui
 		return hc_partition_info(p, a0);
 	case HC_EXIT_COUNT:
 		return (int64_t)p->exits_total;
+	case HC_EXIT_REASON_COUNT:
+		return a0 < EXIT_REASON_COUNT ? (int64_t)p->exits[a0] : HC_ERR_BAD_ARGUMENT;
 	case HC_DONE:
 		p->status = (int64_t)a0; /* all 64 bits: any nonzero value is a failure */
 		partition_stop(p, PARTITION_DONE);

@@ -17,6 +17,9 @@
  *
  * Hypercalls: VMCALL with RAX = number, arguments in RDI, RSI, RDX; the result comes back in
  *   RAX (negative: an HC_ERR_* code). Addresses are guest-physical and must lie in the slice.
+ *   They are for the guest kernel: at CPL > 0 VMCALL raises #UD, as on a CPU without VMX, except
+ *   the two exit counters, which only read the partition's own figures (a benchmark in a Linux
+ *   guest's userspace uses them).
  */
 #ifndef HV_HYPERCALL_H
 #define HV_HYPERCALL_H
@@ -37,7 +40,11 @@ enum hypercall {
 	HC_PARTITION_INFO = 2,  /* RDI = struct hc_partition_info to fill; returns 0 */
 	HC_DONE = 3,            /* RDI = status (0 = success); does not return */
 	HC_EXIT_COUNT = 4,      /* returns the VM exits this partition has taken, this call included */
+	HC_EXIT_REASON_COUNT = 5, /* RDI = a basic exit reason (SDM Vol 3C Appendix C); returns its count */
 };
+
+/* Whether hypercall nr answers at any CPL (the exit counters), not only at CPL 0. */
+#define HC_ANY_CPL(nr) ((nr) == HC_EXIT_COUNT || (nr) == HC_EXIT_REASON_COUNT)
 
 #define HC_CONSOLE_MAX 4096
 
@@ -45,6 +52,7 @@ enum hypercall_error {
 	HC_ERR_UNKNOWN_CALL = -1, /* no such hypercall number */
 	HC_ERR_BAD_ADDRESS = -2,  /* a buffer is not entirely inside the caller's slice */
 	HC_ERR_BAD_LENGTH = -3,   /* a length is zero or above the call's limit */
+	HC_ERR_BAD_ARGUMENT = -4, /* a number out of range (an exit reason slicehv does not know) */
 };
 
 struct hc_partition_info {

@@ -518,8 +518,8 @@ static void handle_vmcall(struct vcpu *v)
 {
 	struct guest_regs *r = v->regs;
 
-	/* Hypercalls are for the guest kernel (CPL 0), as on a CPU where VMCALL would #UD. */
-	if (AR_DPL(vmcs_read32(GUEST_SS_AR_BYTES)) != 0) {
+	/* Hypercalls are for the guest kernel (CPL 0), as on a CPU where VMCALL would #UD (hypercall.h). */
+	if (AR_DPL(vmcs_read32(GUEST_SS_AR_BYTES)) != 0 && !HC_ANY_CPL(r->rax)) {
 		inject_ud();
 		return;
 	}
