@@ -113,21 +113,23 @@ static int check_placement(const struct elf_file *f, uint64_t slice_end, uint64_
 	return 0;
 }
 
+/* e_entry by the segment whose virtual range holds it, else the one whose physical range does. */
 static int find_entry(const struct elf_file *f, uint64_t load_base, uint64_t *entry, err_t *e)
 {
 	struct elf64_phdr ph;
 	uint64_t va = f->eh.e_entry;
 
-	for (unsigned i = 0; i < f->eh.e_phnum; i++) {
-		if (read_load(f, i, &ph) && va >= ph.p_vaddr && va - ph.p_vaddr < ph.p_memsz) {
-			*entry = load_base + (ph.p_paddr - f->low) + (va - ph.p_vaddr);
-			return 0;
-		}
-	}
-	for (unsigned i = 0; i < f->eh.e_phnum; i++) {
-		if (read_load(f, i, &ph) && va >= ph.p_paddr && va - ph.p_paddr < ph.p_memsz) {
-			*entry = load_base + (va - f->low);
-			return 0;
+	for (unsigned physical = 0; physical < 2; physical++) {
+		for (unsigned i = 0; i < f->eh.e_phnum; i++) {
+			uint64_t start;
+
+			if (!read_load(f, i, &ph))
+				continue;
+			start = physical ? ph.p_paddr : ph.p_vaddr;
+			if (va >= start && va - start < ph.p_memsz) {
+				*entry = load_base + (ph.p_paddr - f->low) + (va - start);
+				return 0;
+			}
 		}
 	}
 	return err_set(e, "elf: entry point 0x%lx is in no PT_LOAD segment", va);
@@ -169,17 +171,6 @@ int elf_load(const void *file, uint64_t size, uint64_t slice_base, uint64_t slic
 	return 0;
 }
 
-int elf_span(const void *file, uint64_t size, uint64_t *low, uint64_t *high, err_t *e)
-{
-	struct elf_file f = { .data = file, .size = size };
-
-	if (check_header(&f, e) || check_segments(&f, e))
-		return -1;
-	*low = f.low;
-	*high = f.high;
-	return 0;
-}
-
 /* Notes are padded to 4 bytes, or 8 in a segment aligned to 8 (as binutils reads them). */
 #define ELF_NOTE_ALIGN 4
 #define ELF_NOTE_ALIGN_WIDE 8
@@ -209,15 +200,16 @@ static int note_in(const uint8_t *seg, const struct elf64_phdr *ph, const char *
 	return 0;
 }
 
-int elf_find_note(const void *file, uint64_t size, const char *owner, uint32_t type,
-		  const uint8_t **desc, uint32_t *descsz, err_t *e)
+int elf_span(const void *file, uint64_t size, const char *owner, uint32_t type, struct elf_span *out,
+	     err_t *e)
 {
 	struct elf_file f = { .data = file, .size = size };
 	struct elf64_phdr ph;
 
-	if (check_header(&f, e))
+	if (check_header(&f, e) || check_segments(&f, e))
 		return -1;
-	for (unsigned i = 0; i < f.eh.e_phnum; i++) {
+	*out = (struct elf_span){ .low = f.low, .high = f.high };
+	for (unsigned i = 0; owner && i < f.eh.e_phnum; i++) {
 		int found;
 
 		read_phdr(&f, i, &ph);
@@ -226,12 +218,12 @@ int elf_find_note(const void *file, uint64_t size, const char *owner, uint32_t t
 		if (ph.p_offset > size || ph.p_filesz > size - ph.p_offset)
 			return err_set(e, "elf: note segment %u: 0x%lx+0x%lx runs past the end of the file "
 				       "(%lu bytes)", i, ph.p_offset, ph.p_filesz, size);
-		found = note_in(f.data + ph.p_offset, &ph, owner, type, desc, descsz);
+		found = note_in(f.data + ph.p_offset, &ph, owner, type, &out->note, &out->note_size);
 		if (found < 0)
 			return err_set(e, "elf: note segment %u: a note runs past the segment's 0x%lx bytes",
 				       i, ph.p_filesz);
 		if (found)
 			return 0;
 	}
-	return err_set(e, "elf: no \"%s\" note of type %u in any PT_NOTE segment", owner, type);
+	return owner ? err_set(e, "elf: no \"%s\" note of type %u in any PT_NOTE segment", owner, type) : 0;
 }
