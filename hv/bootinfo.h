@@ -25,14 +25,12 @@ enum mem_type {
 };
 
 struct mem_range {
-	uint64_t base;
-	uint64_t len;
+	uint64_t base, len;
 	uint32_t type; /* enum mem_type, or another value the firmware used */
 };
 
 struct boot_module {
-	uint64_t start; /* physical, inclusive */
-	uint64_t end;   /* physical, exclusive */
+	uint64_t start, end; /* physical: [start, end) */
 	char name[BOOT_MODULE_LINE_LEN]; /* the module's command line: its name, then arguments */
 	bool cut;                 /* the command line was longer than name holds, and cut short */
 };
