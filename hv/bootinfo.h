@@ -16,13 +16,7 @@
 #define ACPI_RSDP_MAX 36 /* an ACPI 2.0+ RSDP; an ACPI 1.0 one uses the first 20 bytes */
 
 /* E820 memory types, as both multiboot versions report them. */
-enum mem_type {
-	MEM_USABLE = 1,
-	MEM_RESERVED = 2,
-	MEM_ACPI_RECLAIMABLE = 3,
-	MEM_ACPI_NVS = 4,
-	MEM_BAD = 5,
-};
+enum mem_type { MEM_USABLE = 1, MEM_RESERVED = 2, MEM_ACPI_RECLAIMABLE = 3, MEM_ACPI_NVS = 4, MEM_BAD = 5 };
 
 struct mem_range {
 	uint64_t base, len;

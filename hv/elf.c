@@ -92,23 +92,33 @@ static int check_segments(struct elf_file *f, err_t *e)
 	return 0;
 }
 
-/* Where segment i goes: its offset from the lowest p_paddr, added to load_base. */
-static int check_placement(const struct elf_file *f, uint64_t slice_end, uint64_t load_base, err_t *e)
+/*
+ * Where each PT_LOAD goes: its offset from the lowest p_paddr, added to load_base. One pass checks
+ * every segment, a second (copy) writes them, from the same address.
+ */
+static int place_segments(const struct elf_file *f, uint64_t slice_end, uint64_t load_base, bool copy,
+			  err_t *e)
 {
 	struct elf64_phdr ph;
 
 	for (unsigned i = 0; i < f->eh.e_phnum; i++) {
-		uint64_t span;
+		uint64_t span, at;
+		uint8_t *dst;
 
 		if (!read_load(f, i, &ph))
 			continue;
 		span = ph.p_paddr - f->low + ph.p_memsz;
-		if (span > slice_end - load_base)
+		at = load_base + span - ph.p_memsz;
+		if (!copy && span > slice_end - load_base)
 			return err_set(e, "elf: segment %u: ends at load base 0x%lx + 0x%lx, outside the slice "
 				       "(ends 0x%lx)", i, load_base, span, slice_end);
-		if (!phys_ptr(load_base + span - ph.p_memsz, ph.p_memsz))
-			return err_set(e, "elf: segment %u: 0x%lx+0x%lx is not accessible memory", i,
-				       load_base + span - ph.p_memsz, ph.p_memsz);
+		if (!(dst = phys_ptr(at, ph.p_memsz)))
+			return err_set(e, "elf: segment %u: 0x%lx+0x%lx is not accessible memory", i, at,
+				       ph.p_memsz);
+		if (copy) {
+			memcpy(dst, f->data + ph.p_offset, ph.p_filesz);
+			memset(dst + ph.p_filesz, 0, ph.p_memsz - ph.p_filesz);
+		}
 	}
 	return 0;
 }
@@ -135,21 +145,6 @@ static int find_entry(const struct elf_file *f, uint64_t load_base, uint64_t *en
 	return err_set(e, "elf: entry point 0x%lx is in no PT_LOAD segment", va);
 }
 
-static void copy_segments(const struct elf_file *f, uint64_t load_base)
-{
-	struct elf64_phdr ph;
-
-	for (unsigned i = 0; i < f->eh.e_phnum; i++) {
-		uint8_t *dst;
-
-		if (!read_load(f, i, &ph))
-			continue;
-		dst = phys_ptr(load_base + (ph.p_paddr - f->low), ph.p_memsz);
-		memcpy(dst, f->data + ph.p_offset, ph.p_filesz);
-		memset(dst + ph.p_filesz, 0, ph.p_memsz - ph.p_filesz);
-	}
-}
-
 int elf_load(const void *file, uint64_t size, uint64_t slice_base, uint64_t slice_size,
 	     uint64_t load_base, struct elf_image *out, err_t *e)
 {
@@ -161,10 +156,10 @@ int elf_load(const void *file, uint64_t size, uint64_t slice_base, uint64_t slic
 		return err_set(e, "elf: load base 0x%lx is outside the slice 0x%lx+0x%lx", load_base,
 			       slice_base, slice_size);
 	if (check_header(&f, e) || check_segments(&f, e) ||
-	    check_placement(&f, slice_base + slice_size, load_base, e) ||
+	    place_segments(&f, slice_base + slice_size, load_base, false, e) ||
 	    find_entry(&f, load_base, &entry, e))
 		return -1;
-	copy_segments(&f, load_base);
+	place_segments(&f, slice_base + slice_size, load_base, true, e);
 	out->entry = entry;
 	out->start = load_base;
 	out->end = load_base + (f.high - f.low);
