@@ -16,23 +16,15 @@
 #define ACPI_RSDP_MAX 36 /* an ACPI 2.0+ RSDP; an ACPI 1.0 one uses the first 20 bytes */
 
 /* E820 memory types, as both multiboot versions report them. */
-enum mem_type {
-	MEM_USABLE = 1,
-	MEM_RESERVED = 2,
-	MEM_ACPI_RECLAIMABLE = 3,
-	MEM_ACPI_NVS = 4,
-	MEM_BAD = 5,
-};
+enum mem_type { MEM_USABLE = 1, MEM_RESERVED = 2, MEM_ACPI_RECLAIMABLE = 3, MEM_ACPI_NVS = 4, MEM_BAD = 5 };
 
 struct mem_range {
-	uint64_t base;
-	uint64_t len;
+	uint64_t base, len;
 	uint32_t type; /* enum mem_type, or another value the firmware used */
 };
 
 struct boot_module {
-	uint64_t start; /* physical, inclusive */
-	uint64_t end;   /* physical, exclusive */
+	uint64_t start, end; /* physical: [start, end) */
 	char name[BOOT_MODULE_LINE_LEN]; /* the module's command line: its name, then arguments */
 	bool cut;                 /* the command line was longer than name holds, and cut short */
 };

@@ -246,18 +246,15 @@ static void format_mem(char *buf, size_t size, const struct partition_cfg *pc)
 	ksnprintf(buf + n, size - n, "@0x%lx", pc->base);
 }
 
-/* Covered by usable RAM; adjacent entries count as one, since firmware splits ranges freely. */
-static bool in_usable_ram(const struct machine_desc *m, uint64_t at, uint64_t end)
+bool config_in_usable_ram(const struct mem_range *ram, unsigned count, uint64_t at, uint64_t end)
 {
 	bool grew = true;
 
 	while (at < end && grew) {
 		grew = false;
-		for (unsigned i = 0; i < m->ram_count; i++) {
-			const struct mem_range *r = &m->ram[i];
-
-			if (r->type == MEM_USABLE && at >= r->base && at - r->base < r->len)
-				at = r->base + r->len, grew = true;
+		for (unsigned i = 0; i < count; i++) {
+			if (ram[i].type == MEM_USABLE && at >= ram[i].base && at - ram[i].base < ram[i].len)
+				at = ram[i].base + ram[i].len, grew = true;
 		}
 	}
 	return at >= end;
@@ -319,7 +316,7 @@ static void validate(struct parser *p, struct partition_cfg *pc)
 	format_mem(mem, sizeof(mem), pc);
 	if (pc->cpu >= m->cpu_count)
 		report(p, pc, "cpu %u does not exist: %u CPUs are online", pc->cpu, m->cpu_count);
-	if (!in_usable_ram(m, pc->base, end))
+	if (!config_in_usable_ram(m->ram, m->ram_count, pc->base, end))
 		report(p, pc, "mem %s is not inside usable RAM", mem);
 	for (const struct partition_cfg *q = p->cfg->part; q < pc; q++) {
 		if (q->valid && q->cpu == pc->cpu)
@@ -425,36 +422,41 @@ unsigned config_parse(struct config *cfg, const char *file, const char *text, si
 	return count_valid(cfg);
 }
 
-/* A free stretch runs from start to the next blocker or the end of its usable RAM range. */
-static void consider(const struct machine_desc *m, const struct mem_range *r, uint64_t start,
-		     uint64_t *best_base, uint64_t *best_size)
+/* The free stretch from *start (aligned up) to the next blocker or the end of r: its length, or 0. */
+static uint64_t free_from(const struct machine_desc *m, const struct mem_range *r, uint64_t *start)
 {
 	uint64_t end = r->base + r->len;
 
-	if (r->type != MEM_USABLE || start < r->base || start >= end)
-		return;
+	if (r->type != MEM_USABLE || *start < r->base || *start >= end)
+		return 0;
 	for (unsigned i = 0; i < m->reserved_count + m->module_count; i++) {
 		struct reserved_range b = blocker(m, i);
 
-		if (b.start <= start && start < b.end)
-			return;
-		end = b.start > start && b.start < end ? b.start : end;
+		if (b.start <= *start && *start < b.end)
+			return 0;
+		end = b.start > *start && b.start < end ? b.start : end;
 	}
-	start = ALIGN_UP(start, CFG_SLICE_ALIGN);
+	*start = ALIGN_UP(*start, CFG_SLICE_ALIGN);
 	end = ALIGN_DOWN(end, CFG_SLICE_ALIGN);
-	if (start < end && end - start > *best_size)
-		*best_base = start, *best_size = end - start;
+	return *start < end ? end - *start : 0;
 }
 
 /* Free stretches begin at the start of a usable RAM range or at the end of a blocker. */
-static void largest_free(const struct machine_desc *m, uint64_t *base, uint64_t *size)
+uint64_t config_find_free(const struct machine_desc *m, uint64_t want, uint64_t *size)
 {
-	*base = *size = 0;
+	uint64_t best = 0;
+
+	*size = 0;
 	for (unsigned i = 0; i < m->ram_count; i++) {
-		consider(m, &m->ram[i], m->ram[i].base, base, size);
-		for (unsigned j = 0; j < m->reserved_count + m->module_count; j++)
-			consider(m, &m->ram[i], blocker(m, j).end, base, size);
+		for (unsigned j = 0; j <= m->reserved_count + m->module_count; j++) {
+			uint64_t at = j ? blocker(m, j - 1).end : m->ram[i].base;
+			uint64_t len = free_from(m, &m->ram[i], &at);
+
+			if (want ? len >= want && (!*size || at < best) : len > *size)
+				best = at, *size = len;
+		}
 	}
+	return best;
 }
 
 unsigned config_default(struct config *cfg, const char *image, const struct machine_desc *m,
@@ -465,7 +467,7 @@ unsigned config_default(struct config *cfg, const char *image, const struct mach
 	uint64_t base, size;
 
 	memset(cfg, 0, sizeof(*cfg));
-	largest_free(m, &base, &size);
+	base = config_find_free(m, 0, &size);
 	if (n == 0 || size / n < CFG_SLICE_ALIGN)
 		return report(&p, NULL, "no room for %u slices of 2 MiB: largest free RAM is 0x%lx bytes",
 			      n, size);

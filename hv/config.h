@@ -69,6 +69,15 @@ unsigned config_parse(struct config *cfg, const char *file, const char *text, si
 unsigned config_default(struct config *cfg, const char *image, const struct machine_desc *m,
 			config_report_fn report, void *ctx);
 
+/* Is [at, end) covered by usable RAM? Adjacent entries count as one: firmware splits ranges freely. */
+bool config_in_usable_ram(const struct mem_range *ram, unsigned count, uint64_t at, uint64_t end);
+
+/*
+ * A 2 MiB-aligned range of usable RAM that no reserved range or module uses: with want 0 the
+ * largest, else the lowest that holds want bytes. Returns its base; *size is its length, 0 if none.
+ */
+uint64_t config_find_free(const struct machine_desc *m, uint64_t want, uint64_t *size);
+
 /*
  * The module an image= names: the first word of the module's command line, either whole or its
  * basename, so image=toy.elf matches "/boot/toy.elf" and "toy.elf". Returns its index or -1.

@@ -5,16 +5,10 @@
 #include "fmt.h"
 
 #define COM1 0x3f8
-/* 16550 registers (offsets from the base port) and bits. */
-#define UART_DATA 0
-#define UART_IER 1
-#define UART_FCR 2
-#define UART_IIR 2 /* read */
-#define UART_LCR 3
-#define UART_MCR 4
-#define UART_LSR 5
-#define UART_DLL 0 /* with LCR.DLAB set */
-#define UART_DLM 1
+/* 16550 registers (offsets from the base port; with LCR.DLAB set, the first two are the divisor) and bits. */
+enum { UART_DATA, UART_IER, UART_FCR, UART_LCR, UART_MCR, UART_LSR,
+       UART_DLL = UART_DATA, UART_DLM = UART_IER };
+#define UART_IIR UART_FCR /* the same port, read */
 #define LCR_8N1 0x03
 #define LCR_DLAB 0x80
 #define FCR_ENABLE_CLEAR 0x07
@@ -181,15 +175,11 @@ void printk(const char *fmt, ...)
 {
 	char line[LINE_MAX];
 	va_list ap;
-	bool locked;
 
 	va_start(ap, fmt);
 	kvsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	locked = console_lock();
-	queues_send(own_queue(), true);
+	console_flush(false);
 	queue_line(line);
-	queues_send(own_queue(), true);
-	if (locked)
-		console_unlock();
+	console_flush(false);
 }

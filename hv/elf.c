@@ -92,60 +92,57 @@ static int check_segments(struct elf_file *f, err_t *e)
 	return 0;
 }
 
-/* Where segment i goes: its offset from the lowest p_paddr, added to load_base. */
-static int check_placement(const struct elf_file *f, uint64_t slice_end, uint64_t load_base, err_t *e)
+/*
+ * Where each PT_LOAD goes: its offset from the lowest p_paddr, added to load_base. One pass checks
+ * every segment, a second (copy) writes them, from the same address.
+ */
+static int place_segments(const struct elf_file *f, uint64_t slice_end, uint64_t load_base, bool copy,
+			  err_t *e)
 {
 	struct elf64_phdr ph;
 
 	for (unsigned i = 0; i < f->eh.e_phnum; i++) {
-		uint64_t span;
+		uint64_t span, at;
+		uint8_t *dst;
 
 		if (!read_load(f, i, &ph))
 			continue;
 		span = ph.p_paddr - f->low + ph.p_memsz;
-		if (span > slice_end - load_base)
+		at = load_base + span - ph.p_memsz;
+		if (!copy && span > slice_end - load_base)
 			return err_set(e, "elf: segment %u: ends at load base 0x%lx + 0x%lx, outside the slice "
 				       "(ends 0x%lx)", i, load_base, span, slice_end);
-		if (!phys_ptr(load_base + span - ph.p_memsz, ph.p_memsz))
-			return err_set(e, "elf: segment %u: 0x%lx+0x%lx is not accessible memory", i,
-				       load_base + span - ph.p_memsz, ph.p_memsz);
+		if (!(dst = phys_ptr(at, ph.p_memsz)))
+			return err_set(e, "elf: segment %u: 0x%lx+0x%lx is not accessible memory", i, at,
+				       ph.p_memsz);
+		if (copy) {
+			memcpy(dst, f->data + ph.p_offset, ph.p_filesz);
+			memset(dst + ph.p_filesz, 0, ph.p_memsz - ph.p_filesz);
+		}
 	}
 	return 0;
 }
 
+/* e_entry by the segment whose virtual range holds it, else the one whose physical range does. */
 static int find_entry(const struct elf_file *f, uint64_t load_base, uint64_t *entry, err_t *e)
 {
 	struct elf64_phdr ph;
 	uint64_t va = f->eh.e_entry;
 
-	for (unsigned i = 0; i < f->eh.e_phnum; i++) {
-		if (read_load(f, i, &ph) && va >= ph.p_vaddr && va - ph.p_vaddr < ph.p_memsz) {
-			*entry = load_base + (ph.p_paddr - f->low) + (va - ph.p_vaddr);
-			return 0;
-		}
-	}
-	for (unsigned i = 0; i < f->eh.e_phnum; i++) {
-		if (read_load(f, i, &ph) && va >= ph.p_paddr && va - ph.p_paddr < ph.p_memsz) {
-			*entry = load_base + (va - f->low);
-			return 0;
+	for (unsigned physical = 0; physical < 2; physical++) {
+		for (unsigned i = 0; i < f->eh.e_phnum; i++) {
+			uint64_t start;
+
+			if (!read_load(f, i, &ph))
+				continue;
+			start = physical ? ph.p_paddr : ph.p_vaddr;
+			if (va >= start && va - start < ph.p_memsz) {
+				*entry = load_base + (ph.p_paddr - f->low) + (va - start);
+				return 0;
+			}
 		}
 	}
 	return err_set(e, "elf: entry point 0x%lx is in no PT_LOAD segment", va);
-}
-
-static void copy_segments(const struct elf_file *f, uint64_t load_base)
-{
-	struct elf64_phdr ph;
-
-	for (unsigned i = 0; i < f->eh.e_phnum; i++) {
-		uint8_t *dst;
-
-		if (!read_load(f, i, &ph))
-			continue;
-		dst = phys_ptr(load_base + (ph.p_paddr - f->low), ph.p_memsz);
-		memcpy(dst, f->data + ph.p_offset, ph.p_filesz);
-		memset(dst + ph.p_filesz, 0, ph.p_memsz - ph.p_filesz);
-	}
 }
 
 int elf_load(const void *file, uint64_t size, uint64_t slice_base, uint64_t slice_size,
@@ -159,24 +156,13 @@ int elf_load(const void *file, uint64_t size, uint64_t slice_base, uint64_t slic
 		return err_set(e, "elf: load base 0x%lx is outside the slice 0x%lx+0x%lx", load_base,
 			       slice_base, slice_size);
 	if (check_header(&f, e) || check_segments(&f, e) ||
-	    check_placement(&f, slice_base + slice_size, load_base, e) ||
+	    place_segments(&f, slice_base + slice_size, load_base, false, e) ||
 	    find_entry(&f, load_base, &entry, e))
 		return -1;
-	copy_segments(&f, load_base);
+	place_segments(&f, slice_base + slice_size, load_base, true, e);
 	out->entry = entry;
 	out->start = load_base;
 	out->end = load_base + (f.high - f.low);
-	return 0;
-}
-
-int elf_span(const void *file, uint64_t size, uint64_t *low, uint64_t *high, err_t *e)
-{
-	struct elf_file f = { .data = file, .size = size };
-
-	if (check_header(&f, e) || check_segments(&f, e))
-		return -1;
-	*low = f.low;
-	*high = f.high;
 	return 0;
 }
 
@@ -209,15 +195,16 @@ static int note_in(const uint8_t *seg, const struct elf64_phdr *ph, const char *
 	return 0;
 }
 
-int elf_find_note(const void *file, uint64_t size, const char *owner, uint32_t type,
-		  const uint8_t **desc, uint32_t *descsz, err_t *e)
+int elf_span(const void *file, uint64_t size, const char *owner, uint32_t type, struct elf_span *out,
+	     err_t *e)
 {
 	struct elf_file f = { .data = file, .size = size };
 	struct elf64_phdr ph;
 
-	if (check_header(&f, e))
+	if (check_header(&f, e) || check_segments(&f, e))
 		return -1;
-	for (unsigned i = 0; i < f.eh.e_phnum; i++) {
+	*out = (struct elf_span){ .low = f.low, .high = f.high };
+	for (unsigned i = 0; owner && i < f.eh.e_phnum; i++) {
 		int found;
 
 		read_phdr(&f, i, &ph);
@@ -226,12 +213,12 @@ int elf_find_note(const void *file, uint64_t size, const char *owner, uint32_t t
 		if (ph.p_offset > size || ph.p_filesz > size - ph.p_offset)
 			return err_set(e, "elf: note segment %u: 0x%lx+0x%lx runs past the end of the file "
 				       "(%lu bytes)", i, ph.p_offset, ph.p_filesz, size);
-		found = note_in(f.data + ph.p_offset, &ph, owner, type, desc, descsz);
+		found = note_in(f.data + ph.p_offset, &ph, owner, type, &out->note, &out->note_size);
 		if (found < 0)
 			return err_set(e, "elf: note segment %u: a note runs past the segment's 0x%lx bytes",
 				       i, ph.p_filesz);
 		if (found)
 			return 0;
 	}
-	return err_set(e, "elf: no \"%s\" note of type %u in any PT_NOTE segment", owner, type);
+	return owner ? err_set(e, "elf: no \"%s\" note of type %u in any PT_NOTE segment", owner, type) : 0;
 }

@@ -55,17 +55,19 @@ struct elf_image {
 int elf_load(const void *file, uint64_t size, uint64_t slice_base, uint64_t slice_size,
 	     uint64_t load_base, struct elf_image *out, err_t *e);
 
-/*
- * Check the file's headers and PT_LOADs as elf_load does, without loading: [*low, *high) is
- * the physical range from the lowest p_paddr to the highest p_paddr + p_memsz.
- */
-int elf_span(const void *file, uint64_t size, uint64_t *low, uint64_t *high, err_t *e);
+/* What elf_span finds in one walk of the headers. */
+struct elf_span {
+	uint64_t low, high;      /* the lowest p_paddr and the highest p_paddr + p_memsz of the PT_LOADs */
+	const uint8_t *note;     /* the descriptor of the note asked for: it points into the file */
+	uint32_t note_size;
+};
 
 /*
- * The descriptor of the first note named owner with type n_type in the file's PT_NOTE segments,
- * every offset and size checked against its segment and the file: *desc points into the file.
+ * Check the file's headers and PT_LOADs as elf_load does, without loading. With owner set, also
+ * find the first note named owner with type n_type in the PT_NOTE segments (none is an error),
+ * every offset and size checked against its segment and the file.
  */
-int elf_find_note(const void *file, uint64_t size, const char *owner, uint32_t type,
-		  const uint8_t **desc, uint32_t *descsz, err_t *e);
+int elf_span(const void *file, uint64_t size, const char *owner, uint32_t type, struct elf_span *out,
+	     err_t *e);
 
 #endif

@@ -1,5 +1,6 @@
 /* kvsnprintf: the hypervisor's own bounded printf engine, with no libc underneath. */
 #include "fmt.h"
+#include "string.h"
 
 #define FMT_MAX_WIDTH 256u /* wider fields are clamped: they only come from our own formats */
 #define FMT_DIGITS_MAX 20  /* 2^64 - 1 has 20 decimal digits, 16 hex */
@@ -24,15 +25,6 @@ static void out_char(struct fmt_out *o, char c)
 	o->pos++;
 }
 
-static size_t str_len(const char *s)
-{
-	size_t n = 0;
-
-	while (s[n])
-		n++;
-	return n;
-}
-
 static void out_repeat(struct fmt_out *o, char c, size_t n)
 {
 	while (n--)
@@ -43,7 +35,7 @@ static void out_repeat(struct fmt_out *o, char c, size_t n)
 static void out_field(struct fmt_out *o, const struct fmt_spec *sp, const char *prefix,
 		      const char *body, size_t n)
 {
-	size_t used = str_len(prefix) + n;
+	size_t used = strlen(prefix) + n;
 	size_t pad = sp->width > used ? sp->width - used : 0;
 
 	if (!sp->left && !sp->zero)
@@ -120,7 +112,7 @@ static void out_conv(struct fmt_out *o, struct fmt_spec *sp, char conv, va_list 
 	case 's':
 		s = va_arg(*ap, const char *);
 		s = s ? s : FMT_NULL_STR;
-		out_field(o, sp, "", s, str_len(s));
+		out_field(o, sp, "", s, strlen(s));
 		return;
 	case 'c':
 		c = (char)va_arg(*ap, int);

@@ -2,11 +2,11 @@
 #include "heap.h"
 #include "string.h"
 
-static uint64_t heap_next, heap_end, heap_base;
+static uint64_t heap_next, heap_end;
 
 void heap_init(uint64_t base, uint64_t size)
 {
-	heap_base = heap_next = base;
+	heap_next = base;
 	heap_end = base + size;
 }
 
@@ -22,5 +22,3 @@ void *heap_alloc_page(void *unused)
 	memset(page, 0, PAGE_SIZE);
 	return page;
 }
-
-uint64_t heap_used(void) { return heap_next - heap_base; }

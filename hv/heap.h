@@ -10,6 +10,5 @@
 void heap_init(uint64_t base, uint64_t size);
 /* A zeroed 4 KiB page (pointer == physical address), or NULL when the heap is used up. */
 void *heap_alloc_page(void *unused);
-uint64_t heap_used(void);
 
 #endif

@@ -20,17 +20,13 @@ static int64_t hc_console_write(struct partition *p, uint64_t buf, uint64_t len)
 
 static int64_t hc_partition_info(struct partition *p, uint64_t buf)
 {
-	struct hc_partition_info info = { 0 }, *out;
+	struct hc_partition_info info = { .index = p->index, .partitions = partition_count,
+					  .cpu = p->cfg->cpu, .apic_id = cpus[p->cfg->cpu].apic_id,
+					  .slice_base = p->gpa_base, .slice_size = p->cfg->size }, *out;
 
 	if (!(out = partition_mem(p, buf, sizeof(info))))
 		return HC_ERR_BAD_ADDRESS;
 	memcpy(info.name, p->cfg->name, sizeof(info.name) - 1);
-	info.index = p->index;
-	info.partitions = partition_count;
-	info.cpu = p->cfg->cpu;
-	info.apic_id = cpus[p->cfg->cpu].apic_id;
-	info.slice_base = p->gpa_base;
-	info.slice_size = p->cfg->size;
 	memcpy(out, &info, sizeof(info));
 	return 0;
 }

@@ -11,17 +11,6 @@ struct leaf_check {
 	err_t *e;
 };
 
-static bool in_usable_ram(const struct boot_info *bi, uint64_t start, uint64_t end)
-{
-	for (unsigned i = 0; i < bi->mmap_count; i++) {
-		const struct mem_range *m = &bi->mmap[i];
-
-		if (m->type == MEM_USABLE && m->base <= start && end <= m->base + m->len)
-			return true;
-	}
-	return false;
-}
-
 static int check_leaf(void *ctx, uint64_t gpa, uint64_t hpa, uint64_t size, uint64_t entry)
 {
 	struct leaf_check *x = ctx;
@@ -34,7 +23,7 @@ static int check_leaf(void *ctx, uint64_t gpa, uint64_t hpa, uint64_t size, uint
 			       gpa - x->gpa + x->base);
 	if (hpa < x->base || end > x->end)
 		return err_set(x->e, "leaf 0x%lx-0x%lx lies outside its slice", hpa, end - 1);
-	if (!in_usable_ram(x->bi, hpa, end))
+	if (!config_in_usable_ram(x->bi->mmap, x->bi->mmap_count, hpa, end))
 		return err_set(x->e, "leaf 0x%lx-0x%lx is not usable RAM (MMIO or firmware)", hpa, end - 1);
 	for (unsigned i = 0; i < x->forbid_count; i++)
 		if (range_overlaps(hpa, end, x->forbid[i].start, x->forbid[i].end))

@@ -74,7 +74,6 @@ static void print_boot_info(const struct boot_info *bi)
 static int check_image_placement(const struct boot_info *bi, err_t *e)
 {
 	uint64_t start = (uint64_t)__image_start, end = (uint64_t)__image_end;
-	bool in_ram = false;
 
 	for (unsigned i = 0; i < bi->mod_count; i++)
 		if (range_overlaps(start, end, bi->mod[i].start, bi->mod[i].end))
@@ -82,12 +81,7 @@ static int check_image_placement(const struct boot_info *bi, err_t *e)
 				       bi->mod[i].start, bi->mod[i].end);
 	if (range_overlaps(start, end, bi->info_start, bi->info_end))
 		return err_set(e, "the boot information overlaps the hypervisor image");
-	for (unsigned i = 0; i < bi->mmap_count; i++) {
-		const struct mem_range *m = &bi->mmap[i];
-
-		in_ram |= m->type == MEM_USABLE && m->base <= start && end <= m->base + m->len;
-	}
-	if (!in_ram)
+	if (!config_in_usable_ram(bi->mmap, bi->mmap_count, start, end))
 		return err_set(e, "the hypervisor image [0x%lx-0x%lx) is not inside usable RAM", start, end);
 	return 0;
 }
@@ -120,11 +114,9 @@ static int discover_cpus(const struct boot_info *bi, err_t *e)
 static void cpu_bring_up(struct cpu *c)
 {
 	err_t e;
+	bool off = vmx_enable(c, &e) < 0;
 
-	if (vmx_enable(c, &e) < 0)
-		printk("slicehv: cpu %u apic %u: vmx off: %s\n", c->index, c->apic_id, e.msg);
-	else
-		printk("slicehv: cpu %u apic %u: vmx on\n", c->index, c->apic_id);
+	printk("slicehv: cpu %u apic %u: vmx %s%s\n", c->index, c->apic_id, off ? "off: " : "on", off ? e.msg : "");
 	c->online = true;
 }
 
@@ -143,52 +135,28 @@ static void __attribute__((noreturn)) cpu_run(struct cpu *c)
 		hlt();
 }
 
-/* The lowest 2 MiB-aligned range of size bytes in usable RAM that nothing the loader placed uses. */
-static uint64_t find_free(const struct boot_info *bi, uint64_t size)
-{
-	for (unsigned i = 0; i < bi->mmap_count; i++) {
-		const struct mem_range *m = &bi->mmap[i];
-		uint64_t at = ALIGN_UP(m->base < BIOS_AREAS_END ? BIOS_AREAS_END : m->base, MiB(2));
-		bool moved = true;
-
-		if (m->type != MEM_USABLE)
-			continue;
-		while (moved && at + size <= m->base + m->len) {
-			moved = false;
-			for (unsigned j = 0; j < bi->mod_count; j++)
-				if (range_overlaps(at, at + size, bi->mod[j].start, bi->mod[j].end))
-					at = ALIGN_UP(bi->mod[j].end, MiB(2)), moved = true;
-			if (range_overlaps(at, at + size, (uint64_t)__image_start, (uint64_t)__image_end))
-				at = ALIGN_UP((uint64_t)__image_end, MiB(2)), moved = true;
-			if (range_overlaps(at, at + size, bi->info_start, bi->info_end))
-				at = ALIGN_UP(bi->info_end, MiB(2)), moved = true;
-		}
-		if (!moved)
-			return at;
-	}
-	return 0;
-}
-
 static void print_config_error(void *ctx, const char *msg)
 {
 	(void)ctx;
 	printk("slicehv: config: %s\n", msg);
 }
 
-/* The partition config module, else the embedded default: one partition per online CPU. */
 /* Memory that belongs to slicehv or the firmware: no slice may overlap it, no EPT may map it. */
 enum { RESERVED_BIOS, RESERVED_IMAGE, RESERVED_HEAP, RESERVED_TRAMPOLINE, RESERVED_BOOTINFO, RESERVED_COUNT };
 static struct reserved_range reserved[RESERVED_COUNT];
+static struct machine_desc machine; /* what the config is checked against */
 
-static void note_reserved(const struct boot_info *bi, uint64_t heap)
+/* All but the heap's range, filled in once the heap is found outside the others. */
+static void note_reserved(const struct boot_info *bi)
 {
 	reserved[RESERVED_BIOS] = (struct reserved_range){ 0, BIOS_AREAS_END, "BIOS areas (first MiB)" };
 	reserved[RESERVED_IMAGE] = (struct reserved_range){ (uint64_t)__image_start, (uint64_t)__image_end,
 							    "hypervisor image" };
-	reserved[RESERVED_HEAP] = (struct reserved_range){ heap, heap + HEAP_SIZE, "hypervisor heap" };
 	reserved[RESERVED_TRAMPOLINE] = (struct reserved_range){ smp_trampoline_page(),
 								 smp_trampoline_page() + PAGE_SIZE, "AP trampoline" };
 	reserved[RESERVED_BOOTINFO] = (struct reserved_range){ bi->info_start, bi->info_end, "boot information" };
+	machine = (struct machine_desc){ bi->mmap, bi->mmap_count, reserved, RESERVED_COUNT, bi->mod,
+					 bi->mod_count, cpu_count };
 }
 
 /* The config is the module whose name, the first word of its GRUB line, ends in .cfg. */
@@ -203,8 +171,6 @@ static bool is_config_module(const struct boot_module *mod)
 
 static unsigned load_config(const struct boot_info *bi)
 {
-	struct machine_desc m = { bi->mmap, bi->mmap_count, reserved, RESERVED_COUNT,
-				  bi->mod, bi->mod_count, cpu_count };
 	const struct boot_module *cfg = NULL;
 	unsigned extra = 0, valid;
 	const char *text;
@@ -221,7 +187,7 @@ static unsigned load_config(const struct boot_info *bi)
 	}
 	if (!cfg) {
 		printk("slicehv: config: none given; the default runs %s on every cpu\n", DEFAULT_IMAGE);
-		return config_default(&config, DEFAULT_IMAGE, &m, print_config_error, NULL);
+		return config_default(&config, DEFAULT_IMAGE, &machine, print_config_error, NULL);
 	}
 	printk("slicehv: config: %s\n", cfg->name);
 	text = cfg->end == cfg->start ? "" : phys_ptr(cfg->start, cfg->end - cfg->start);
@@ -230,7 +196,7 @@ static unsigned load_config(const struct boot_info *bi)
 		config.errors++;
 		return 0;
 	}
-	valid = config_parse(&config, cfg->name, text, cfg->end - cfg->start, &m, print_config_error, NULL);
+	valid = config_parse(&config, cfg->name, text, cfg->end - cfg->start, &machine, print_config_error, NULL);
 	config.errors += extra; /* a config that is not read is a config problem too */
 	return valid;
 }
@@ -239,10 +205,8 @@ static void print_partition_table(void)
 {
 	char row[CONSOLE_LINE_MAX];
 
-	config_format_row(row, sizeof(row), NULL);
-	printk("slicehv: %s\n", row);
-	for (unsigned i = 0; i < config.count; i++) {
-		config_format_row(row, sizeof(row), &config.part[i]);
+	for (unsigned i = 0; i <= config.count; i++) { /* the header row, then a row per partition */
+		config_format_row(row, sizeof(row), i ? &config.part[i - 1] : NULL);
 		printk("slicehv: %s\n", row);
 	}
 }
@@ -379,21 +343,23 @@ static uint64_t ram_top(const struct boot_info *bi)
 	return top;
 }
 
-/* The heap, the hypervisor's own W^X page tables, the exit bitmaps; then what slices must avoid. */
+/* What slices must avoid, the heap outside all that, the hypervisor's W^X page tables, the exit bitmaps. */
 static void reserve_memory(void)
 {
-	uint64_t heap = find_free(&boot_info, HEAP_SIZE);
+	uint64_t heap, free;
 	err_t e;
 
-	if (!heap)
+	note_reserved(&boot_info);
+	heap = config_find_free(&machine, HEAP_SIZE, &free);
+	if (!free)
 		boot_fail("memory layout", &(err_t){ "no free usable RAM for the hypervisor heap" });
+	reserved[RESERVED_HEAP] = (struct reserved_range){ heap, heap + HEAP_SIZE, "hypervisor heap" };
 	heap_init(heap, HEAP_SIZE);
 	if (paging_harden(ram_top(&boot_info), &e) < 0)
 		boot_fail("hardening", &e);
 	paging_load();
 	if (exits_init(&e) < 0)
 		boot_fail("memory layout", &e);
-	note_reserved(&boot_info, heap);
 }
 
 void hv_main(uint32_t magic, uint32_t info)

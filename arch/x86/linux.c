@@ -104,22 +104,17 @@ static uint8_t *write_common(const struct linux_boot *b, uint64_t initrd, err_t 
 
 /* ---- PVH: the vmlinux at its link address, entered in 32-bit mode with EBX = start info ---- */
 
-static int pvh_entry(const struct linux_boot *b, uint64_t low, uint64_t high, uint64_t *entry,
-		     err_t *e)
+static int pvh_entry(const struct elf_span *k, uint64_t *entry, err_t *e)
 {
-	const uint8_t *desc;
-	uint32_t n;
+	uint32_t n = k->note_size;
 
-	if (elf_find_note(b->kernel, b->kernel_size, XEN_NOTE_OWNER, XEN_ELFNOTE_PHYS32_ENTRY, &desc,
-			  &n, e))
-		return -1;
 	if (n != sizeof(uint32_t) && n != sizeof(uint64_t))
 		return err_set(e, "linux: the PVH entry note holds %u bytes, not 4 or 8", n);
 	*entry = 0;
-	memcpy(entry, desc, n); /* little-endian */
-	if (*entry < low || *entry >= high || *entry > UINT32_MAX)
+	memcpy(entry, k->note, n); /* little-endian */
+	if (*entry < k->low || *entry >= k->high || *entry > UINT32_MAX)
 		return err_set(e, "linux: the PVH entry 0x%lx is not a 32-bit address inside the kernel's "
-			       "[0x%lx, 0x%lx)", *entry, low, high);
+			       "[0x%lx, 0x%lx)", *entry, k->low, k->high);
 	return 0;
 }
 
@@ -143,14 +138,18 @@ int linux_load_pvh(const struct linux_boot *b, struct linux_entry *out, err_t *e
 {
 	uint64_t low, high, entry, initrd;
 	struct elf_image img;
+	struct elf_span k;
 	uint8_t *mem;
 
-	if (check_slice(b, e) || elf_span(b->kernel, b->kernel_size, &low, &high, e))
+	if (check_slice(b, e) ||
+	    elf_span(b->kernel, b->kernel_size, XEN_NOTE_OWNER, XEN_ELFNOTE_PHYS32_ENTRY, &k, e))
 		return -1;
+	low = k.low;
+	high = k.high;
 	if (low < LINUX_HIGH_RAM_GPA || high > b->size)
 		return err_set(e, "linux: the vmlinux's PT_LOADs span [0x%lx, 0x%lx), outside RAM [1 MiB, "
 			       "0x%lx): a PVH kernel loads at its link address", low, high, b->size);
-	if (pvh_entry(b, low, high, &entry, e) || check_cmdline(b, LINUX_PVH_CMDLINE_MAX - 1, e) ||
+	if (pvh_entry(&k, &entry, e) || check_cmdline(b, LINUX_PVH_CMDLINE_MAX - 1, e) ||
 	    place_initrd(b, LINUX_PVH_INITRD_END, &initrd, e))
 		return -1;
 	if (b->initrd_size && range_overlaps(initrd, initrd + b->initrd_size, low, high))
@@ -320,14 +319,13 @@ int linux_load_bzimage(const struct linux_boot *b, struct linux_entry *out, err_
 bool linux_is_kernel(const void *file, uint64_t size)
 {
 	const struct bz_setup_header *h = (const void *)((const uint8_t *)file + BZ_HEADER_OFFSET);
-	const uint8_t *desc;
-	uint32_t n;
+	struct elf_span k;
 	err_t e;
 
 	if (!file)
 		return false;
 	if (size >= ELF_MAGIC_LEN && !memcmp(file, ELF_MAGIC, ELF_MAGIC_LEN))
-		return elf_find_note(file, size, XEN_NOTE_OWNER, XEN_ELFNOTE_PHYS32_ENTRY, &desc, &n, &e) == 0;
+		return elf_span(file, size, XEN_NOTE_OWNER, XEN_ELFNOTE_PHYS32_ENTRY, &k, &e) == 0;
 	return size >= BZ_HEADER_OFFSET + sizeof(*h) && h->header == BZ_HEADER_MAGIC;
 }
 
