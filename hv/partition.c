@@ -132,7 +132,9 @@ int partition_prepare(struct partition *p, const struct boot_module *mods, uint6
 
 	p->module = image;
 	p->initrd = c->initrd_module >= 0 ? &mods[c->initrd_module] : NULL;
-	p->is_linux = linux_is_kernel(phys_ptr(image->start, image->end - image->start), image->end - image->start);
+	if (linux_probe(phys_ptr(image->start, image->end - image->start), image->end - image->start, &p->boot, e))
+		return -1;
+	p->is_linux = p->boot.route != LINUX_NONE;
 	if (p->initrd && !p->is_linux)
 		return err_set(e, "initrd %s: image %s is not a Linux kernel", c->initrd, c->image);
 	if (!phys_ptr(c->base, c->size))

@@ -104,20 +104,6 @@ static uint8_t *write_common(const struct linux_boot *b, uint64_t initrd, err_t 
 
 /* ---- PVH: the vmlinux at its link address, entered in 32-bit mode with EBX = start info ---- */
 
-static int pvh_entry(const struct elf_span *k, uint64_t *entry, err_t *e)
-{
-	uint32_t n = k->note_size;
-
-	if (n != sizeof(uint32_t) && n != sizeof(uint64_t))
-		return err_set(e, "linux: the PVH entry note holds %u bytes, not 4 or 8", n);
-	*entry = 0;
-	memcpy(entry, k->note, n); /* little-endian */
-	if (*entry < k->low || *entry >= k->high || *entry > UINT32_MAX)
-		return err_set(e, "linux: the PVH entry 0x%lx is not a 32-bit address inside the kernel's "
-			       "[0x%lx, 0x%lx)", *entry, k->low, k->high);
-	return 0;
-}
-
 static void write_pvh_info(const struct linux_boot *b, uint8_t *low, uint64_t initrd)
 {
 	struct linux_pvh_info *p = (void *)(low + LINUX_BOOT_INFO_GPA);
@@ -134,23 +120,24 @@ static void write_pvh_info(const struct linux_boot *b, uint8_t *low, uint64_t in
 	memory_map(b->size, p->map);
 }
 
-int linux_load_pvh(const struct linux_boot *b, struct linux_entry *out, err_t *e)
+static int load_pvh(const struct linux_boot *b, struct linux_entry *out, err_t *e)
 {
-	uint64_t low, high, entry, initrd;
+	uint64_t low, high, entry = out->ip, initrd;
 	struct elf_image img;
 	struct elf_span k;
 	uint8_t *mem;
 
-	if (check_slice(b, e) ||
-	    elf_span(b->kernel, b->kernel_size, XEN_NOTE_OWNER, XEN_ELFNOTE_PHYS32_ENTRY, &k, e))
+	if (check_slice(b, e) || elf_span(b->kernel, b->kernel_size, NULL, 0, &k, e))
 		return -1;
 	low = k.low;
 	high = k.high;
 	if (low < LINUX_HIGH_RAM_GPA || high > b->size)
 		return err_set(e, "linux: the vmlinux's PT_LOADs span [0x%lx, 0x%lx), outside RAM [1 MiB, "
 			       "0x%lx): a PVH kernel loads at its link address", low, high, b->size);
-	if (pvh_entry(&k, &entry, e) || check_cmdline(b, LINUX_PVH_CMDLINE_MAX - 1, e) ||
-	    place_initrd(b, LINUX_PVH_INITRD_END, &initrd, e))
+	if (entry < low || entry >= high || entry > UINT32_MAX)
+		return err_set(e, "linux: the PVH entry 0x%lx is not a 32-bit address inside the kernel's "
+			       "[0x%lx, 0x%lx)", entry, low, high);
+	if (check_cmdline(b, LINUX_PVH_CMDLINE_MAX - 1, e) || place_initrd(b, LINUX_PVH_INITRD_END, &initrd, e))
 		return -1;
 	if (b->initrd_size && range_overlaps(initrd, initrd + b->initrd_size, low, high))
 		return err_set(e, "linux: the initrd's 0x%lx bytes do not fit in RAM above the kernel's "
@@ -206,13 +193,9 @@ static int bz_check(const struct linux_boot *b, struct bz_image *z, err_t *e)
 {
 	const struct bz_setup_header *h = &z->h;
 
-	if (b->kernel_size < BZ_HEADER_OFFSET + sizeof(*h))
-		return err_set(e, "bzImage: %lu bytes is shorter than a setup header", b->kernel_size);
-	memcpy(&z->h, (const uint8_t *)b->kernel + BZ_HEADER_OFFSET, sizeof(z->h));
+	memcpy(&z->h, (const uint8_t *)b->kernel + BZ_HEADER_OFFSET, sizeof(z->h)); /* linux_probe: it is there */
 	if (h->boot_flag != BZ_BOOT_FLAG)
 		return err_set(e, "bzImage: boot_flag 0x%x is not 0x%x", h->boot_flag, BZ_BOOT_FLAG);
-	if (h->header != BZ_HEADER_MAGIC)
-		return err_set(e, "bzImage: header 0x%x is not \"HdrS\": not a bzImage", h->header);
 	if (h->version < BZ_MIN_VERSION)
 		return err_set(e, "bzImage: boot protocol version 0x%x is older than 0x%x", h->version,
 			       BZ_MIN_VERSION);
@@ -292,7 +275,7 @@ static void bz_boot_tables(uint64_t size, uint8_t *low)
 		pd[a / MiB(2)] = a | PTE_PRESENT | PTE_WRITE | PTE_LARGE;
 }
 
-int linux_load_bzimage(const struct linux_boot *b, struct linux_entry *out, err_t *e)
+static int load_bzimage(const struct linux_boot *b, struct linux_entry *out, err_t *e)
 {
 	struct bz_image z;
 	uint64_t initrd, load;
@@ -316,22 +299,31 @@ int linux_load_bzimage(const struct linux_boot *b, struct linux_entry *out, err_
 	return 0;
 }
 
-bool linux_is_kernel(const void *file, uint64_t size)
+int linux_probe(const void *file, uint64_t size, struct linux_entry *out, err_t *e)
 {
 	const struct bz_setup_header *h = (const void *)((const uint8_t *)file + BZ_HEADER_OFFSET);
 	struct elf_span k;
-	err_t e;
 
+	*out = (struct linux_entry){ .route = LINUX_NONE };
 	if (!file)
-		return false;
-	if (size >= ELF_MAGIC_LEN && !memcmp(file, ELF_MAGIC, ELF_MAGIC_LEN))
-		return elf_span(file, size, XEN_NOTE_OWNER, XEN_ELFNOTE_PHYS32_ENTRY, &k, &e) == 0;
-	return size >= BZ_HEADER_OFFSET + sizeof(*h) && h->header == BZ_HEADER_MAGIC;
+		err_set(e, "linux: the kernel file is not in mapped memory");
+	else if (size >= ELF_MAGIC_LEN && !memcmp(file, ELF_MAGIC, ELF_MAGIC_LEN)) {
+		if (elf_span(file, size, XEN_NOTE_OWNER, XEN_ELFNOTE_PHYS32_ENTRY, &k, e))
+			return 0; /* no PVH note (or no sound ELF): not Linux; elf_load says what is wrong */
+		if (k.note_size != sizeof(uint32_t) && k.note_size != sizeof(uint64_t))
+			return err_set(e, "linux: the PVH entry note holds %u bytes, not 4 or 8", k.note_size);
+		memcpy(&out->ip, k.note, k.note_size); /* little-endian */
+		out->route = LINUX_PVH;
+	} else if (size < BZ_HEADER_OFFSET + sizeof(*h))
+		err_set(e, "bzImage: %lu bytes is shorter than a setup header", size);
+	else if (h->header != BZ_HEADER_MAGIC)
+		err_set(e, "bzImage: header 0x%x is not \"HdrS\": not a bzImage", h->header);
+	else
+		out->route = LINUX_BZIMAGE;
+	return 0;
 }
 
 int linux_load(const struct linux_boot *b, struct linux_entry *out, err_t *e)
 {
-	if (b->kernel_size >= ELF_MAGIC_LEN && !memcmp(b->kernel, ELF_MAGIC, ELF_MAGIC_LEN))
-		return linux_load_pvh(b, out, e);
-	return linux_load_bzimage(b, out, e);
+	return out->route == LINUX_PVH ? load_pvh(b, out, e) : load_bzimage(b, out, e);
 }

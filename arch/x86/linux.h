@@ -143,7 +143,7 @@ struct linux_boot {
 	uint32_t x2apic_id;           /* the partition's core, for the MADT */
 };
 
-enum linux_route { LINUX_PVH, LINUX_BZIMAGE };
+enum linux_route { LINUX_NONE, LINUX_PVH, LINUX_BZIMAGE };
 
 /*
  * The entry state, guest-physical. PVH: 32-bit protected mode, paging off, flat CS/DS/ES/SS,
@@ -159,16 +159,18 @@ struct linux_entry {
 };
 
 /*
- * Load b into its slice and write everything Linux reads at entry: the low 1 MiB (zeroed), ACPI
- * tables, command line, memory map, initrd and the route's boot information. linux_load picks
- * the route: an ELF file is a vmlinux for PVH, anything else a bzImage. Every input is checked
- * before the slice is written; an error after that (memory not accessible) leaves the slice
- * partly written, and the partition must not run.
+ * The route a kernel file takes, into out->route: LINUX_PVH for an ELF with the PVH entry note
+ * (the entry into out->ip), LINUX_BZIMAGE for a file with a bzImage header, else LINUX_NONE: not
+ * a Linux kernel (a toy's ELF), and e says why. -1 with a message: a PVH note holding no entry.
+ */
+int linux_probe(const void *file, uint64_t size, struct linux_entry *out, err_t *e);
+/*
+ * Load b, a kernel linux_probe found a route for in out, into its slice and write everything
+ * Linux reads at entry: the low 1 MiB (zeroed), ACPI tables, command line, memory map, initrd and
+ * the route's boot information. Every input is checked before the slice is written; an error
+ * after that (memory not accessible) leaves the slice partly written, and the partition must not
+ * run.
  */
 int linux_load(const struct linux_boot *b, struct linux_entry *out, err_t *e);
-/* The file is a vmlinux with the PVH entry note, or has a bzImage header: a Linux partition. */
-bool linux_is_kernel(const void *file, uint64_t size);
-int linux_load_pvh(const struct linux_boot *b, struct linux_entry *out, err_t *e);
-int linux_load_bzimage(const struct linux_boot *b, struct linux_entry *out, err_t *e);
 
 #endif

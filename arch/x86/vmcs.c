@@ -114,7 +114,8 @@ static int setup_controls(struct partition *p, bool drain, err_t *e)
 		    EXIT_HOST_ADDRESS_SPACE_SIZE | EXIT_SAVE_IA32_PAT | EXIT_LOAD_IA32_PAT | EXIT_SAVE_IA32_EFER |
 			    EXIT_LOAD_IA32_EFER | (drain ? EXIT_ACK_INTERRUPT_ON_EXIT : 0),
 		    "VM-exit controls", e) < 0 ||
-	    control(VM_ENTRY_CONTROLS, m->true_entry, ENTRY_LOAD_IA32_PAT | ENTRY_LOAD_IA32_EFER, "VM-entry controls", e) < 0)
+	    control(VM_ENTRY_CONTROLS, m->true_entry, ENTRY_LOAD_IA32_PAT | ENTRY_LOAD_IA32_EFER |
+		    (p->boot.route == LINUX_BZIMAGE ? ENTRY_IA32E_MODE_GUEST : 0), "VM-entry controls", e) < 0)
 		return -1;
 	vmcs_write64(EPT_POINTER, ept_pointer(&p->ept));
 	vmcs_write64(IO_BITMAP_A, (uint64_t)exit_bitmaps.io_a);
@@ -174,15 +175,18 @@ static void setup_segment(uint32_t sel_field, uint16_t sel, uint32_t ar)
 }
 
 /*
- * The guest starts as a multiboot2 kernel would (hv/hypercall.h): 32-bit protected mode, paging
- * off, flat segments. CR0.NE, CR4.VMXE and the other fixed bits stay set underneath; the guest
- * sees its own values through the read shadows.
+ * A toy or a PVH kernel starts as a multiboot2 kernel would (hv/hypercall.h): 32-bit protected
+ * mode, paging off, flat segments. A bzImage starts in long mode on the loader's identity map and
+ * GDT: CS = __BOOT_CS (64-bit), the data segments __BOOT_DS, EFER.LME and LMA with "IA-32e mode
+ * guest". CR0.NE, CR4.VMXE and the other fixed bits stay set underneath; the guest sees its own
+ * values through the read shadows.
  */
 static void setup_guest(const struct partition *p)
 {
-	uint32_t code = AR_TYPE_CODE_XR_ACCESSED | AR_S | AR_P | AR_DB | AR_G;
+	bool lm = p->boot.route == LINUX_BZIMAGE;
+	uint32_t code = AR_TYPE_CODE_XR_ACCESSED | AR_S | AR_P | AR_G | (lm ? AR_L : AR_DB);
 	uint32_t data = AR_TYPE_DATA_RW_ACCESSED | AR_S | AR_P | AR_DB | AR_G;
-	uint64_t cr0 = CR0_PE | CR0_ET;
+	uint64_t cr0 = CR0_PE | CR0_ET | (lm ? CR0_PG : 0), cr4 = lm ? CR4_PAE : 0;
 
 	guest_cr0_forced = vmx_msrs.cr0_fixed0 & ~(CR0_PE | CR0_PG); /* unrestricted guest */
 	guest_cr0_fixed1 = vmx_msrs.cr0_fixed1;
@@ -191,13 +195,14 @@ static void setup_guest(const struct partition *p)
 	vmcs_write64(CR0_READ_SHADOW, cr0);
 	vmcs_write64(GUEST_CR0, cr0 | guest_cr0_forced);
 	vmcs_write64(CR4_GUEST_HOST_MASK, guest_cr4_forced);
-	vmcs_write64(CR4_READ_SHADOW, 0);
-	vmcs_write64(GUEST_CR4, guest_cr4_forced);
-	vmcs_write64(GUEST_CR3, 0);
-	setup_segment(GUEST_CS_SELECTOR, GUEST_SEL_CODE, code);
+	vmcs_write64(CR4_READ_SHADOW, cr4);
+	vmcs_write64(GUEST_CR4, cr4 | guest_cr4_forced);
+	vmcs_write64(GUEST_CR3, p->boot.cr3); /* 0 but for a bzImage, as the GDTR */
+	vmcs_write64(GUEST_IA32_EFER, lm ? IA32_EFER_LME | IA32_EFER_LMA : 0);
+	setup_segment(GUEST_CS_SELECTOR, lm ? LINUX_BOOT_CS : GUEST_SEL_CODE, code);
 	for (uint32_t f = GUEST_ES_SELECTOR; f <= GUEST_GS_SELECTOR; f += 2)
 		if (f != GUEST_CS_SELECTOR)
-			setup_segment(f, GUEST_SEL_DATA, data);
+			setup_segment(f, lm ? LINUX_BOOT_DS : GUEST_SEL_DATA, data);
 	vmcs_write16(GUEST_LDTR_SELECTOR, 0);
 	vmcs_write32(GUEST_LDTR_LIMIT, 0);
 	vmcs_write32(GUEST_LDTR_AR_BYTES, AR_UNUSABLE);
@@ -206,8 +211,8 @@ static void setup_guest(const struct partition *p)
 	vmcs_write32(GUEST_TR_LIMIT, TSS_LIMIT);
 	vmcs_write32(GUEST_TR_AR_BYTES, AR_TYPE_TSS_BUSY | AR_P);
 	vmcs_write64(GUEST_TR_BASE, 0);
-	vmcs_write32(GUEST_GDTR_LIMIT, 0);
-	vmcs_write64(GUEST_GDTR_BASE, 0);
+	vmcs_write32(GUEST_GDTR_LIMIT, p->boot.gdt_limit);
+	vmcs_write64(GUEST_GDTR_BASE, p->boot.gdt_base);
 	vmcs_write32(GUEST_IDTR_LIMIT, 0);
 	vmcs_write64(GUEST_IDTR_BASE, 0);
 	vmcs_write64(GUEST_DR7, DR7_INIT);
@@ -222,7 +227,6 @@ static void setup_guest(const struct partition *p)
 	vmcs_write64(GUEST_SYSENTER_EIP, 0);
 	vmcs_write64(GUEST_IA32_DEBUGCTL, 0);
 	vmcs_write64(GUEST_IA32_PAT, PAT_POWER_ON);
-	vmcs_write64(GUEST_IA32_EFER, 0);
 	vmcs_write64(VMCS_LINK_POINTER, VMCS_LINK_POINTER_NONE);
 }
 
@@ -312,6 +316,7 @@ int vmcs_launch(struct cpu *c, struct partition *p, err_t *e)
 	reset_core_state();
 	regs.rax = MULTIBOOT2_BOOTLOADER_MAGIC;
 	regs.rbx = p->bootinfo;
+	regs.rsi = p->bootinfo; /* the 64-bit boot protocol's zero page */
 	printk("slicehv: partition %s cpu %u mem 0x%lx-0x%lx: launched\n", p->cfg->name, c->index,
 	       p->cfg->base, p->cfg->base + p->cfg->size - 1);
 	p->budget_since = rdtsc();

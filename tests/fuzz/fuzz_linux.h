@@ -58,9 +58,11 @@ static void check_common(const struct linux_entry *o, uint64_t size)
 	FUZZ_CHECK(o->boot_info == LINUX_BOOT_INFO_GPA, "boot information at 0x%lx", o->boot_info);
 }
 
-/* Load the input as the route's kernel into a poisoned slice, check what was written, re-poison. */
-static int fuzz_linux(const uint8_t *data, size_t size, uint64_t slice_size,
-		      int (*load)(const struct linux_boot *, struct linux_entry *, err_t *),
+/*
+ * Probe the input as hv/partition.c does; a kernel of the route's, load into a poisoned slice,
+ * check what was written, re-poison. Inputs of the other route, or none, are left alone.
+ */
+static int fuzz_linux(const uint8_t *data, size_t size, uint64_t slice_size, enum linux_route route,
 		      void (*check)(const struct linux_entry *, uint64_t))
 {
 	struct linux_boot b = { .base = SLICE_BASE, .size = slice_size, .kernel = data,
@@ -77,8 +79,10 @@ static int fuzz_linux(const uint8_t *data, size_t size, uint64_t slice_size,
 		for (unsigned i = 0; i < INITRD_SIZE; i++)
 			initrd[i] = (uint8_t)(i * 3 + 1);
 	}
+	if (linux_probe(data, size, &o, &e) == 0 && o.route != route)
+		return 0;
 	fuzzmem_map(MEM_BASE, mem, GUARD + slice_size + GUARD, FUZZMEM_DIRECT);
-	if (load(&b, &o, &e) == 0) {
+	if (o.route == route && linux_load(&b, &o, &e) == 0) {
 		check_common(&o, slice_size);
 		check(&o, slice_size);
 		FUZZ_SAY("loaded [0x%lx, 0x%lx), entry 0x%lx\n", o.kernel_start, o.kernel_end, o.ip);

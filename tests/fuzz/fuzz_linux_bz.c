@@ -43,5 +43,5 @@ static void check_bz(const struct linux_entry *o, uint64_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	return fuzz_linux(data, size, BZ_SLICE_SIZE, linux_load_bzimage, check_bz);
+	return fuzz_linux(data, size, BZ_SLICE_SIZE, LINUX_BZIMAGE, check_bz);
 }

@@ -20,5 +20,5 @@ static void check_pvh(const struct linux_entry *o, uint64_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	return fuzz_linux(data, size, PVH_SLICE_SIZE, linux_load_pvh, check_pvh);
+	return fuzz_linux(data, size, PVH_SLICE_SIZE, LINUX_PVH, check_pvh);
 }
