@@ -29,7 +29,6 @@
 #define IO_QUAL_IN BIT(3)
 #define IO_QUAL_STRING BIT(4)
 #define IO_QUAL_PORT(q) ((uint16_t)((q) >> 16))
-#define EPT_QUAL_READ BIT(0)
 #define EPT_QUAL_WRITE BIT(1)
 #define EPT_QUAL_FETCH BIT(2)
 #define EPT_QUAL_LINEAR_VALID BIT(7)
@@ -63,8 +62,6 @@
 #define CPUID_7_EBX_TSC_ADJUST BIT(1) /* IA32_TSC_ADJUST would move the TSC slicehv counts budgets by */
 #define CPUID_TOPOLOGY 0xb
 #define CPUID_HV_LAST 0x400000ffu
-#define CPUID_EXT_FEATURES 0x80000001u
-#define CPUID_EXT_EDX_NX BIT(20)
 #define CPUID_1_EBX_APIC_SHIFT 24
 #define CPUID_1_EBX_COUNT_MASK 0x00ff0000u
 #define CPUID_1_EBX_ONE_CPU 0x00010000u
@@ -78,6 +75,7 @@ struct vcpu {
 	struct partition *p;
 	struct cpu *cpu;
 	uint64_t qual;
+	unsigned reason; /* the basic exit reason */
 };
 
 static const char *const exit_names[EXIT_REASON_COUNT] = {
@@ -333,15 +331,12 @@ static void handle_rdmsr(struct vcpu *v)
 	uint32_t msr = (uint32_t)v->regs->rcx;
 	uint64_t val;
 
-	if (msr == IA32_FEATURE_CONTROL) {
-		val = IA32_FEATURE_CONTROL_LOCK;
-	} else if (msr == IA32_APIC_BASE) {
-		val = rdmsr(IA32_APIC_BASE);
-	} else {
+	if (msr != IA32_FEATURE_CONTROL && msr != IA32_APIC_BASE) {
 		partition_deny(v->p, "rdmsr 0x%x", msr);
 		inject_gp();
 		return;
 	}
+	val = msr == IA32_APIC_BASE ? rdmsr(IA32_APIC_BASE) : IA32_FEATURE_CONTROL_LOCK;
 	v->regs->rax = (uint32_t)val;
 	v->regs->rdx = val >> 32;
 	skip_instruction();
@@ -373,7 +368,7 @@ static bool efer_write(uint64_t val)
 	uint64_t efer = vmcs_read64(GUEST_IA32_EFER);
 	uint64_t allowed = IA32_EFER_SCE | IA32_EFER_LME | IA32_EFER_LMA;
 
-	if (cpuid(CPUID_EXT_FEATURES, 0).edx & CPUID_EXT_EDX_NX)
+	if (cpu_has_nx())
 		allowed |= IA32_EFER_NXE;
 	if (val & ~allowed)
 		return false;
@@ -427,10 +422,8 @@ static bool load_pdptes(const struct vcpu *v)
 	for (unsigned i = 0; i < PDPTE_COUNT; i++)
 		if ((pdpt[i] & PDPTE_PRESENT) && (pdpt[i] & reserved))
 			return false;
-	vmcs_write64(GUEST_PDPTE0, pdpt[0]);
-	vmcs_write64(GUEST_PDPTE1, pdpt[1]);
-	vmcs_write64(GUEST_PDPTE2, pdpt[2]);
-	vmcs_write64(GUEST_PDPTE3, pdpt[3]);
+	for (unsigned i = 0; i < PDPTE_COUNT; i++) /* GUEST_PDPTE0-3: consecutive 64-bit encodings */
+		vmcs_write_field(GUEST_PDPTE0 + 2 * i, pdpt[i]);
 	return true;
 }
 
@@ -598,9 +591,6 @@ void budget_arm(struct partition *p, bool output_waits)
 		vmcs_write32(VMX_PREEMPTION_TIMER_VALUE, (uint32_t)chunk);
 }
 
-/* The timer's deadline: the next part of the budget, or console lines to send (both: exit_end). */
-static void handle_preemption_timer(struct vcpu *v) { (void)v; }
-
 /*
  * Before the guest goes on: its queued console lines get their turn on the UART, and budget= is
  * charged every TSC tick since the last entry: the guest's, the exit's and slicehv's work for it.
@@ -646,8 +636,12 @@ static void handle_wbinvd(struct vcpu *v)
 	skip_instruction();
 }
 
-/* NMIs belong to slicehv (NMI exiting): no guest can raise one, and none from the platform reaches a guest. */
-static void handle_nmi(struct vcpu *v)
+/*
+ * Exits with nothing to do here. NMIs belong to slicehv (NMI exiting): no guest can raise one, and
+ * none from the platform reaches a guest. The preemption timer's deadline, the next part of the
+ * budget or console lines to send, is exit_end's.
+ */
+static void handle_nothing(struct vcpu *v)
 {
 	(void)v;
 }
@@ -662,7 +656,7 @@ static void handle_undefined(struct vcpu *v)
 /* INIT and SIPI come from outside: a partition owns its core, so they are refused. */
 static void handle_init_sipi(struct vcpu *v)
 {
-	partition_deny(v->p, "%s from another core", exit_reason_name(EXIT_REASON_BASIC(vmcs_read32(VM_EXIT_REASON))));
+	partition_deny(v->p, "%s from another core", exit_reason_name(v->reason));
 }
 
 /* A legal task switch has no fault to give: slicehv does not emulate one, and says so. */
@@ -673,11 +667,11 @@ static void handle_task_switch(struct vcpu *v)
 
 static void handle_fatal(struct vcpu *v)
 {
-	park_with_dump(v, exit_reason_name(EXIT_REASON_BASIC(vmcs_read32(VM_EXIT_REASON))));
+	park_with_dump(v, exit_reason_name(v->reason));
 }
 
 static void (*const handlers[EXIT_REASON_COUNT])(struct vcpu *) = {
-	[EXIT_REASON_EXCEPTION_NMI] = handle_nmi, /* the exception bitmap is empty: only NMIs */
+	[EXIT_REASON_EXCEPTION_NMI] = handle_nothing, /* the exception bitmap is empty: only NMIs */
 	[EXIT_REASON_TRIPLE_FAULT] = handle_fatal,
 	[EXIT_REASON_INIT_SIGNAL] = handle_init_sipi,
 	[EXIT_REASON_SIPI] = handle_init_sipi,
@@ -699,7 +693,7 @@ static void (*const handlers[EXIT_REASON_COUNT])(struct vcpu *) = {
 	[EXIT_REASON_EPT_VIOLATION] = handle_ept_violation,
 	[EXIT_REASON_XSETBV] = handle_xsetbv,
 	[EXIT_REASON_WBINVD] = handle_wbinvd,
-	[EXIT_REASON_PREEMPTION_TIMER] = handle_preemption_timer,
+	[EXIT_REASON_PREEMPTION_TIMER] = handle_nothing,
 };
 
 void vmexit_handler(struct guest_regs *regs);
@@ -708,7 +702,7 @@ void vmexit_handler(struct guest_regs *regs)
 	struct cpu *c = this_cpu();
 	uint32_t reason = vmcs_read32(VM_EXIT_REASON);
 	unsigned basic = EXIT_REASON_BASIC(reason);
-	struct vcpu v = { regs, c->partition, c, vmcs_read64(EXIT_QUALIFICATION) };
+	struct vcpu v = { regs, c->partition, c, vmcs_read64(EXIT_QUALIFICATION), basic };
 
 	v.p->exits_total++;
 	if (basic < EXIT_REASON_COUNT)
@@ -730,7 +724,7 @@ void vmentry_failed(struct guest_regs *regs);
 void vmentry_failed(struct guest_regs *regs)
 {
 	struct cpu *c = this_cpu();
-	struct vcpu v = { regs, c->partition, c, 0 };
+	struct vcpu v = { regs, c->partition, c, 0, 0 };
 
 	dump_guest(&v);
 	partition_park(c->partition, "VM entry failed: VM-instruction error %u (SDM Vol 3C 31.4)",

@@ -159,7 +159,6 @@ enum vmcs_width { VMCS_WIDTH_16, VMCS_WIDTH_64, VMCS_WIDTH_32, VMCS_WIDTH_NATURA
 #define EXIT_LOAD_IA32_PAT BIT(19)
 #define EXIT_SAVE_IA32_EFER BIT(20)
 #define EXIT_LOAD_IA32_EFER BIT(21)
-#define EXIT_SAVE_PREEMPTION_TIMER BIT(22)
 
 /* VM-entry controls (25.8.1). */
 #define ENTRY_IA32E_MODE_GUEST BIT(9)
@@ -276,7 +275,6 @@ void vmcs_write_field(uint32_t field, uint64_t value);
 	({ _Static_assert(VMCS_WIDTH(f) == VMCS_WIDTH_64 || VMCS_WIDTH(f) == VMCS_WIDTH_NATURAL, \
 			  #f " has another width");                                         \
 	   (uint32_t)(f); })
-#define vmcs_read16(f) ((uint16_t)vmcs_read_field(VMCS_CHECKED(f, VMCS_WIDTH_16)))
 #define vmcs_read32(f) ((uint32_t)vmcs_read_field(VMCS_CHECKED(f, VMCS_WIDTH_32)))
 #define vmcs_read64(f) vmcs_read_field(VMCS_CHECKED64(f))
 #define vmcs_write16(f, v) vmcs_write_field(VMCS_CHECKED(f, VMCS_WIDTH_16), (uint16_t)(v))
