@@ -37,9 +37,7 @@
 #define CMOS_DATA 0x71
 #define GPR_RSP 4 /* register numbering of exit qualifications: RSP lives in the VMCS */
 
-/* The MSR bitmap's four 1 KiB quarters (SDM Vol 3C 25.6.9). */
-#define MSR_BITMAP_WRITE 2048
-#define MSR_BITMAP_HIGH 1024
+/* The MSR bitmap's 1 KiB quarters: reads of MSRs 0-0x1fff, 0xc0000000-0xc0001fff, then writes (SDM Vol 3C 25.6.9). */
 #define MSR_HIGH_FIRST 0xc0000000u
 #define MSR_RANGE 0x2000u
 
@@ -107,20 +105,17 @@ static const struct msr_passthrough {
 	{ IA32_FS_BASE, IA32_TSC_AUX, true },                        /* segment bases, TSC_AUX */
 };
 
-static void msr_bitmap_clear(uint32_t msr, unsigned quarter)
+/*
+ * Whether the guest reaches msr directly: any entry above that allows it (PAT lies inside the MTRR
+ * range), or lapic.c's verdict on its own local APIC and TSC deadline.
+ */
+static bool msr_passes(uint32_t msr, bool write)
 {
-	uint32_t bit = msr & (MSR_RANGE - 1);
-
-	exit_bitmaps.msr[quarter + (msr >= MSR_HIGH_FIRST ? MSR_BITMAP_HIGH : 0) + bit / 8] &= ~(1u << (bit % 8));
-}
-
-/* The partition's own local APIC and TSC deadline, as arch/x86/lapic.c decides. */
-static void msr_bitmap_lapic(uint32_t msr)
-{
-	if (lapic_msr_passthrough(msr, false))
-		msr_bitmap_clear(msr, 0);
-	if (lapic_msr_passthrough(msr, true))
-		msr_bitmap_clear(msr, MSR_BITMAP_WRITE);
+	for (unsigned i = 0; i < ARRAY_SIZE(msr_passthrough); i++)
+		if (msr >= msr_passthrough[i].first && msr <= msr_passthrough[i].last &&
+		    (!write || msr_passthrough[i].write))
+			return true;
+	return lapic_msr_passthrough(msr, write);
 }
 
 int exits_init(err_t *e)
@@ -134,15 +129,12 @@ int exits_init(err_t *e)
 	memset(exit_bitmaps.io_a, 0xff, PAGE_SIZE);
 	memset(exit_bitmaps.io_b, 0xff, PAGE_SIZE);
 	memset(exit_bitmaps.msr, 0xff, PAGE_SIZE);
-	for (unsigned i = 0; i < ARRAY_SIZE(msr_passthrough); i++)
-		for (uint32_t m = msr_passthrough[i].first; m <= msr_passthrough[i].last; m++) {
-			msr_bitmap_clear(m, 0);
-			if (msr_passthrough[i].write)
-				msr_bitmap_clear(m, MSR_BITMAP_WRITE);
-		}
-	for (uint32_t m = X2APIC_FIRST; m <= X2APIC_LAST; m++)
-		msr_bitmap_lapic(m);
-	msr_bitmap_lapic(IA32_TSC_DEADLINE);
+	for (unsigned bit = 0; bit < PAGE_SIZE * 8; bit++) {
+		uint32_t msr = (bit / MSR_RANGE % 2 ? MSR_HIGH_FIRST : 0) + bit % MSR_RANGE;
+
+		if (msr_passes(msr, bit >= 2 * MSR_RANGE))
+			exit_bitmaps.msr[bit / 8] &= ~(1u << (bit % 8));
+	}
 	return 0;
 }
 
@@ -422,7 +414,7 @@ static bool load_pdptes(const struct vcpu *v)
 	for (unsigned i = 0; i < PDPTE_COUNT; i++)
 		if ((pdpt[i] & PDPTE_PRESENT) && (pdpt[i] & reserved))
 			return false;
-	for (unsigned i = 0; i < PDPTE_COUNT; i++) /* GUEST_PDPTE0-3: consecutive 64-bit encodings */
+	for (unsigned i = 0; i < PDPTE_COUNT; i++)
 		vmcs_write_field(GUEST_PDPTE0 + 2 * i, pdpt[i]);
 	return true;
 }
