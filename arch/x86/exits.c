@@ -15,10 +15,6 @@
 #include "vmx.h"
 #include "x86.h"
 
-/* Exception vectors injected into guests (SDM Vol 3A Table 6-1). */
-#define VECTOR_UD 6
-#define VECTOR_GP 13
-
 /* Exit qualification fields (SDM Vol 3C 28.2.1, Tables 28-3, 28-5, 28-7). */
 #define CR_QUAL_NUMBER(q) ((q) & 0xf)
 #define CR_QUAL_TYPE(q) (((q) >> 4) & 3)
