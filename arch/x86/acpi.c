@@ -76,15 +76,6 @@ static void sig_str(char out[SDT_SIG_LEN + 1], const char *sig)
 	out[SDT_SIG_LEN] = '\0';
 }
 
-/* An n-byte table entry: XSDT entries are 8-byte values at 4-byte alignment; x86 and ACPI are little-endian. */
-static uint64_t read_entry(const void *p, size_t n)
-{
-	uint64_t v = 0;
-
-	memcpy(&v, p, n);
-	return v;
-}
-
 /* What is wrong with r, or NULL; r must be readable for 36 bytes when its revision is 2+. */
 static const char *rsdp_problem(const struct acpi_rsdp *r)
 {
@@ -170,7 +161,9 @@ static int find_madt(const struct acpi_rsdp *r, const struct acpi_sdt **madt, ui
 		return err_set(e, "%s at 0x%lx: the signature is wrong", root_sig, root_addr);
 	n = (root->length - sizeof(*root)) / esz;
 	for (uint32_t i = 0; i < n; i++) {
-		*addr = read_entry((const uint8_t *)(root + 1) + i * esz, esz);
+		/* XSDT entries are 8-byte values at 4-byte alignment; x86 and ACPI are little-endian. */
+		*addr = 0;
+		memcpy(addr, (const uint8_t *)(root + 1) + i * esz, esz);
 		if (sdt_map(*addr, x ? "table listed in the XSDT" : "table listed in the RSDT", madt, e))
 			return -1;
 		if (!memcmp((*madt)->signature, MADT_SIG, SDT_SIG_LEN))
@@ -266,16 +259,9 @@ struct acpi_gas {
 struct acpi_fadt {
 	struct acpi_sdt hdr;
 	uint32_t firmware_ctrl, dsdt;
-	uint8_t reserved0, preferred_pm_profile;
-	uint16_t sci_int;
-	uint32_t smi_cmd;
-	uint8_t acpi_enable, acpi_disable, s4bios_req, pstate_cnt;
-	uint32_t pm1a_evt_blk, pm1b_evt_blk, pm1a_cnt_blk, pm1b_cnt_blk, pm2_cnt_blk, pm_tmr_blk;
-	uint32_t gpe0_blk, gpe1_blk;
-	uint8_t pm1_evt_len, pm1_cnt_len, pm2_cnt_len, pm_tmr_len, gpe0_blk_len, gpe1_blk_len;
-	uint8_t gpe1_base, cst_cnt;
-	uint16_t p_lvl2_lat, p_lvl3_lat, flush_size, flush_stride;
-	uint8_t duty_offset, duty_width, day_alrm, mon_alrm, century;
+	/* Preferred_PM_Profile to CENTURY: the SCI, SMI, PM1/PM2/GPE blocks, C-states, CMOS alarm. A
+	 * hardware-reduced FADT has none of them: all zero. */
+	uint8_t legacy_pm[65];
 	uint16_t iapc_boot_arch;
 	uint8_t reserved1;
 	uint32_t flags;
@@ -284,12 +270,12 @@ struct acpi_fadt {
 	uint16_t arm_boot_arch;
 	uint8_t minor_version;
 	uint64_t x_firmware_ctrl, x_dsdt;
-	struct acpi_gas x_pm1a_evt_blk, x_pm1b_evt_blk, x_pm1a_cnt_blk, x_pm1b_cnt_blk;
-	struct acpi_gas x_pm2_cnt_blk, x_pm_tmr_blk, x_gpe0_blk, x_gpe1_blk;
+	struct acpi_gas x_legacy_pm[8]; /* X_PM1a_EVT_BLK to X_GPE1_BLK: none, as above */
 	struct acpi_gas sleep_control_reg, sleep_status_reg;
 	uint64_t hypervisor_vendor_identity;
 } __attribute__((packed));
 _Static_assert(sizeof(struct acpi_fadt) == 276, "ACPI 6.0 FADT");
+_Static_assert(offsetof(struct acpi_fadt, iapc_boot_arch) == 109, "5.2.9 Table 5.9");
 _Static_assert(offsetof(struct acpi_fadt, sleep_control_reg) == 244, "5.2.9 Table 5.9");
 
 /* Table 5.10: hardware-reduced (no PM1/GPE blocks, no SCI, no legacy PIC or PIT in Linux). */

@@ -67,6 +67,14 @@ static void apic_send_ipi(uint32_t dest, uint32_t icr)
 		cpu_relax();
 }
 
+static void tsc_delay_us(uint64_t us)
+{
+	uint64_t end = rdtsc() + us * tsc_per_ms / 1000;
+
+	while (rdtsc() < end)
+		cpu_relax();
+}
+
 void apic_start_ap(uint32_t dest, uint64_t vector_page)
 {
 	uint32_t vector = (uint32_t)(vector_page / PAGE_SIZE);
@@ -96,12 +104,4 @@ void tsc_calibrate(void)
 	tsc_per_ms = (rdtsc() - start) / CALIBRATE_MS;
 	if (tsc_per_ms == 0)
 		tsc_per_ms = 1;
-}
-
-void tsc_delay_us(uint64_t us)
-{
-	uint64_t end = rdtsc() + us * tsc_per_ms / 1000;
-
-	while (rdtsc() < end)
-		cpu_relax();
 }

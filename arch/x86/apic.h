@@ -12,6 +12,5 @@ void apic_start_ap(uint32_t apic_id, uint64_t vector_page);
 /* TSC ticks per millisecond, measured against the PIT once on the boot CPU. */
 extern uint64_t tsc_per_ms;
 void tsc_calibrate(void);
-void tsc_delay_us(uint64_t us);
 
 #endif

@@ -13,9 +13,6 @@
 #define GATE_INTERRUPT 0x8e         /* present, DPL 0, type 14: 64-bit interrupt gate */
 
 /* Exceptions that may arrive on a broken stack get a known-good one (SDM Vol 3A 6.14.5). */
-#define VECTOR_NMI 2
-#define VECTOR_DF 8
-#define VECTOR_MC 18
 #define IST_INDEX 1
 
 extern const uint64_t isr_table[NUM_EXCEPTIONS];

@@ -5,6 +5,8 @@
 #include "../../hv/types.h"
 
 #define NUM_EXCEPTIONS 32
+/* The exception vectors slicehv names (SDM Vol 3A Table 6-1). */
+enum exception_vector { VECTOR_NMI = 2, VECTOR_UD = 6, VECTOR_DF = 8, VECTOR_GP = 13, VECTOR_MC = 18 };
 #define IST_STACK_SIZE PAGE_SIZE
 
 /* The 64-bit TSS (SDM Vol 3A 8.7): only the IST stacks matter to us. */

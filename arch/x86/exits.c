@@ -15,10 +15,6 @@
 #include "vmx.h"
 #include "x86.h"
 
-/* Exception vectors injected into guests (SDM Vol 3A Table 6-1). */
-#define VECTOR_UD 6
-#define VECTOR_GP 13
-
 /* Exit qualification fields (SDM Vol 3C 28.2.1, Tables 28-3, 28-5, 28-7). */
 #define CR_QUAL_NUMBER(q) ((q) & 0xf)
 #define CR_QUAL_TYPE(q) (((q) >> 4) & 3)
@@ -29,7 +25,6 @@
 #define IO_QUAL_IN BIT(3)
 #define IO_QUAL_STRING BIT(4)
 #define IO_QUAL_PORT(q) ((uint16_t)((q) >> 16))
-#define EPT_QUAL_READ BIT(0)
 #define EPT_QUAL_WRITE BIT(1)
 #define EPT_QUAL_FETCH BIT(2)
 #define EPT_QUAL_LINEAR_VALID BIT(7)
@@ -38,9 +33,7 @@
 #define CMOS_DATA 0x71
 #define GPR_RSP 4 /* register numbering of exit qualifications: RSP lives in the VMCS */
 
-/* The MSR bitmap's four 1 KiB quarters (SDM Vol 3C 25.6.9). */
-#define MSR_BITMAP_WRITE 2048
-#define MSR_BITMAP_HIGH 1024
+/* The MSR bitmap's 1 KiB quarters: reads of MSRs 0-0x1fff, 0xc0000000-0xc0001fff, then writes (SDM Vol 3C 25.6.9). */
 #define MSR_HIGH_FIRST 0xc0000000u
 #define MSR_RANGE 0x2000u
 
@@ -63,8 +56,6 @@
 #define CPUID_7_EBX_TSC_ADJUST BIT(1) /* IA32_TSC_ADJUST would move the TSC slicehv counts budgets by */
 #define CPUID_TOPOLOGY 0xb
 #define CPUID_HV_LAST 0x400000ffu
-#define CPUID_EXT_FEATURES 0x80000001u
-#define CPUID_EXT_EDX_NX BIT(20)
 #define CPUID_1_EBX_APIC_SHIFT 24
 #define CPUID_1_EBX_COUNT_MASK 0x00ff0000u
 #define CPUID_1_EBX_ONE_CPU 0x00010000u
@@ -78,6 +69,7 @@ struct vcpu {
 	struct partition *p;
 	struct cpu *cpu;
 	uint64_t qual;
+	unsigned reason; /* the basic exit reason */
 };
 
 static const char *const exit_names[EXIT_REASON_COUNT] = {
@@ -109,20 +101,17 @@ static const struct msr_passthrough {
 	{ IA32_FS_BASE, IA32_TSC_AUX, true },                        /* segment bases, TSC_AUX */
 };
 
-static void msr_bitmap_clear(uint32_t msr, unsigned quarter)
+/*
+ * Whether the guest reaches msr directly: any entry above that allows it (PAT lies inside the MTRR
+ * range), or lapic.c's verdict on its own local APIC and TSC deadline.
+ */
+static bool msr_passes(uint32_t msr, bool write)
 {
-	uint32_t bit = msr & (MSR_RANGE - 1);
-
-	exit_bitmaps.msr[quarter + (msr >= MSR_HIGH_FIRST ? MSR_BITMAP_HIGH : 0) + bit / 8] &= ~(1u << (bit % 8));
-}
-
-/* The partition's own local APIC and TSC deadline, as arch/x86/lapic.c decides. */
-static void msr_bitmap_lapic(uint32_t msr)
-{
-	if (lapic_msr_passthrough(msr, false))
-		msr_bitmap_clear(msr, 0);
-	if (lapic_msr_passthrough(msr, true))
-		msr_bitmap_clear(msr, MSR_BITMAP_WRITE);
+	for (unsigned i = 0; i < ARRAY_SIZE(msr_passthrough); i++)
+		if (msr >= msr_passthrough[i].first && msr <= msr_passthrough[i].last &&
+		    (!write || msr_passthrough[i].write))
+			return true;
+	return lapic_msr_passthrough(msr, write);
 }
 
 int exits_init(err_t *e)
@@ -136,15 +125,12 @@ int exits_init(err_t *e)
 	memset(exit_bitmaps.io_a, 0xff, PAGE_SIZE);
 	memset(exit_bitmaps.io_b, 0xff, PAGE_SIZE);
 	memset(exit_bitmaps.msr, 0xff, PAGE_SIZE);
-	for (unsigned i = 0; i < ARRAY_SIZE(msr_passthrough); i++)
-		for (uint32_t m = msr_passthrough[i].first; m <= msr_passthrough[i].last; m++) {
-			msr_bitmap_clear(m, 0);
-			if (msr_passthrough[i].write)
-				msr_bitmap_clear(m, MSR_BITMAP_WRITE);
-		}
-	for (uint32_t m = X2APIC_FIRST; m <= X2APIC_LAST; m++)
-		msr_bitmap_lapic(m);
-	msr_bitmap_lapic(IA32_TSC_DEADLINE);
+	for (unsigned bit = 0; bit < PAGE_SIZE * 8; bit++) {
+		uint32_t msr = (bit / MSR_RANGE % 2 ? MSR_HIGH_FIRST : 0) + bit % MSR_RANGE;
+
+		if (msr_passes(msr, bit >= 2 * MSR_RANGE))
+			exit_bitmaps.msr[bit / 8] &= ~(1u << (bit % 8));
+	}
 	return 0;
 }
 
@@ -333,15 +319,12 @@ static void handle_rdmsr(struct vcpu *v)
 	uint32_t msr = (uint32_t)v->regs->rcx;
 	uint64_t val;
 
-	if (msr == IA32_FEATURE_CONTROL) {
-		val = IA32_FEATURE_CONTROL_LOCK;
-	} else if (msr == IA32_APIC_BASE) {
-		val = rdmsr(IA32_APIC_BASE);
-	} else {
+	if (msr != IA32_FEATURE_CONTROL && msr != IA32_APIC_BASE) {
 		partition_deny(v->p, "rdmsr 0x%x", msr);
 		inject_gp();
 		return;
 	}
+	val = msr == IA32_APIC_BASE ? rdmsr(IA32_APIC_BASE) : IA32_FEATURE_CONTROL_LOCK;
 	v->regs->rax = (uint32_t)val;
 	v->regs->rdx = val >> 32;
 	skip_instruction();
@@ -373,7 +356,7 @@ static bool efer_write(uint64_t val)
 	uint64_t efer = vmcs_read64(GUEST_IA32_EFER);
 	uint64_t allowed = IA32_EFER_SCE | IA32_EFER_LME | IA32_EFER_LMA;
 
-	if (cpuid(CPUID_EXT_FEATURES, 0).edx & CPUID_EXT_EDX_NX)
+	if (cpu_has_nx())
 		allowed |= IA32_EFER_NXE;
 	if (val & ~allowed)
 		return false;
@@ -427,10 +410,8 @@ static bool load_pdptes(const struct vcpu *v)
 	for (unsigned i = 0; i < PDPTE_COUNT; i++)
 		if ((pdpt[i] & PDPTE_PRESENT) && (pdpt[i] & reserved))
 			return false;
-	vmcs_write64(GUEST_PDPTE0, pdpt[0]);
-	vmcs_write64(GUEST_PDPTE1, pdpt[1]);
-	vmcs_write64(GUEST_PDPTE2, pdpt[2]);
-	vmcs_write64(GUEST_PDPTE3, pdpt[3]);
+	for (unsigned i = 0; i < PDPTE_COUNT; i++)
+		vmcs_write_field(GUEST_PDPTE0 + 2 * i, pdpt[i]);
 	return true;
 }
 
@@ -598,9 +579,6 @@ void budget_arm(struct partition *p, bool output_waits)
 		vmcs_write32(VMX_PREEMPTION_TIMER_VALUE, (uint32_t)chunk);
 }
 
-/* The timer's deadline: the next part of the budget, or console lines to send (both: exit_end). */
-static void handle_preemption_timer(struct vcpu *v) { (void)v; }
-
 /*
  * Before the guest goes on: its queued console lines get their turn on the UART, and budget= is
  * charged every TSC tick since the last entry: the guest's, the exit's and slicehv's work for it.
@@ -646,8 +624,12 @@ static void handle_wbinvd(struct vcpu *v)
 	skip_instruction();
 }
 
-/* NMIs belong to slicehv (NMI exiting): no guest can raise one, and none from the platform reaches a guest. */
-static void handle_nmi(struct vcpu *v)
+/*
+ * Exits with nothing to do here. NMIs belong to slicehv (NMI exiting): no guest can raise one, and
+ * none from the platform reaches a guest. The preemption timer's deadline, the next part of the
+ * budget or console lines to send, is exit_end's.
+ */
+static void handle_nothing(struct vcpu *v)
 {
 	(void)v;
 }
@@ -673,7 +655,7 @@ static void handle_undefined(struct vcpu *v)
 /* INIT and SIPI come from outside: a partition owns its core, so they are refused. */
 static void handle_init_sipi(struct vcpu *v)
 {
-	partition_deny(v->p, "%s from another core", exit_reason_name(EXIT_REASON_BASIC(vmcs_read32(VM_EXIT_REASON))));
+	partition_deny(v->p, "%s from another core", exit_reason_name(v->reason));
 }
 
 /* A legal task switch has no fault to give: slicehv does not emulate one, and says so. */
@@ -684,11 +666,11 @@ static void handle_task_switch(struct vcpu *v)
 
 static void handle_fatal(struct vcpu *v)
 {
-	park_with_dump(v, exit_reason_name(EXIT_REASON_BASIC(vmcs_read32(VM_EXIT_REASON))));
+	park_with_dump(v, exit_reason_name(v->reason));
 }
 
 static void (*const handlers[EXIT_REASON_COUNT])(struct vcpu *) = {
-	[EXIT_REASON_EXCEPTION_NMI] = handle_nmi, /* the exception bitmap is empty: only NMIs */
+	[EXIT_REASON_EXCEPTION_NMI] = handle_nothing, /* the exception bitmap is empty: only NMIs */
 	[EXIT_REASON_EXTERNAL_INTERRUPT] = handle_external_interrupt,
 	[EXIT_REASON_TRIPLE_FAULT] = handle_fatal,
 	[EXIT_REASON_INIT_SIGNAL] = handle_init_sipi,
@@ -711,7 +693,7 @@ static void (*const handlers[EXIT_REASON_COUNT])(struct vcpu *) = {
 	[EXIT_REASON_EPT_VIOLATION] = handle_ept_violation,
 	[EXIT_REASON_XSETBV] = handle_xsetbv,
 	[EXIT_REASON_WBINVD] = handle_wbinvd,
-	[EXIT_REASON_PREEMPTION_TIMER] = handle_preemption_timer,
+	[EXIT_REASON_PREEMPTION_TIMER] = handle_nothing,
 };
 
 void vmexit_handler(struct guest_regs *regs);
@@ -720,7 +702,7 @@ void vmexit_handler(struct guest_regs *regs)
 	struct cpu *c = this_cpu();
 	uint32_t reason = vmcs_read32(VM_EXIT_REASON);
 	unsigned basic = EXIT_REASON_BASIC(reason);
-	struct vcpu v = { regs, c->partition, c, vmcs_read64(EXIT_QUALIFICATION) };
+	struct vcpu v = { regs, c->partition, c, vmcs_read64(EXIT_QUALIFICATION), basic };
 
 	v.p->exits_total++;
 	if (basic < EXIT_REASON_COUNT)
@@ -742,7 +724,7 @@ void vmentry_failed(struct guest_regs *regs);
 void vmentry_failed(struct guest_regs *regs)
 {
 	struct cpu *c = this_cpu();
-	struct vcpu v = { regs, c->partition, c, 0 };
+	struct vcpu v = { regs, c->partition, c, 0, 0 };
 
 	dump_guest(&v);
 	partition_park(c->partition, "VM entry failed: VM-instruction error %u (SDM Vol 3C 31.4)",

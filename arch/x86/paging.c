@@ -15,8 +15,6 @@
 #define ENTRIES 512
 #define MAPPED_MIN GiB(4) /* the boot map's reach: the LAPIC and firmware lie below it */
 #define MAPPED_MAX GiB(ENTRIES) /* one PDPT */
-#define CPUID_EXT_FEATURES 0x80000001u
-#define CPUID_EXT_EDX_NX BIT(20)
 
 extern uint8_t __image_start[], __text_end[], __rodata_end[];
 
@@ -74,7 +72,7 @@ int paging_harden(uint64_t top, err_t *e)
 	uint64_t *pml4 = table(), *pdpt = table();
 	unsigned wx, gib;
 
-	if (!(cpuid(CPUID_EXT_FEATURES, 0).edx & CPUID_EXT_EDX_NX))
+	if (!cpu_has_nx())
 		return err_set(e, "this CPU has no NX bit: W^X cannot be enforced");
 	if (!pml4 || !pdpt)
 		return err_set(e, "no heap page for the hypervisor's page tables");

@@ -40,7 +40,6 @@
 #define INTR_TYPE_RESERVED (1u << 8)
 #define INTR_TYPE_NMI (2u << 8)
 #define INTR_TYPE_OTHER_EVENT (7u << 8)
-#define NMI_VECTOR 2
 #define EXCEPTIONS_WITH_ERROR_CODE /* #DF #TS #NP #SS #GP #PF #AC #CP */ \
 	(BIT(8) | BIT(10) | BIT(11) | BIT(12) | BIT(13) | BIT(14) | BIT(17) | BIT(21))
 #define ERROR_CODE_RESERVED 0xffff0000ull
@@ -275,7 +274,7 @@ static int check_injection(const struct run *r)
 	BROKEN(r, (info & INTR_INFO_RESERVED) || type == INTR_TYPE_RESERVED ||
 		  (type == INTR_TYPE_OTHER_EVENT && !(ctl_caps(r, PROC) >> 32 & CPU_MONITOR_TRAP_FLAG)),
 	       "VM-entry interruption information 0x%x: reserved bits 30:12 or type set (" SDM_ENTRY ")", info);
-	BROKEN(r, (type == INTR_TYPE_NMI && vec != NMI_VECTOR) || (type == INTR_TYPE_OTHER_EVENT && vec) ||
+	BROKEN(r, (type == INTR_TYPE_NMI && vec != VECTOR_NMI) || (type == INTR_TYPE_OTHER_EVENT && vec) ||
 		  (type == INTR_TYPE_HARD_EXCEPTION && vec >= NUM_EXCEPTIONS),
 	       "VM-entry interruption information 0x%x: vector %u does not fit type %u (" SDM_ENTRY ")", info, vec,
 	       type >> 8);

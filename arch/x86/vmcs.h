@@ -5,16 +5,24 @@
 #include "../../hv/types.h"
 
 enum vmcs_field {
+	/*
+	 * Guest segment fields: the SDM numbers the segments ES, CS, SS, DS, FS, GS, LDTR, TR and gives
+	 * each kind of field consecutive encodings, two apart (B.1, B.3.3, B.4.3).
+	 */
+#define GUEST_SEGMENT(seg, i)                                                        \
+	GUEST_##seg##_SELECTOR = 0x0800 + 2 * (i), GUEST_##seg##_LIMIT = 0x4800 + 2 * (i), \
+	GUEST_##seg##_AR_BYTES = 0x4814 + 2 * (i), GUEST_##seg##_BASE = 0x6806 + 2 * (i)
+	GUEST_SEGMENT(ES, 0),
+	GUEST_SEGMENT(CS, 1),
+	GUEST_SEGMENT(SS, 2),
+	GUEST_SEGMENT(DS, 3),
+	GUEST_SEGMENT(FS, 4),
+	GUEST_SEGMENT(GS, 5),
+	GUEST_SEGMENT(LDTR, 6),
+	GUEST_SEGMENT(TR, 7),
+#undef GUEST_SEGMENT
 	/* 16-bit control, guest-state and host-state fields (B.1) */
 	VIRTUAL_PROCESSOR_ID = 0x0000,
-	GUEST_ES_SELECTOR = 0x0800,
-	GUEST_CS_SELECTOR = 0x0802,
-	GUEST_SS_SELECTOR = 0x0804,
-	GUEST_DS_SELECTOR = 0x0806,
-	GUEST_FS_SELECTOR = 0x0808,
-	GUEST_GS_SELECTOR = 0x080a,
-	GUEST_LDTR_SELECTOR = 0x080c,
-	GUEST_TR_SELECTOR = 0x080e,
 	HOST_ES_SELECTOR = 0x0c00,
 	HOST_CS_SELECTOR = 0x0c02,
 	HOST_SS_SELECTOR = 0x0c04,
@@ -37,10 +45,7 @@ enum vmcs_field {
 	GUEST_IA32_DEBUGCTL = 0x2802,
 	GUEST_IA32_PAT = 0x2804,
 	GUEST_IA32_EFER = 0x2806,
-	GUEST_PDPTE0 = 0x280a,
-	GUEST_PDPTE1 = 0x280c,
-	GUEST_PDPTE2 = 0x280e,
-	GUEST_PDPTE3 = 0x2810,
+	GUEST_PDPTE0 = 0x280a, /* PDPTE1-3 follow, two apart */
 	/* 64-bit host-state fields (B.2.4) */
 	HOST_IA32_PAT = 0x2c00,
 	HOST_IA32_EFER = 0x2c02,
@@ -63,24 +68,8 @@ enum vmcs_field {
 	VM_EXIT_REASON = 0x4402,
 	VM_EXIT_INSTRUCTION_LEN = 0x440c,
 	/* 32-bit guest-state fields (B.3.3) */
-	GUEST_ES_LIMIT = 0x4800,
-	GUEST_CS_LIMIT = 0x4802,
-	GUEST_SS_LIMIT = 0x4804,
-	GUEST_DS_LIMIT = 0x4806,
-	GUEST_FS_LIMIT = 0x4808,
-	GUEST_GS_LIMIT = 0x480a,
-	GUEST_LDTR_LIMIT = 0x480c,
-	GUEST_TR_LIMIT = 0x480e,
 	GUEST_GDTR_LIMIT = 0x4810,
 	GUEST_IDTR_LIMIT = 0x4812,
-	GUEST_ES_AR_BYTES = 0x4814,
-	GUEST_CS_AR_BYTES = 0x4816,
-	GUEST_SS_AR_BYTES = 0x4818,
-	GUEST_DS_AR_BYTES = 0x481a,
-	GUEST_FS_AR_BYTES = 0x481c,
-	GUEST_GS_AR_BYTES = 0x481e,
-	GUEST_LDTR_AR_BYTES = 0x4820,
-	GUEST_TR_AR_BYTES = 0x4822,
 	GUEST_INTERRUPTIBILITY_INFO = 0x4824,
 	GUEST_ACTIVITY_STATE = 0x4826,
 	GUEST_SYSENTER_CS = 0x482a,
@@ -98,14 +87,6 @@ enum vmcs_field {
 	GUEST_CR0 = 0x6800,
 	GUEST_CR3 = 0x6802,
 	GUEST_CR4 = 0x6804,
-	GUEST_ES_BASE = 0x6806,
-	GUEST_CS_BASE = 0x6808,
-	GUEST_SS_BASE = 0x680a,
-	GUEST_DS_BASE = 0x680c,
-	GUEST_FS_BASE = 0x680e,
-	GUEST_GS_BASE = 0x6810,
-	GUEST_LDTR_BASE = 0x6812,
-	GUEST_TR_BASE = 0x6814,
 	GUEST_GDTR_BASE = 0x6816,
 	GUEST_IDTR_BASE = 0x6818,
 	GUEST_DR7 = 0x681a,
@@ -161,7 +142,6 @@ enum vmcs_width { VMCS_WIDTH_16, VMCS_WIDTH_64, VMCS_WIDTH_32, VMCS_WIDTH_NATURA
 #define EXIT_LOAD_IA32_PAT BIT(19)
 #define EXIT_SAVE_IA32_EFER BIT(20)
 #define EXIT_LOAD_IA32_EFER BIT(21)
-#define EXIT_SAVE_PREEMPTION_TIMER BIT(22)
 
 /* VM-entry controls (25.8.1). */
 #define ENTRY_IA32E_MODE_GUEST BIT(9)
@@ -272,18 +252,13 @@ uint64_t vmcs_read_field(uint32_t field);
 void vmcs_write_field(uint32_t field, uint64_t value);
 
 /* Width-checked at compile time: a 32-bit accessor on a 64-bit field does not build. */
-#define VMCS_CHECKED(f, w) \
-	({ _Static_assert(VMCS_WIDTH(f) == (w), #f " has another width"); (uint32_t)(f); })
-#define VMCS_CHECKED64(f)                                                                   \
-	({ _Static_assert(VMCS_WIDTH(f) == VMCS_WIDTH_64 || VMCS_WIDTH(f) == VMCS_WIDTH_NATURAL, \
-			  #f " has another width");                                         \
-	   (uint32_t)(f); })
-#define vmcs_read16(f) ((uint16_t)vmcs_read_field(VMCS_CHECKED(f, VMCS_WIDTH_16)))
-#define vmcs_read32(f) ((uint32_t)vmcs_read_field(VMCS_CHECKED(f, VMCS_WIDTH_32)))
-#define vmcs_read64(f) vmcs_read_field(VMCS_CHECKED64(f))
-#define vmcs_write16(f, v) vmcs_write_field(VMCS_CHECKED(f, VMCS_WIDTH_16), (uint16_t)(v))
-#define vmcs_write32(f, v) vmcs_write_field(VMCS_CHECKED(f, VMCS_WIDTH_32), (uint32_t)(v))
-#define vmcs_write64(f, v) vmcs_write_field(VMCS_CHECKED64(f), (v))
+#define VMCS_CHECKED(f, ok) ({ _Static_assert(ok, #f " has another width"); (uint32_t)(f); })
+#define VMCS_IS(f, w) (VMCS_WIDTH(f) == VMCS_WIDTH_##w)
+#define vmcs_read32(f) ((uint32_t)vmcs_read_field(VMCS_CHECKED(f, VMCS_IS(f, 32))))
+#define vmcs_read64(f) vmcs_read_field(VMCS_CHECKED(f, VMCS_IS(f, 64) || VMCS_IS(f, NATURAL)))
+#define vmcs_write16(f, v) vmcs_write_field(VMCS_CHECKED(f, VMCS_IS(f, 16)), (uint16_t)(v))
+#define vmcs_write32(f, v) vmcs_write_field(VMCS_CHECKED(f, VMCS_IS(f, 32)), (uint32_t)(v))
+#define vmcs_write64(f, v) vmcs_write_field(VMCS_CHECKED(f, VMCS_IS(f, 64) || VMCS_IS(f, NATURAL)), (v))
 
 /* Guest general-purpose registers, in the order vmentry.asm pushes them (RSP is in the VMCS). */
 struct guest_regs {

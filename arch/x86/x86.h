@@ -68,6 +68,11 @@ static inline struct cpuid_regs cpuid(uint32_t leaf, uint32_t subleaf)
 #define CPUID_ADDR_SIZES 0x80000008u
 static inline unsigned cpu_phys_addr_bits(void) { return cpuid(CPUID_ADDR_SIZES, 0).eax & 0xff; }
 
+/* Execute-disable: CPUID.80000001H:EDX.NX[bit 20] (SDM Vol 2A, CPUID). */
+#define CPUID_EXT_FEATURES 0x80000001u
+#define CPUID_EXT_EDX_NX BIT(20)
+static inline bool cpu_has_nx(void) { return cpuid(CPUID_EXT_FEATURES, 0).edx & CPUID_EXT_EDX_NX; }
+
 static inline uint64_t rdtsc(void)
 {
 	uint32_t lo, hi;
