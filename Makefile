@@ -33,7 +33,7 @@ UNIT_SUPPORT := tests/unit/fakemem.c
 
 ISO     := $(BUILD)/slicehv.iso
 
-.PHONY: all iso run test unit clean deps check-fresh
+.PHONY: all iso run test unit clean deps check-fresh test-linux
 all: $(BUILD)/hv.elf
 
 # `make run` arguments, checked while make reads this file: a wrong one stops everything with
@@ -122,6 +122,11 @@ test:
 	-$(MAKE) --no-print-directory -k $(SUBJOBS) unit fuzz-build $(FUZZ_CORPUS) $(BUILD)/guest/bench.elf
 	$(MAKE) --no-print-directory $(SUBJOBS) iso $(LINUX_ISO_FILES)
 	$(PYTHON) tests/boot/scenarios.py --build $(BUILD) --unit "$(UNIT_TESTS)" --started $(STARTED)
+
+# The heavier Linux boots (scenarios.py --suite test-linux), one Bochs at a time: about 5 minutes.
+test-linux:
+	$(MAKE) --no-print-directory $(SUBJOBS) iso $(LINUX_ISO_FILES)
+	$(PYTHON) tests/boot/scenarios.py --build $(BUILD) --suite test-linux --jobs 1 --started $(STARTED)
 
 unit: $(UNIT_TESTS)
 $(BUILD)/unit/%: tests/unit/%.c $(HOST_SRCS) $(UNIT_SUPPORT) $(wildcard hv/*.h arch/x86/*.h)

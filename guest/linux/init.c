@@ -40,6 +40,10 @@
 struct options {
     unsigned scale;
     bool crash;     /* linux-init.crash: panic the kernel right after "up" */
+    /* linux-init.crash-before=<tsc>: panic only when userspace came up before that TSC. A
+     * restart reloads the same command line, but comes up later: the first boot panics and
+     * the restarted one carries on (the TSC runs on through a partition's restart). */
+    uint64_t crash_before;
     bool reboot;    /* linux-init.reboot: reboot at the end instead of powering off */
 };
 
@@ -115,6 +119,8 @@ static struct options options_read(void)
             unsigned long n = strtoul(word + strlen("linux-init.scale="), NULL, 10);
             opt.scale = n < 1 ? 1 : n > SCALE_MAX ? SCALE_MAX : n;
         }
+        if (strncmp(word, "linux-init.crash-before=", strlen("linux-init.crash-before=")) == 0)
+            opt.crash_before = strtoull(word + strlen("linux-init.crash-before="), NULL, 0);
         opt.crash |= strcmp(word, "linux-init.crash") == 0;
         opt.reboot |= strcmp(word, "linux-init.reboot") == 0;
     }
@@ -276,7 +282,7 @@ int main(void)
     mount_one("devtmpfs", "/dev", "devtmpfs");
     fds_standard();
     struct options opt = options_read();
-    if (opt.crash)
+    if (opt.crash || up < opt.crash_before)
         crash();
     run_workload(opt.scale);
     read_file("/proc/version", version, sizeof version);

@@ -49,11 +49,14 @@ CONFIGS = Path(__file__).resolve().parent / "configs"   # partition configs the 
 #             (code << 1) | 1. None: no check.
 #   expect    regexes that must match; a pair (regex, n) must match exactly n times; a
 #             function (serial, Context) -> list of problems for what a regex cannot say
-#   forbid    regexes that must not match, on top of FORBIDDEN_SERIAL
+#   forbid    regexes that must not match, on top of forbidden_serial()
+#   panics    partitions whose console may mention a panic: they panic on purpose
 #   timeout   seconds of emulator CPU time (load on the host does not count); a run that takes
 #             more fails
 #   needs     names of earlier scenarios whose serial logs the expect functions read
 #             (Context.peer_serial); --only runs them too
+#   suite     which make target runs it: test (the default), or test-linux for the heavier
+#             Linux boots (scenarios.py --suite test-linux)
 #
 # To add a scenario, append one Scenario(...) line to SCENARIOS; the helpers below
 # spell the hypervisor's log-line contract. Names: unique, lower case, dashes.
@@ -62,9 +65,17 @@ EXIT_NAMES = {0: "ok", 1: "failed", 2: "no-vmx", 3: "panic"}   # hv/power.h
 OK, FAILED, NO_VMX, PANIC = 0, 1, 2, 3
 SKYLAKE = "corei7_skylake_x"
 
-# Never acceptable on the serial log (but in the module table, which shows each module's command
-# line: a kernel's panic=-1), nor in the emulator's own output.
-FORBIDDEN_SERIAL = (r"^(?!slicehv: module ).*(?i:exception)", r"^(?!slicehv: module ).*(?i:panic)")
+
+
+def forbidden_serial(panics=()):
+    """Never acceptable on the serial log: but in the module table, which shows each module's
+    command line (a kernel's panic=-1), and on the console of the partitions named in panics,
+    which panic on purpose."""
+    spared = "|".join(["slicehv: module "] + [re.escape(f"[{name}] ") for name in panics])
+    return (rf"^(?!{spared}).*(?i:exception)", rf"^(?!{spared}).*(?i:panic)")
+
+
+# Never acceptable in the emulator's own output.
 FORBIDDEN_OUTPUT = (r"(?i:triple fault)", r"PANIC", r"exception with no resolution")
 
 ANY_VMX_ON = r"^slicehv: cpu \d+ apic \d+: vmx on$"
@@ -466,6 +477,8 @@ class Scenario:
     timeout: int = 60
     needs: tuple = ()
     fault_report: bool = False   # the scenario provokes slicehv's exception report on purpose
+    panics: tuple = ()           # partitions whose console may say panic or exception (on purpose)
+    suite: str = "test"          # the make target that runs it: test | test-linux
 
 
 # What configs/errors.cfg gets told, line by line (the line found by a word on it).
@@ -630,6 +643,72 @@ def bad_input_scenario(name, message):
 # test cores, CPU models or firmware rather than memory get 64 MiB (the toy's run time is its
 # memory test); bochs-skylake-4cpu keeps make run's 256 MiB.
 SMALL_RAM = 64
+
+# ---------------------------------------------------------------- Linux partitions
+#
+# What Debian's kernel and guest/linux/init.c leave behind a partition's prefix. `quiet` keeps the
+# kernel's own banner off the console: the init prints /proc/version, "Linux version ..." in it.
+LINUX_TS = r"\[ *[0-9.]+\] "                      # printk's timestamp
+LINUX_UP = LINUX_TS + r"linux-init: up (\d+)"
+LINUX_WORK = LINUX_TS + r"linux-init: work \d+ sum [0-9a-f]{16}"
+LINUX_VERSION = LINUX_TS + r"linux-init: version Linux version 6\.1\..*"
+LINUX_PANIC = LINUX_TS + r"Kernel panic - not syncing: sysrq triggered crash"
+LINUX_PVH_ENTRY = 0x1000850          # the PVH entry of Debian's vmlinux (LINUX-GUEST.md)
+LINUX_IMAGE = (0x1000000, 0x4a00000)  # its PT_LOADs, guest-physical, at its link address
+# A Bochs machine with RAM above 4 GiB for a slice there: of 4608 MiB, its BIOS reports 3 GiB
+# below the PCI hole and 512 MiB usable from 0x100000000.
+LINUX_HIGH_MEMORY = 4608
+# linux-init.crash-before=<tsc>: the init panics its kernel only when it comes up before this
+# TSC (Bochs: instructions since power-on), which the first boot of partition crash does
+# (up at 2.11 G) and its restart, a whole boot later, does not (up at 3.50 G).
+LINUX_CRASH_BEFORE = 2_400_000_000
+
+
+def linux_isolated(name, base, size):
+    """Linux partition name's EPT, built and self-checked: its slice [base, base + size) in 2 MiB
+    leaves, seen at guest-physical 0, the kernel at its link address inside it."""
+    return ((rf"^slicehv: isolation: partition {name}: ept maps only its slice 0x{base:x}-"
+             rf"0x{base + size - 1:x}, at guest-physical 0x0, {size // MiB(2)} leaves$", 1),
+            (rf"^slicehv: partition {name}: ept .* image \[0x{base + LINUX_IMAGE[0]:x}-"
+             rf"0x{base + LINUX_IMAGE[1]:x}\) entry 0x{LINUX_PVH_ENTRY:x}$", 1))
+
+
+def linux_ran(name, boots):
+    """A check that Linux partition name booted boots times, in log order over its prefixed
+    lines and slicehv's lines about it: each boot but the last printed `up` and the kernel's
+    panic, then slicehv parked it (that report right after the panic's last console line: none
+    lost) and restarted it; the last boot printed `up`, `work` and its version, then slicehv's
+    `powered off` right after its console. Its stats: done, status 0, boots-1 restarts (and
+    denials: Linux probes PCI and writes MTRRs, which a partition has not)."""
+    prefix, mine = f"[{name}] ", rf"slicehv: partition {name}[ :]"
+    # (prefix of the line, the rest of it, whether it comes right after name's console)
+    steps = [step for n in range(1, boots) for step in (
+        (prefix, LINUX_UP, False), (prefix, LINUX_PANIC, False),
+        # Measured: Linux's emergency_restart ends in a triple fault, not the ACPI reset register.
+        ("", rf"slicehv: partition {name} parked: (reboot requested \(ACPI reset register\)|"
+             rf"triple-fault at rip {HEX})", False),
+        ("", rf"slicehv: partition {name} restarting \({n} of {boots - 1}\)", False))]
+    steps += [(prefix, LINUX_UP, False), (prefix, LINUX_WORK, False),
+              (prefix, LINUX_VERSION, False), ("", rf"slicehv: partition {name} powered off", True)]
+
+    def check(serial, ctx):
+        lines = [ln for ln in serial.splitlines() if ln.startswith(prefix) or re.match(mine, ln)]
+        at = 0
+        for pre, rx, after_console in steps:
+            at = next((i + 1 for i in range(at, len(lines))
+                       if lines[i].startswith(pre) and re.fullmatch(rx, lines[i][len(pre):])), None)
+            if at is None:
+                return [f"partition {name}: no /{re.escape(pre)}{rx}/ after the lines before it"]
+            if after_console and not lines[at - 2].startswith(prefix):
+                return [f"partition {name}: {lines[at - 1][:80]!r} follows {lines[at - 2][:80]!r}, "
+                        f"not its console"]
+        restarts = f", restarts {boots - 1}" if boots > 1 else ""
+        if not re.search(rf"^slicehv: stats {name}: done status 0{restarts}, denied \d+, exits ",
+                         serial, re.M):
+            return [f"partition {name}: no stats line `done status 0{restarts}`"]
+        return []
+    return check
+
 
 SCENARIOS = [
     # Skylake-X has every VMX feature slicehv uses: every core turns VMX on, and the default
@@ -807,6 +886,25 @@ SCENARIOS = [
                                  (r"^slicehv: stats linux: done status 0, ", 1))
              + tuple(partition_done(f"toy{i}") for i in (1, 2, 3))
              + tuple((rf"^\[toy{i}\] toy: done$", 1) for i in (1, 2, 3))),
+    # make test-linux. Two Linux partitions and two toys on four cores, one boot for all of it
+    # (configs/linux-pair.cfg): high's slice lies above 4 GiB, seen at guest-physical 0, and it
+    # runs its workload and powers off; crash panics (sysrq c) and reboots through the ACPI reset
+    # register, keeps its panic's lines on the log, boots again (on-fault=restart restarts=1)
+    # and powers off; the toys finish intact. Nothing parked at the end: the run ends ok.
+    Scenario("linux-pair", cpus=4, memory=LINUX_HIGH_MEMORY, grub="linux-pair", timeout=1800,
+             suite="test-linux", panics=("crash",),
+             forbid=(EPT_VIOLATION, NOT_STARTED, r"^slicehv: partition toy\d: denied",
+                     r"^slicehv: partition (high|toy\d) parked"),
+             expect=vmx_on(4) + ((r"^slicehv: config: linux-pair\.cfg$", 1),)
+             + linux_isolated("high", 0x100000000, MiB(160))
+             + linux_isolated("crash", 0x10000000, MiB(160))
+             + (linux_ran("high", boots=1), linux_ran("crash", boots=2),
+                (r"^\[high\] " + LINUX_UP + "$", 1), (r"^\[crash\] " + LINUX_UP + "$", 2),
+                (r"^\[crash\] " + LINUX_PANIC + "$", 1), (PARKED, 1),
+                (r"^slicehv: partition \S+ restarting ", 1),
+                (r"^slicehv: all partitions done$", 1))
+             + tuple(partition_done(f"toy{i}") for i in (1, 2))
+             + tuple(guest_ran(f"toy{i}", i + 1, 4, i + 1) for i in (1, 2))),
 ]
 
 
@@ -857,6 +955,23 @@ def rt_partitioned(args):
         (CONFIGS / "rt.cfg",))
 
 
+def linux_variant(config, kernels):
+    """The menu's linux entry as the default, with configs/<config> for its linux.cfg and a module
+    line of Debian's kernel for each (module name, words added to the entry's command line) in
+    kernels instead of its one."""
+    def edit(cfg):
+        vmlinux = re.search(r"^(\s*)module2 /boot/vmlinux vmlinux (.*)$", cfg, re.M)
+        if not vmlinux:
+            raise ValueError("grub.cfg has no `module2 /boot/vmlinux vmlinux` line")
+        lines = "\n".join(f"{vmlinux[1]}module2 /boot/vmlinux {name} {vmlinux[2]}{' ' + extra if extra else ''}"
+                          for name, extra in kernels)
+        cfg = cfg[:vmlinux.start()] + lines + cfg[vmlinux.end():]
+        cfg = cfg.replace("module2 /boot/linux.cfg linux.cfg", f"module2 /boot/{config} {config}")
+        return re.sub(r"^set default=.*$", "set default=linux", cfg, flags=re.M)
+    return IsoVariant(edit, (lambda b: b / "linux" / "vmlinux", lambda b: b / "linux" / "initrd.cpio",
+                             CONFIGS / config))
+
+
 @dataclass(frozen=True)
 class IsoVariant:
     """An ISO built from the default one: its grub.cfg edited, extra files in /boot."""
@@ -892,6 +1007,9 @@ GRUB_VARIANTS = {
     # Debian's kernel and the initramfs are only on this ISO (the Makefile's LINUX_ISO_FILES).
     "linux": IsoVariant(lambda cfg: re.sub(r"^set default=.*$", "set default=linux", cfg, flags=re.M),
                         (lambda b: b / "linux" / "vmlinux", lambda b: b / "linux" / "initrd.cpio")),
+    # Two Linux partitions (one panics once: LINUX_CRASH_BEFORE) and two toys (make test-linux).
+    "linux-pair": linux_variant("linux-pair.cfg", (
+        ("vmlinux", ""), ("vmlinux-crash", f"linux-init.crash-before={LINUX_CRASH_BEFORE}"))),
     # slicehv's command line asks for a ud2 right after the boot information.
     "test-exception": IsoVariant(lambda cfg: re.sub(r"(multiboot2 /boot/hv\.elf)", r"\1 test-exception", cfg)),
     # A wrong config or broken image next to a good partition (BAD_INPUTS).
@@ -1034,7 +1152,7 @@ def check(s, r, ctx):
     elif s.engine == "bochs" and "shutdown requested" not in r.bochs_message():
         problems.append(f"bochs: {r.bochs_message() or 'ended without its exit message'}")
     problems += forbidden(FORBIDDEN_OUTPUT, r.output, "engine output has")
-    problems += forbidden((() if s.fault_report else FORBIDDEN_SERIAL) + tuple(s.forbid), r.serial,
+    problems += forbidden((() if s.fault_report else forbidden_serial(s.panics)) + tuple(s.forbid), r.serial,
                           "serial has")
     for e in s.expect:
         if callable(e):
@@ -1347,6 +1465,8 @@ def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--build", default="build", help="build directory (ISO, hv.elf, logs)")
     p.add_argument("--unit", default="", help="space-separated unit test binaries")
+    p.add_argument("--suite", default="test", choices=("test", "test-linux"),
+                   help="the scenarios of make test, or the heavier Linux boots of make test-linux")
     p.add_argument("--only", default="", help="run only scenarios whose name matches this regex")
     p.add_argument("--jobs", type=int, default=2, help="scenarios run at once")
     p.add_argument("--list", action="store_true", help="list the scenarios and exit")
@@ -1360,7 +1480,7 @@ def main(argv):
     """Run everything, print the report, return the exit status."""
     args = parse_args(argv)
     validate(SCENARIOS)
-    scenarios = with_needs([s for s in SCENARIOS if re.search(args.only, s.name)])
+    scenarios = with_needs([s for s in SCENARIOS if s.suite == args.suite and re.search(args.only, s.name)])
     if args.list:
         print("\n".join(s.name for s in scenarios))
         return 0
@@ -1373,7 +1493,7 @@ def main(argv):
         for o in run_unit(binary, logs):
             results.append(o)
             print(o.line(), flush=True)
-    steps = () if args.no_make_steps or args.only else MAKE_STEPS
+    steps = () if args.no_make_steps or args.only or args.suite != "test" else MAKE_STEPS
     for o in run_boots(scenarios, steps, build, logs, args.jobs):
         results.append(o)
         print(o.line(), flush=True)
