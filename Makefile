@@ -123,10 +123,10 @@ test:
 	$(MAKE) --no-print-directory $(SUBJOBS) iso $(LINUX_ISO_FILES)
 	$(PYTHON) tests/boot/scenarios.py --build $(BUILD) --unit "$(UNIT_TESTS)" --started $(STARTED)
 
-# The heavier Linux boots (scenarios.py --suite test-linux), one Bochs at a time: about 5 minutes.
+# The heavier Linux boots (scenarios.py --suite test-linux), two Bochs at a time: about 5 minutes.
 test-linux:
 	$(MAKE) --no-print-directory $(SUBJOBS) iso $(LINUX_ISO_FILES)
-	$(PYTHON) tests/boot/scenarios.py --build $(BUILD) --suite test-linux --jobs 1 --started $(STARTED)
+	$(PYTHON) tests/boot/scenarios.py --build $(BUILD) --suite test-linux --jobs 2 --started $(STARTED)
 
 unit: $(UNIT_TESTS)
 $(BUILD)/unit/%: tests/unit/%.c $(HOST_SRCS) $(UNIT_SUPPORT) $(wildcard hv/*.h arch/x86/*.h)

@@ -1025,7 +1025,7 @@ SCENARIOS += isolation.ISOLATION_SCENARIOS
 GRUB_VARIANTS.update(isolation.ISOLATION_VARIANTS)
 
 # The bzImage route, once: Debian's vmlinuz (not the vmlinux taken out of it) by the 64-bit boot
-# protocol, entered in long mode at startup_64, beside a toy. HEAVY, for `make test-linux`: the
+# protocol, entered in long mode at startup_64, beside a toy. In `make test-linux`: the
 # in-guest xz decompression alone is about 4.5 G ticks, some 3 minutes of Bochs.
 GRUB_VARIANTS["linux-bzimage"] = IsoVariant(
     lambda cfg: re.sub(r"^set default=.*$", "set default=linux", cfg, flags=re.M)
@@ -1035,6 +1035,7 @@ GRUB_VARIANTS["linux-bzimage"] = IsoVariant(
 LINUX_MENU_ENTRY = next(s for s in SCENARIOS if s.name == "linux-menu-entry")
 SCENARIOS.append(Scenario(
     "linux-bzimage", cpus=2, memory=512, grub="linux-bzimage", timeout=1200, forbid=LINUX_MENU_ENTRY.forbid,
+    suite="test-linux",
     # Linux's slice, userspace, workload and poweroff as linux-menu-entry has them, but the image:
     # loaded at pref_address 16 MiB for init_size 0x3f98000, entered at startup_64 (+ 0x200).
     expect=vmx_on(2) + tuple(x for x in LINUX_MENU_ENTRY.expect
