@@ -372,18 +372,13 @@ def gather(runs, results, eng, smoke, build):
 
 def read_run(f, run, serial):
     """One run's figures into f."""
-    if run.name.startswith("linux-"):
-        try:
-            f.linux[run.name] = linux.read(serial, run.name)
-        except ValueError as e:
-            raise BenchError(str(e)) from e
-        return
-    if run.name.startswith("rt-"):
-        try:
-            f.irq[run.name] = irq.read(serial, run.name)
-        except ValueError as e:
-            raise BenchError(str(e)) from e
-        return
+    for prefix, module, into in (("linux-", linux, f.linux), ("rt-", irq, f.irq)):
+        if run.name.startswith(prefix):
+            try:
+                into[run.name] = module.read(serial, run.name)
+            except ValueError as e:
+                raise BenchError(str(e)) from e
+            return
     if not run.parts:
         f.bare = read_guest(serial, "", run.name)
         require_workloads(f.bare, run.name, False)
