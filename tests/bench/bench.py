@@ -537,8 +537,8 @@ def linux_only(build, args, out):
             lx[run.name] = linux.read(r.serial, run.name)
         except ValueError as e:
             raise BenchError(f"{e} (logs in {r.workdir})") from e
-    fig = linux.figures(lx, engine.BOCHS_IPS)
-    (out / "linux.md").write_text(linux.section(fig, engine.BOCHS_IPS))
+    fig = linux.figures(lx)
+    (out / "linux.md").write_text(linux.section(fig))
     print(f"bench: results in {out / 'linux.md'}")
     print(f"bench: engine {args.engine} {linux.summary_fields(fig)}")
     return 0

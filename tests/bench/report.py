@@ -7,7 +7,6 @@ from pathlib import Path
 
 import irq
 import linux
-from engine import BOCHS_IPS
 
 REPO = Path(__file__).resolve().parents[2]
 WORKLOADS = ("cpu", "memwalk", "chase")
@@ -274,13 +273,13 @@ def runs_section(f, runs):
 
 def linux_figures(f):
     """linux.figures of a full run; None for the smoke run, which boots no Linux."""
-    return linux.figures(f.linux, BOCHS_IPS) if f.linux else None
+    return linux.figures(f.linux) if f.linux else None
 
 
 def linux_section(f):
     """results.md's Linux section, when Linux ran."""
     fig = linux_figures(f)
-    return (linux.section(fig, BOCHS_IPS),) if fig else ()
+    return (linux.section(fig),) if fig else ()
 
 
 def write_results(f, runs, out):
