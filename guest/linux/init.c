@@ -13,8 +13,12 @@
 #include <sys/reboot.h>
 #include <sys/sysinfo.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <x86intrin.h>
+#include <cpuid.h>
+#include <signal.h>
+#include "../../hv/hypercall.h"
 
 /* Work at linux-init.scale=1, the default: the whole workload stays well under 0.3 G instructions
  * under Bochs. The memory walk always covers most of the free RAM; scale repeats its read pass. */
@@ -260,6 +264,102 @@ static void run_workload(unsigned scale)
         (unsigned long long)sum);
 }
 
+/* Under slicehv: the partition's VM exits per basic reason, read from userspace through the two
+ * hypercalls slicehv answers at CPL 3, around the workload and around an idle sleep (Linux idles
+ * in HLT); and a check that every other hypercall is refused there. Bare, none of this runs. */
+#define EXITS_REASON_LIMIT 256        /* far past the SDM's highest reason: slicehv says -4 first */
+#define CPUID_HYPERVISOR   (1u << 31) /* CPUID.1:ECX[31] */
+#define IDLE_NS            100000000l /* 100 ms */
+
+struct exits {
+    unsigned reasons;
+    int64_t total, by_reason[EXITS_REASON_LIMIT];
+};
+
+static bool slicehv_present(void)
+{
+    unsigned a, b, c, d;
+
+    __cpuid(1, a, b, c, d);
+    if (!(c & CPUID_HYPERVISOR))
+        return false;
+    __cpuid(HV_CPUID_SIGNATURE, a, b, c, d);
+    return b == HV_SIGNATURE_EBX && c == HV_SIGNATURE_ECX && d == HV_SIGNATURE_EDX;
+}
+
+static int64_t hypercall1(uint64_t nr, uint64_t arg)
+{
+    int64_t ret;
+
+    __asm__ volatile("vmcall" : "=a"(ret) : "a"(nr), "D"(arg) : "memory");
+    return ret;
+}
+
+static void exits_read(struct exits *e)
+{
+    e->total = hypercall1(HC_EXIT_COUNT, 0);
+    for (e->reasons = 0; e->reasons < EXITS_REASON_LIMIT; e->reasons++) {
+        int64_t n = hypercall1(HC_EXIT_REASON_COUNT, e->reasons);
+        if (n == HC_ERR_BAD_ARGUMENT)
+            break;
+        e->by_reason[e->reasons] = n;
+    }
+}
+
+/* "exits <what> <ticks> ticks: <total> [<reason>=<n> ...] reads <k>", reasons with no exits left
+ * out. The counts include the reads' own k VMCALLs (HC_EXIT_COUNT then each reason up to the
+ * refused one, both times: k = reasons + 2 of them fall between the two reads). */
+static void exits_say(const char *what, uint64_t ticks, const struct exits *before,
+                      const struct exits *after)
+{
+    char line[LINE_MAX_LEN] = "";
+    size_t n = 0;
+
+    for (unsigned r = 0; r < after->reasons && n < sizeof line; r++) {
+        int64_t d = after->by_reason[r] - before->by_reason[r];
+        if (d)
+            n += snprintf(line + n, sizeof line - n, " %u=%lld", r, (long long)d);
+    }
+    say("exits %s %llu ticks: %lld [%s] reads %u", what, (unsigned long long)ticks,
+        (long long)(after->total - before->total), line + (n ? 1 : 0), before->reasons + 2);
+}
+
+static void exits_measure(const char *what, void (*run)(unsigned), unsigned scale)
+{
+    static struct exits before, after;
+    uint64_t t = __rdtsc();
+
+    exits_read(&before);
+    run(scale);
+    exits_read(&after);
+    exits_say(what, __rdtsc() - t, &before, &after);
+}
+
+static void idle(unsigned scale)
+{
+    struct timespec ts = { .tv_nsec = IDLE_NS };
+
+    (void)scale;
+    nanosleep(&ts, NULL);
+}
+
+/* A child VMCALLs HC_DONE at CPL 3: slicehv must raise #UD (SIGILL), not end the partition. */
+static void user_hypercall_check(void)
+{
+    int status = 0;
+    pid_t pid = fork();
+
+    if (pid == 0) {
+        hypercall1(HC_DONE, 0);
+        _exit(0);
+    }
+    if (pid > 0 && waitpid(pid, &status, 0) == pid && WIFSIGNALED(status) &&
+        WTERMSIG(status) == SIGILL)
+        say("user hypercall refused");
+    else
+        say("user hypercall NOT refused (wait status %#x)", status);
+}
+
 /* sysrq "c": the kernel panics (a write to /proc/sysrq-trigger ignores the kernel.sysrq mask). */
 static void crash(void)
 {
@@ -284,7 +384,13 @@ int main(void)
     struct options opt = options_read();
     if (opt.crash || up < opt.crash_before)
         crash();
-    run_workload(opt.scale);
+    if (slicehv_present()) {
+        user_hypercall_check();
+        exits_measure("busy", run_workload, opt.scale);
+        exits_measure("idle", idle, opt.scale);
+    } else {
+        run_workload(opt.scale);
+    }
     read_file("/proc/version", version, sizeof version);
     say("version %s", version);
     sync();

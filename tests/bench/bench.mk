@@ -10,7 +10,7 @@ BENCH_ENGINE ?= bochs
 BENCH_INPUTS := $(BUILD)/hv.elf $(BUILD)/guest/bench.elf $(BUILD)/guest/rt.elf $(BUILD)/slicehv.iso
 
 .PHONY: bench bench-smoke
-bench: $(BENCH_INPUTS)
+bench: $(BENCH_INPUTS) $(LINUX_VMLINUX) $(LINUX_INITRD) $(LINUX_BZIMAGE)
 	$(PYTHON) tests/bench/bench.py --build $(BUILD) --engine $(BENCH_ENGINE)
 
 bench-smoke: $(BENCH_INPUTS)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """slicehv benchmarks: the bench guest bare and partitioned on one engine, boot, footprint.
 
-    bench.py --build build [--smoke] [--engine bochs|qemu-kvm] [--jobs 2]
+    bench.py --build build [--smoke | --only linux] [--engine bochs|qemu-kvm] [--jobs 2]
 
 Boots every machine of the plan (two at a time), reads the figures from the serial logs, writes
 <out>/results.md and <out>/bench.png (<out> is <build>/bench, or <build>/bench-smoke with
@@ -9,7 +9,11 @@ Boots every machine of the plan (two at a time), reads the figures from the seri
 
     bench: engine <name> worst-overhead <ratio> steady-exits <n> cpuid-rtt <ticks> \
 vmcall-rtt <ticks> boot-4cpu <ticks> hv-text <bytes> irq-latency-bare <ticks> \
-irq-latency-part <ticks> irq-latency-noisy <ticks> irq-exits <n>
+irq-latency-part <ticks> irq-latency-noisy <ticks> irq-exits <n> \
+linux-ratio <worst partitioned/bare> linux-exits-busy <exits/s> linux-boot <ticks>
+
+The linux- fields come only from the full run (linux.py boots Debian's kernel, minutes under
+Bochs; --smoke leaves it out); --only linux runs just those machines.
 
 Exit status 0 when every machine ran to its end and every figure was found and consistent;
 1 otherwise (a boot that failed, a line missing, a checksum that differs, no plot). A figure
@@ -32,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "boot"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import engine  # noqa: E402  (tests/boot/engine.py: boots one machine, returns its logs)
 import irq  # noqa: E402  (tests/bench/irq.py: the real-time guest's timer latency)
+import linux  # noqa: E402  (tests/bench/linux.py: Debian's kernel bare and partitioned)
 from report import SUMMARY_CPUS, WORKLOADS, plot_data, summary_line, write_results  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -64,6 +69,7 @@ class Run:
     iso: Path | None = None   # a ready ISO instead of grub + files
     parts: tuple = ()         # the partitions slicehv must report on (none: a bare run)
     what: str = ""            # for the results
+    timeout: int = TIMEOUT    # seconds of wall time
 
 
 def plan(build, smoke, eng):
@@ -104,7 +110,7 @@ def plan(build, smoke, eng):
                  what="bench.elf from GRUB, no hypervisor")]
     if not smoke:
         runs += [largest(""), largest(" ept=4k"), ept64m(""), ept64m(" ept=4k")]
-    return runs + irq.runs(Run, build, BOOT_MIB, smoke)
+    return runs + irq.runs(Run, build, BOOT_MIB, smoke) + ([] if smoke else linux.runs(Run, build))
 
 
 # ================================================================ booting
@@ -139,7 +145,7 @@ def make_iso(run, out):
 def boot(run, eng, out):
     """Boot run's machine; its Result (logs in out/runs/<name>/)."""
     m = engine.Machine(engine=eng, cpus=run.cpus, memory=run.memory, iso=str(make_iso(run, out)),
-                       timeout=TIMEOUT)
+                       timeout=run.timeout)
     return engine.boot(m, out / "runs" / run.name)
 
 
@@ -326,6 +332,7 @@ class Figures:
     footprint: dict = field(default_factory=dict)
     memory: dict = field(default_factory=dict)    # run name -> MiB
     seconds: dict = field(default_factory=dict)   # run name -> wall seconds
+    linux: dict = field(default_factory=dict)     # Linux run name -> linux.read's figures
     irq: dict = field(default_factory=dict)       # rt run name -> irq.read's figures
     wall: float = 0.0
 
@@ -351,7 +358,7 @@ def gather(runs, results, eng, smoke, build):
         r = results[run.name]
         try:
             if r.timed_out:
-                raise BenchError(f"{run.name}: timed out after {TIMEOUT} s")
+                raise BenchError(f"{run.name}: timed out after {run.timeout} s")
             read_run(f, run, r.serial)
         except BenchError as e:
             problems.append(f"{e} (logs in {r.workdir})")
@@ -365,12 +372,13 @@ def gather(runs, results, eng, smoke, build):
 
 def read_run(f, run, serial):
     """One run's figures into f."""
-    if run.name.startswith("rt-"):
-        try:
-            f.irq[run.name] = irq.read(serial, run.name)
-        except ValueError as e:
-            raise BenchError(str(e)) from e
-        return
+    for prefix, module, into in (("linux-", linux, f.linux), ("rt-", irq, f.irq)):
+        if run.name.startswith(prefix):
+            try:
+                into[run.name] = module.read(serial, run.name)
+            except ValueError as e:
+                raise BenchError(str(e)) from e
+            return
     if not run.parts:
         f.bare = read_guest(serial, "", run.name)
         require_workloads(f.bare, run.name, False)
@@ -512,7 +520,28 @@ def parse_args(argv):
     p.add_argument("--engine", choices=BENCH_ENGINES, default="bochs")
     p.add_argument("--smoke", action="store_true", help="a reduced set, for make test")
     p.add_argument("--jobs", type=int, default=2, help="machines booted at a time")
+    p.add_argument("--only", choices=("linux",), help="run only that part and print its fields")
     return p.parse_args(argv)
+
+
+def linux_only(build, args, out):
+    """bench.py --only linux: the Linux machines, their section into out/linux.md, their fields."""
+    runs = linux.runs(Run, build)
+    results = boot_all(runs, args.engine, out, 1)
+    lx = {}
+    for run in runs:
+        r = results[run.name]
+        if r.timed_out:
+            raise BenchError(f"{run.name}: timed out after {run.timeout} s (logs in {r.workdir})")
+        try:
+            lx[run.name] = linux.read(r.serial, run.name)
+        except ValueError as e:
+            raise BenchError(f"{e} (logs in {r.workdir})") from e
+    fig = linux.figures(lx)
+    (out / "linux.md").write_text(linux.section(fig))
+    print(f"bench: results in {out / 'linux.md'}")
+    print(f"bench: engine {args.engine} {linux.summary_fields(fig)}")
+    return 0
 
 
 def main(argv):
@@ -528,6 +557,8 @@ def main(argv):
             reason = engine.kvm_unavailable(str(build / "slicehv.iso"), out / "kvm-probe")
             if reason:
                 raise BenchError(f"engine qemu-kvm cannot run here: {reason}")
+        if args.only == "linux":
+            return linux_only(build, args, out)
         runs = plan(build, args.smoke, args.engine)
         results = boot_all(runs, args.engine, out, args.jobs)
         f = gather(runs, results, args.engine, args.smoke, build)

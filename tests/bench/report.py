@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 
 import irq
+import linux
 
 REPO = Path(__file__).resolve().parents[2]
 WORKLOADS = ("cpu", "memwalk", "chase")
@@ -270,6 +271,17 @@ def runs_section(f, runs):
             f"{f.wall:.0f} s.\n")
 
 
+def linux_figures(f):
+    """linux.figures of a full run; None for the smoke run, which boots no Linux."""
+    return linux.figures(f.linux) if f.linux else None
+
+
+def linux_section(f):
+    """results.md's Linux section, when Linux ran."""
+    fig = linux_figures(f)
+    return (linux.section(fig),) if fig else ()
+
+
 def write_results(f, runs, out):
     """out/results.md."""
     mode = "`make bench-smoke` (reduced: small workloads, 4 cores only)" if f.smoke else "`make bench`"
@@ -277,6 +289,7 @@ def write_results(f, runs, out):
             f"commit {git_describe()}, engine **{f.eng}**: {engine_note(f)}\n\n"
             "## Summary\n\n" + summary_table(f) + "\n")
     body = "\n".join((overhead_section(f), steady_section(f), rtt_section(f), irq.section(f),
+                      *linux_section(f),
                       boot_section(f), footprint_section(f), observations(f), runs_section(f, runs)))
     (out / "results.md").write_text(head + body)
 
@@ -319,4 +332,5 @@ def summary_line(f):
             f"steady-exits {max(f.part.steady, f.part4k.steady)} cpuid-rtt {f.part.rtt['cpuid']} "
             f"vmcall-rtt {f.part.rtt['vmcall']} boot-{SUMMARY_CPUS}cpu "
             f"{f.boot[SUMMARY_CPUS]['first_output']} hv-text {f.footprint['text']} "
-            f"{irq.summary_fields(f)}")
+            f"{irq.summary_fields(f)}"
+            + (f" {linux.summary_fields(linux_figures(f))}" if f.linux else ""))

@@ -880,6 +880,7 @@ SCENARIOS = [
                                  (r"^slicehv: partition linux: ept .* image \[0x11000000-0x14a00000\) "
                                   r"entry 0x1000850$", 1),
                                  (r"^\[linux\] \[ *[0-9.]+\] linux-init: up \d+$", 1),
+                                 (r"^\[linux\] \[ *[0-9.]+\] linux-init: user hypercall refused$", 1),
                                  (r"^\[linux\] \[ *[0-9.]+\] linux-init: work \d+ sum [0-9a-f]{16}$", 1),
                                  (r"^\[linux\] \[ *[0-9.]+\] linux-init: version Linux version 6\.1\.", 1),
                                  (r"^slicehv: partition linux powered off$", 1),
