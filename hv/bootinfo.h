@@ -15,6 +15,16 @@
 #define BOOT_CMDLINE_LEN 256
 #define ACPI_RSDP_MAX 36 /* an ACPI 2.0+ RSDP; an ACPI 1.0 one uses the first 20 bytes */
 
+/* Multiboot2 spec 3.6: an 8-byte fixed part, then tags padded to 8 bytes, ending with type 0; the
+ * ones slicehv reads from its loader and writes for its guests. */
+#define MB2_ALIGN 8u
+#define MB2_MMAP_ENTRY_VERSION 0
+enum mb2_tag_type {
+	MB2_TAG_END = 0, MB2_TAG_CMDLINE = 1, MB2_TAG_LOADER = 2, MB2_TAG_MODULE = 3,
+	MB2_TAG_MMAP = 6, MB2_TAG_RSDP_OLD = 14, MB2_TAG_RSDP_NEW = 15,
+};
+struct mb2_mmap_entry { uint64_t base, len; uint32_t type, reserved; } __attribute__((packed));
+
 /* E820 memory types, as both multiboot versions report them. */
 enum mem_type { MEM_USABLE = 1, MEM_RESERVED = 2, MEM_ACPI_RECLAIMABLE = 3, MEM_ACPI_NVS = 4, MEM_BAD = 5 };
 

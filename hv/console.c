@@ -1,22 +1,14 @@
 /* COM1 16550 driver and printk; each core's lines wait in its own queue and share the UART in turn. */
 #include "console.h"
-#include "../arch/x86/x86.h"
+#include "arch.h"
 #include "cpu.h"
 #include "fmt.h"
 
-#define COM1 0x3f8
-/* 16550 registers (offsets from the base port; with LCR.DLAB set, the first two are the divisor) and bits. */
-enum { UART_DATA, UART_IER, UART_FCR, UART_LCR, UART_MCR, UART_LSR,
-       UART_DLL = UART_DATA, UART_DLM = UART_IER };
-#define UART_IIR UART_FCR /* the same port, read */
+/* COM1, a 16550 (registers and bits: arch/x86/uart.h). */
 #define LCR_8N1 0x03
-#define LCR_DLAB 0x80
 #define FCR_ENABLE_CLEAR 0x07
-#define IIR_FIFOS_ON 0xc0   /* a 16550A whose FIFOs work */
 #define UART_FIFO_BYTES 16  /* its transmit FIFO, empty whenever LSR.THRE is set */
 #define MCR_DTR_RTS 0x03
-#define LSR_THRE 0x20 /* transmit holding register empty: room for a byte */
-#define LSR_TEMT 0x40 /* transmitter empty: every byte is on the wire */
 #define BAUD_DIVISOR_115200 1
 
 #define LINE_MAX 256
@@ -38,14 +30,14 @@ static volatile unsigned console_owner = NO_OWNER;
 
 void console_init(void)
 {
-	outb(COM1 + UART_IER, 0);
-	outb(COM1 + UART_LCR, LCR_DLAB);
-	outb(COM1 + UART_DLL, BAUD_DIVISOR_115200);
-	outb(COM1 + UART_DLM, 0);
-	outb(COM1 + UART_LCR, LCR_8N1);
-	outb(COM1 + UART_FCR, FCR_ENABLE_CLEAR);
-	outb(COM1 + UART_MCR, MCR_DTR_RTS);
-	if ((inb(COM1 + UART_IIR) & IIR_FIFOS_ON) == IIR_FIFOS_ON)
+	outb(COM1_BASE + UART_IER, 0);
+	outb(COM1_BASE + UART_LCR, UART_LCR_DLAB);
+	outb(COM1_BASE + UART_RBR_THR, BAUD_DIVISOR_115200);
+	outb(COM1_BASE + UART_IER, 0);
+	outb(COM1_BASE + UART_LCR, LCR_8N1);
+	outb(COM1_BASE + UART_IIR_FCR, FCR_ENABLE_CLEAR);
+	outb(COM1_BASE + UART_MCR, MCR_DTR_RTS);
+	if ((inb(COM1_BASE + UART_IIR_FCR) & UART_IIR_FIFOS) == UART_IIR_FIFOS)
 		fifo_bytes = UART_FIFO_BYTES;
 }
 
@@ -53,7 +45,7 @@ uint64_t console_refill_ns(void) { return fifo_bytes * CONSOLE_BYTE_NS; }
 
 void console_drain(void)
 {
-	while (!(inb(COM1 + UART_LSR) & LSR_TEMT))
+	while (!(inb(COM1_BASE + UART_LSR) & UART_LSR_TEMT))
 		cpu_relax();
 }
 
@@ -80,10 +72,10 @@ static void queues_send(const struct console_queue *done, bool wait)
 		if (queue_empty(q)) {
 			turn = (turn + 1) % HV_MAX_CPUS;
 			empty++;
-		} else if (room || (inb(COM1 + UART_LSR) & LSR_THRE)) {
+		} else if (room || (inb(COM1_BASE + UART_LSR) & UART_LSR_THRE)) {
 			room = (room ? room : fifo_bytes) - 1;
 			ch = q->buf[q->head % CONSOLE_SHARE];
-			outb(COM1 + UART_DATA, ch);
+			outb(COM1_BASE + UART_RBR_THR, ch);
 			__atomic_store_n(&q->head, q->head + 1, __ATOMIC_RELEASE);
 			mid_line = ch != '\n';
 			turn = mid_line ? turn : (turn + 1) % HV_MAX_CPUS;

@@ -2,7 +2,7 @@
 #ifndef HV_CPU_H
 #define HV_CPU_H
 
-#include "../arch/x86/cpu.h"
+#include "arch.h"
 #include "types.h"
 
 struct partition;

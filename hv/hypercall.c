@@ -31,9 +31,8 @@ static int64_t hc_partition_info(struct partition *p, uint64_t buf)
 	return 0;
 }
 
-int64_t hypercall(struct partition *p, uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2)
+int64_t hypercall(struct partition *p, uint64_t nr, uint64_t a0, uint64_t a1)
 {
-	(void)a2;
 	switch (nr) {
 	case HC_CONSOLE_WRITE:
 		return hc_console_write(p, a0, a1);

@@ -1,6 +1,6 @@
 /* The isolation self-check: an independent walk of each partition's EPT before it may launch. */
 #include "isolation.h"
-#include "../arch/x86/ept.h"
+#include "arch.h"
 
 struct leaf_check {
 	uint64_t gpa, base, end; /* the slice's guest-physical start and host-physical range */

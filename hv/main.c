@@ -1,11 +1,5 @@
 /* slicehv start-up: the boot CPU's init steps in order, and every other core's entry. */
-#include "../arch/x86/acpi.h"
-#include "../arch/x86/apic.h"
-#include "../arch/x86/exits.h"
-#include "../arch/x86/paging.h"
-#include "../arch/x86/smp.h"
-#include "../arch/x86/vmx.h"
-#include "../arch/x86/x86.h"
+#include "arch.h"
 #include "bootinfo.h"
 #include "config.h"
 #include "console.h"
@@ -86,35 +80,11 @@ static int check_image_placement(const struct boot_info *bi, err_t *e)
 	return 0;
 }
 
-/* CPU 0 is the boot CPU; the other enabled local APICs follow in MADT order. */
-static int discover_cpus(const struct boot_info *bi, err_t *e)
-{
-	const void *rsdp;
-	struct acpi_cpus found;
-	uint32_t bsp_id;
-
-	if (acpi_find_rsdp(bi, &rsdp, e) < 0 || acpi_read_cpus(rsdp, &found, e) < 0)
-		return -1;
-	apic_init(found.lapic_base);
-	bsp_id = apic_id();
-	cpus[0].apic_id = bsp_id;
-	cpu_count = 1;
-	for (unsigned i = 0; i < found.count && cpu_count < HV_MAX_CPUS; i++)
-		if (found.apic_id[i] != bsp_id)
-			cpus[cpu_count++].apic_id = found.apic_id[i];
-	for (unsigned i = 0; i < cpu_count; i++)
-		cpus[i].index = i;
-	printk("slicehv: ACPI MADT: %u cpus, local APIC at 0x%lx\n", cpu_count, found.lapic_base);
-	if (found.ignored)
-		printk("slicehv: %u more cpus ignored: slicehv drives at most %u\n", found.ignored, HV_MAX_CPUS);
-	return 0;
-}
-
 /* Every core, the boot CPU included: VMX on, then report. */
 static void cpu_bring_up(struct cpu *c)
 {
 	err_t e;
-	bool off = vmx_enable(c, &e) < 0;
+	bool off = arch_virt_enable(c, &e) < 0;
 
 	printk("slicehv: cpu %u apic %u: vmx %s%s\n", c->index, c->apic_id, off ? "off: " : "on", off ? e.msg : "");
 	c->online = true;
@@ -125,10 +95,10 @@ static void __attribute__((noreturn)) cpu_run(struct cpu *c)
 {
 	err_t e;
 
-	paging_load();
+	arch_paging_load();
 	if (c->partition)
 		c->partition->tsc_launched = boot_ticks();
-	if (c->partition && vmcs_launch(c, c->partition, &e) < 0)
+	if (c->partition && arch_partition_launch(c, c->partition, &e) < 0)
 		partition_park(c->partition, "%s", e.msg);
 	cli();
 	for (;;)
@@ -152,8 +122,8 @@ static void note_reserved(const struct boot_info *bi)
 	reserved[RESERVED_BIOS] = (struct reserved_range){ 0, BIOS_AREAS_END, "BIOS areas (first MiB)" };
 	reserved[RESERVED_IMAGE] = (struct reserved_range){ (uint64_t)__image_start, (uint64_t)__image_end,
 							    "hypervisor image" };
-	reserved[RESERVED_TRAMPOLINE] = (struct reserved_range){ smp_trampoline_page(),
-								 smp_trampoline_page() + PAGE_SIZE, "AP trampoline" };
+	reserved[RESERVED_TRAMPOLINE] = (struct reserved_range){ arch_smp_page(),
+								 arch_smp_page() + PAGE_SIZE, "AP trampoline" };
 	reserved[RESERVED_BOOTINFO] = (struct reserved_range){ bi->info_start, bi->info_end, "boot information" };
 	machine = (struct machine_desc){ bi->mmap, bi->mmap_count, reserved, RESERVED_COUNT, bi->mod,
 					 bi->mod_count, cpu_count };
@@ -241,7 +211,7 @@ static int check_isolation(const struct partition *p, const struct boot_info *bi
 /* Build every valid partition on the boot CPU; one that fails is reported and not started. */
 static unsigned build_partitions(const struct boot_info *bi)
 {
-	uint64_t max_leaf = vmx_caps.ept_1g ? EPT_PAGE_1G : vmx_caps.ept_2m ? EPT_PAGE_2M : EPT_PAGE_4K;
+	uint64_t max_leaf = arch_largest_leaf();
 	err_t e;
 
 	/* ept=4k or ept=2m on the command line caps the leaf size: what large pages buy, measured. */
@@ -276,7 +246,7 @@ void ap_main(unsigned index)
 {
 	struct cpu *c = &cpus[index];
 
-	cpu_init(c);
+	arch_cpu_init(c);
 	cpu_bring_up(c);
 	while (!launch_go)
 		cpu_relax();
@@ -303,9 +273,9 @@ static void probe_machine(void)
 {
 	err_t e;
 
-	if (discover_cpus(&boot_info, &e) < 0)
+	if (arch_cpus_find(&boot_info, &e) < 0)
 		boot_fail("ACPI", &e);
-	if (vmx_probe(&e) < 0) {
+	if (arch_virt_probe(&e) < 0) {
 		printk("slicehv: no vmx: %s\n", e.msg);
 		machine_exit(HV_EXIT_NO_VMX);
 	}
@@ -317,12 +287,12 @@ static void start_cpus(void)
 	unsigned online = 1;
 	err_t e;
 
-	tsc_calibrate();
-	if (smp_place_trampoline(&boot_info, (uint64_t)__image_start, (uint64_t)__image_end, &e) < 0)
+	arch_timer_calibrate();
+	if (arch_smp_prepare(&boot_info, (uint64_t)__image_start, (uint64_t)__image_end, &e) < 0)
 		boot_fail("memory layout", &e);
 	cpu_bring_up(&cpus[0]);
 	for (unsigned i = 1; i < cpu_count; i++) {
-		if (smp_start_cpu(&cpus[i], ap_main))
+		if (arch_cpu_start(&cpus[i], ap_main))
 			online++;
 		else
 			printk("slicehv: cpu %u apic %u: did not come up; going on without it\n", i,
@@ -355,16 +325,13 @@ static void reserve_memory(void)
 		boot_fail("memory layout", &(err_t){ "no free usable RAM for the hypervisor heap" });
 	reserved[RESERVED_HEAP] = (struct reserved_range){ heap, heap + HEAP_SIZE, "hypervisor heap" };
 	heap_init(heap, HEAP_SIZE);
-	if (paging_harden(ram_top(&boot_info), &e) < 0)
-		boot_fail("hardening", &e);
-	paging_load();
-	if (exits_init(&e) < 0)
+	if (arch_memory_init(ram_top(&boot_info), &e) < 0)
 		boot_fail("memory layout", &e);
 }
 
 void hv_main(uint32_t magic, uint32_t info)
 {
-	cpu_init(&cpus[0]); /* first: from here on an exception is reported, not a triple fault */
+	arch_cpu_init(&cpus[0]); /* first: from here on an exception is reported, not a triple fault */
 	console_init();
 	printk("slicehv: starting\n");
 	read_boot_info(magic, info);

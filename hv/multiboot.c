@@ -2,23 +2,17 @@
 #include "bootinfo.h"
 #include "phys.h"
 
-/* Multiboot2 spec 3.6: an 8-byte fixed part, then tags padded to 8 bytes, ending with type 0. */
-#define MB2_ALIGN 8u
+/* Multiboot2 spec 3.6 (its tags: bootinfo.h). */
 #define MB2_MIN_INFO (sizeof(struct mb2_fixed) + sizeof(struct mb2_tag)) /* the fixed part and the end tag */
 #define MB2_MAX_INFO MiB(1) /* far above what any loader writes; rejects a garbage total_size */
 #define MB2_TAG_FMT "multiboot2 tag at +0x%x (type %u): "
 #define ACPI_RSDP_V1_LEN 20 /* an ACPI 1.0 RSDP, the payload of tag 14 */
 
-enum mb2_tag_type {
-	MB2_TAG_END = 0, MB2_TAG_CMDLINE = 1, MB2_TAG_LOADER = 2, MB2_TAG_MODULE = 3,
-	MB2_TAG_MMAP = 6, MB2_TAG_RSDP_OLD = 14, MB2_TAG_RSDP_NEW = 15,
-};
 
 struct mb2_fixed { uint32_t total_size, reserved; } __attribute__((packed));
 struct mb2_tag { uint32_t type, size; } __attribute__((packed));
 struct mb2_module { struct mb2_tag tag; uint32_t start, end; } __attribute__((packed));
 struct mb2_mmap { struct mb2_tag tag; uint32_t entry_size, entry_version; } __attribute__((packed));
-struct mb2_mmap_entry { uint64_t base, len; uint32_t type, reserved; } __attribute__((packed));
 
 /* The smallest tag of each type we read, so that its fixed fields lie inside the tag. */
 static const uint8_t mb2_min_size[] = {

@@ -1,6 +1,6 @@
 /* Partitions at run time: building a slice, its virtual console, and how a partition ends. */
 #include "partition.h"
-#include "../arch/x86/x86.h"
+#include "arch.h"
 #include "console.h"
 #include "cpu.h"
 #include "fmt.h"
@@ -9,14 +9,6 @@
 #include "phys.h"
 #include "power.h"
 #include "string.h"
-
-/* Multiboot2 information tags the guest receives (Multiboot2 spec 3.6). */
-#define MB2_TAG_END 0
-#define MB2_TAG_CMDLINE 1
-#define MB2_TAG_LOADER_NAME 2
-#define MB2_TAG_MMAP 6
-#define MB2_TAG_ALIGN 8
-#define MB2_MMAP_ENTRY_VERSION 0
 
 struct partition partitions[HV_MAX_CPUS];
 unsigned partition_count;
@@ -45,7 +37,7 @@ static uint32_t mb2_tag(uint8_t *info, uint32_t off, uint32_t type, const void *
 
 	memcpy(info + off, hdr, sizeof(hdr));
 	memcpy(info + off + sizeof(hdr), body, len);
-	return (uint32_t)ALIGN_UP(off + sizeof(hdr) + len, MB2_TAG_ALIGN);
+	return (uint32_t)ALIGN_UP(off + sizeof(hdr) + len, MB2_ALIGN);
 }
 
 /* A module's GRUB arguments: its command line after the first word (its name). */
@@ -87,17 +79,14 @@ static void write_bootinfo(struct partition *p, const struct boot_module *image)
 	const char *args = module_args(image);
 	uint8_t *info = phys_ptr(p->bootinfo, GUEST_BOOTINFO_MAX);
 	char cmdline[BOOT_MODULE_LINE_LEN + CFG_NAME_MAX + 8];
-	struct {
-		uint32_t entry_size, entry_version;
-		uint64_t base, len;
-		uint32_t type, reserved;
-	} mmap = { 24, MB2_MMAP_ENTRY_VERSION, p->cfg->base, p->cfg->size, MEM_USABLE, 0 };
+	struct { uint32_t entry_size, entry_version; struct mb2_mmap_entry slice; } __attribute__((packed)) mmap = {
+		sizeof(mmap.slice), MB2_MMAP_ENTRY_VERSION, { p->cfg->base, p->cfg->size, MEM_USABLE, 0 } };
 	uint32_t off = 8; /* total_size and reserved come first */
 
 	memset(info, 0, GUEST_BOOTINFO_MAX);
 	ksnprintf(cmdline, sizeof(cmdline), "name=%s%s%s", p->cfg->name, *args ? " " : "", args);
 	off = mb2_tag(info, off, MB2_TAG_CMDLINE, cmdline, strlen(cmdline) + 1);
-	off = mb2_tag(info, off, MB2_TAG_LOADER_NAME, "slicehv", sizeof("slicehv"));
+	off = mb2_tag(info, off, MB2_TAG_LOADER, "slicehv", sizeof("slicehv"));
 	off = mb2_tag(info, off, MB2_TAG_MMAP, &mmap, sizeof(mmap));
 	off = mb2_tag(info, off, MB2_TAG_END, NULL, 0);
 	*(uint32_t *)info = off;
@@ -224,7 +213,7 @@ static void print_stats(const struct partition *p)
 	n += ksnprintf(line + n, sizeof(line) - n, ", denied %u, exits %lu:", p->denied, p->exits_total);
 	for (unsigned r = 0; r < EXIT_REASON_COUNT && n < (int)sizeof(line); r++)
 		if (p->exits[r])
-			n += ksnprintf(line + n, sizeof(line) - n, " %s=%u", exit_reason_name(r), p->exits[r]);
+			n += ksnprintf(line + n, sizeof(line) - n, " %s=%u", arch_exit_reason_name(r), p->exits[r]);
 	if (p->console_dropped && n < (int)sizeof(line))
 		ksnprintf(line + n, sizeof(line) - n, ", console dropped %lu bytes", p->console_dropped);
 	printk("%s\n", line);
@@ -267,7 +256,7 @@ static void restart(struct partition *p)
 
 	p->restarts++;
 	printk("slicehv: partition %s restarting (%u of %u)\n", p->cfg->name, p->restarts, p->cfg->restarts);
-	if (partition_load(p, &e) < 0 || vmcs_launch(c, p, &e) < 0)
+	if (partition_load(p, &e) < 0 || arch_partition_launch(c, p, &e) < 0)
 		printk("slicehv: partition %s parked: restart failed: %s\n", p->cfg->name, e.msg);
 }
 

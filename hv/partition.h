@@ -2,10 +2,7 @@
 #ifndef HV_PARTITION_H
 #define HV_PARTITION_H
 
-#include "../arch/x86/ept.h"
-#include "../arch/x86/exits.h"
-#include "../arch/x86/linux.h"
-#include "../arch/x86/uart.h"
+#include "arch.h"
 #include "config.h"
 #include "elf.h"
 
@@ -83,6 +80,6 @@ uint64_t boot_ticks(void);
 void partition_expect(unsigned running, bool failed_config);
 
 /* VMCALL: number and arguments from the guest's registers; the result goes back in its RAX. */
-int64_t hypercall(struct partition *p, uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2);
+int64_t hypercall(struct partition *p, uint64_t nr, uint64_t a0, uint64_t a1);
 
 #endif

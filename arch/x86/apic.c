@@ -1,5 +1,6 @@
 /* Local APIC access in xAPIC (MMIO) or x2APIC (MSR) mode, and TSC calibration against the PIT. */
 #include "apic.h"
+#include "../../hv/arch.h"
 #include "msr.h"
 #include "x86.h"
 
@@ -87,7 +88,7 @@ void apic_start_ap(uint32_t dest, uint64_t vector_page)
 	}
 }
 
-void tsc_calibrate(void)
+void arch_timer_calibrate(void)
 {
 	uint16_t count = PIT_HZ / 1000 * CALIBRATE_MS;
 	uint8_t gate = inb(PORT_SPEAKER) & ~SPEAKER_SPEAKER;

@@ -11,6 +11,5 @@ void apic_start_ap(uint32_t apic_id, uint64_t vector_page);
 
 /* TSC ticks per millisecond, measured against the PIT once on the boot CPU. */
 extern uint64_t tsc_per_ms;
-void tsc_calibrate(void);
 
 #endif

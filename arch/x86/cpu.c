@@ -1,5 +1,6 @@
 /* Per-CPU descriptor tables (GDT, TSS, IDT) and the exception report. */
 #include "cpu.h"
+#include "../../hv/arch.h"
 #include "../../hv/console.h"
 #include "../../hv/cpu.h"
 #include "../../hv/power.h"
@@ -57,7 +58,7 @@ static void idt_init(struct cpu_arch *a)
 }
 
 /* Load this CPU's own GDT, TSS and IDT, and point GS at its struct cpu. */
-void cpu_init(struct cpu *c)
+void arch_cpu_init(struct cpu *c)
 {
 	struct cpu_arch *a = &c->arch;
 	struct desc_ptr gdtr = { sizeof(a->gdt) - 1, (uint64_t)a->gdt };

@@ -55,7 +55,6 @@ struct exception_frame {
 };
 
 struct cpu;
-void cpu_init(struct cpu *c);
 void exception_handler(struct exception_frame *f);
 
 #endif

@@ -1,5 +1,6 @@
 /* VM-exit dispatch and one handler per exit reason: the exit policy of DESIGN.md in code. */
 #include "exits.h"
+#include "../../hv/arch.h"
 #include "../../hv/console.h"
 #include "../../hv/cpu.h"
 #include "../../hv/fmt.h"
@@ -78,7 +79,7 @@ static const char *const exit_names[EXIT_REASON_COUNT] = {
 #undef EXIT_REASON_NAME
 };
 
-const char *exit_reason_name(unsigned reason)
+const char *arch_exit_reason_name(unsigned reason)
 {
 	return reason < EXIT_REASON_COUNT && exit_names[reason] ? exit_names[reason] : "unknown";
 }
@@ -505,7 +506,7 @@ static void handle_vmcall(struct vcpu *v)
 		return;
 	}
 	skip_instruction(); /* first: HC_DONE does not come back */
-	r->rax = (uint64_t)hypercall(v->p, r->rax, r->rdi, r->rsi, r->rdx);
+	r->rax = (uint64_t)hypercall(v->p, r->rax, r->rdi, r->rsi);
 }
 
 /* XCR0 components whose rules tie them together (SDM Vol 1 13.3, XSETBV's #GP list). */
@@ -655,7 +656,7 @@ static void handle_undefined(struct vcpu *v)
 /* INIT and SIPI come from outside: a partition owns its core, so they are refused. */
 static void handle_init_sipi(struct vcpu *v)
 {
-	partition_deny(v->p, "%s from another core", exit_reason_name(v->reason));
+	partition_deny(v->p, "%s from another core", arch_exit_reason_name(v->reason));
 }
 
 /* A legal task switch has no fault to give: slicehv does not emulate one, and says so. */
@@ -666,7 +667,7 @@ static void handle_task_switch(struct vcpu *v)
 
 static void handle_fatal(struct vcpu *v)
 {
-	park_with_dump(v, exit_reason_name(v->reason));
+	park_with_dump(v, arch_exit_reason_name(v->reason));
 }
 
 static void (*const handlers[EXIT_REASON_COUNT])(struct vcpu *) = {
@@ -712,7 +713,7 @@ void vmexit_handler(struct guest_regs *regs)
 
 		ksnprintf(what, sizeof(what), "%s %s (exit reason %u, qualification 0x%lx)",
 			  (reason & EXIT_REASON_ENTRY_FAILURE) ? "VM entry failed:" : "unexpected exit",
-			  exit_reason_name(basic), basic, v.qual);
+			  arch_exit_reason_name(basic), basic, v.qual);
 		park_with_dump(&v, what);
 	}
 	handlers[basic](&v);

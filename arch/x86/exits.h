@@ -16,10 +16,7 @@ extern struct exit_bitmaps exit_bitmaps;
 
 /* Builds the I/O and MSR bitmaps every partition shares (the exit policy in DESIGN.md). */
 int exits_init(err_t *e);
-/* Sets up this core's VMCS for p and enters the guest; returns only if that fails before VMLAUNCH. */
-int vmcs_launch(struct cpu *c, struct partition *p, err_t *e);
 void vmx_launch(struct guest_regs *regs) __attribute__((noreturn));
-const char *exit_reason_name(unsigned reason);
 /* Arms the VMX-preemption timer: the next part of p's run-time budget, sooner while its console lines wait. */
 void budget_arm(struct partition *p, bool output_waits);
 

@@ -155,6 +155,7 @@ bool lapic_hand_over(void)
 {
 	uint32_t features = cpuid(1, 0).ecx;
 	uint64_t base = rdmsr(IA32_APIC_BASE);
+	bool requested;
 
 	outb(PIC1_DATA, PIC_MASK_ALL);
 	outb(PIC2_DATA, PIC_MASK_ALL);
@@ -170,12 +171,9 @@ bool lapic_hand_over(void)
 	wrmsr(X2APIC_TPR, 0);
 	for (unsigned i = 0; i < APIC_VECTORS && any_vector(X2APIC_ISR0); i++)
 		wrmsr(X2APIC_EOI, 0);
-	if (any_vector(X2APIC_IRR0)) {
-		wrmsr(X2APIC_SVR, SVR_RESET | SVR_APIC_ENABLED); /* dispatched while enabled, TPR 0 */
-		return true;
-	}
-	wrmsr(X2APIC_SVR, SVR_RESET);
-	return false;
+	requested = any_vector(X2APIC_IRR0);
+	wrmsr(X2APIC_SVR, SVR_RESET | (requested ? SVR_APIC_ENABLED : 0)); /* enabled: dispatched, TPR 0 */
+	return requested;
 }
 
 bool lapic_drained(void)

@@ -1,8 +1,10 @@
 /* W^X for the hypervisor itself: after start-up no page of its address space is writable and executable. */
 #include "paging.h"
+#include "../../hv/arch.h"
 #include "../../hv/console.h"
 #include "../../hv/heap.h"
 #include "../../hv/phys.h"
+#include "exits.h"
 #include "msr.h"
 #include "x86.h"
 
@@ -101,10 +103,18 @@ int paging_harden(uint64_t top, err_t *e)
 	return 0;
 }
 
-void paging_load(void)
+void arch_paging_load(void)
 {
 	if (!hardened_cr3)
 		return;
 	wrmsr(IA32_EFER, rdmsr(IA32_EFER) | IA32_EFER_NXE);
 	write_cr3(hardened_cr3);
+}
+
+int arch_memory_init(uint64_t ram_top, err_t *e)
+{
+	if (paging_harden(ram_top, e) < 0)
+		return -1;
+	arch_paging_load();
+	return exits_init(e);
 }

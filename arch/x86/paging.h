@@ -9,7 +9,5 @@
  * rodata R, everything else RW and NX. phys_ptr reaches that far once they are loaded.
  */
 int paging_harden(uint64_t top, err_t *e);
-/* On every core, once they exist: EFER.NXE on, then the hardened tables. */
-void paging_load(void);
 
 #endif

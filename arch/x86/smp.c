@@ -1,7 +1,10 @@
 /* AP start-up: place the trampoline below 1 MiB, fill its fields, INIT-SIPI-SIPI, wait. */
 #include "smp.h"
+#include "../../hv/arch.h"
+#include "../../hv/console.h"
 #include "../../hv/cpu.h"
 #include "../../hv/string.h"
+#include "acpi.h"
 #include "apic.h"
 #include "x86.h"
 
@@ -39,7 +42,7 @@ static bool page_is_free(const struct boot_info *bi, uint64_t p, uint64_t img_st
 	       !range_overlaps(p, end, img_start, img_end);
 }
 
-int smp_place_trampoline(const struct boot_info *bi, uint64_t img_start, uint64_t img_end, err_t *e)
+int arch_smp_prepare(const struct boot_info *bi, uint64_t img_start, uint64_t img_end, err_t *e)
 {
 	uint64_t size = (uintptr_t)trampoline_end - (uintptr_t)trampoline_start;
 
@@ -56,9 +59,9 @@ int smp_place_trampoline(const struct boot_info *bi, uint64_t img_start, uint64_
 	return err_set(e, "no free usable page below 1 MiB for the AP start-up trampoline");
 }
 
-uint64_t smp_trampoline_page(void) { return tramp_page; }
+uint64_t arch_smp_page(void) { return tramp_page; }
 
-bool smp_start_cpu(struct cpu *c, void (*entry)(unsigned index))
+bool arch_cpu_start(struct cpu *c, void (*entry)(unsigned index))
 {
 	uint64_t deadline;
 
@@ -71,4 +74,28 @@ bool smp_start_cpu(struct cpu *c, void (*entry)(unsigned index))
 	while (!c->online && rdtsc() < deadline)
 		cpu_relax();
 	return c->online;
+}
+
+/* CPU 0 is the boot CPU; the other enabled local APICs follow in MADT order. */
+int arch_cpus_find(const struct boot_info *bi, err_t *e)
+{
+	const void *rsdp;
+	struct acpi_cpus found;
+	uint32_t bsp_id;
+
+	if (acpi_find_rsdp(bi, &rsdp, e) < 0 || acpi_read_cpus(rsdp, &found, e) < 0)
+		return -1;
+	apic_init(found.lapic_base);
+	bsp_id = apic_id();
+	cpus[0].apic_id = bsp_id;
+	cpu_count = 1;
+	for (unsigned i = 0; i < found.count && cpu_count < HV_MAX_CPUS; i++)
+		if (found.apic_id[i] != bsp_id)
+			cpus[cpu_count++].apic_id = found.apic_id[i];
+	for (unsigned i = 0; i < cpu_count; i++)
+		cpus[i].index = i;
+	printk("slicehv: ACPI MADT: %u cpus, local APIC at 0x%lx\n", cpu_count, found.lapic_base);
+	if (found.ignored)
+		printk("slicehv: %u more cpus ignored: slicehv drives at most %u\n", found.ignored, HV_MAX_CPUS);
+	return 0;
 }

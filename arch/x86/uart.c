@@ -9,19 +9,13 @@
 #include "../../hv/console.h"
 #include "../../hv/partition.h"
 
-enum { UART_RBR_THR, UART_IER, UART_IIR_FCR, UART_LCR, UART_MCR, UART_LSR, UART_MSR, UART_SCR };
-
-#define UART_LCR_DLAB   0x80
 #define UART_IER_MASK   0x0f /* the four interrupt enables; the upper bits read as zero */
 #define UART_IIR_NONE   0x01 /* no interrupt pending */
-#define UART_IIR_FIFOS  0xc0 /* FIFOs enabled: a 16550A */
 #define UART_FCR_ENABLE 0x01
 #define UART_MCR_MASK   0x1f
 #define UART_MCR_LOOP   0x10
 #define UART_MSR_SHIFT  4    /* in loopback: DTR->DSR, RTS->CTS, OUT1->RI, OUT2->DCD */
 #define UART_MSR_IDLE   0xb0 /* DCD, DSR and CTS: a terminal is connected and ready */
-#define UART_LSR_THRE   0x20 /* room: its queue takes a whole line more */
-#define UART_LSR_TEMT   0x40 /* transmitter empty: its queued lines are on the wire */
 
 static unsigned msr_from_mcr(uint8_t mcr)
 {
@@ -37,8 +31,8 @@ uint8_t uart_read(struct partition *p, unsigned reg)
 	bool dlab = r[UART_LCR] & UART_LCR_DLAB;
 
 	switch (reg) {
-	case UART_RBR_THR: return dlab ? r[UART_DLL] : 0;
-	case UART_IER:     return dlab ? r[UART_DLM] : r[UART_IER];
+	case UART_RBR_THR: return dlab ? r[UART_LATCH_LOW] : 0;
+	case UART_IER:     return dlab ? r[UART_LATCH_HIGH] : r[UART_IER];
 	case UART_IIR_FCR: return UART_IIR_NONE | (r[UART_IIR_FCR] & UART_FCR_ENABLE ? UART_IIR_FIFOS : 0);
 	case UART_LSR:     return (console_pump() ? 0 : UART_LSR_TEMT) | (console_room() ? UART_LSR_THRE : 0);
 	case UART_MSR:     return r[UART_MCR] & UART_MCR_LOOP ? msr_from_mcr(r[UART_MCR]) : UART_MSR_IDLE;
@@ -54,7 +48,7 @@ void uart_write(struct partition *p, unsigned reg, uint8_t val)
 	if (reg == UART_RBR_THR && !dlab)
 		partition_console_putc(p, (char)val);
 	else if (reg == UART_RBR_THR || reg == UART_IER)
-		r[dlab ? UART_DLL + reg : reg] = reg == UART_IER && !dlab ? val & UART_IER_MASK : val;
+		r[dlab ? UART_LATCH_LOW + reg : reg] = reg == UART_IER && !dlab ? val & UART_IER_MASK : val;
 	else if (reg == UART_MCR)
 		r[reg] = val & UART_MCR_MASK;
 	else if (reg != UART_LSR && reg != UART_MSR) /* those two are read-only */

@@ -1,5 +1,6 @@
 /* One VMCS per core: controls from the capability MSRs, host state, the guest's start state. */
 #include "vmcs.h"
+#include "../../hv/arch.h"
 #include "../../hv/console.h"
 #include "../../hv/cpu.h"
 #include "../../hv/hypercall.h"
@@ -297,7 +298,7 @@ static void invvpid_all(void)
 		__asm__ volatile("invvpid %0, %1" ::"m"(desc), "r"((uint64_t)INVVPID_ALL_CONTEXT) : "memory");
 }
 
-int vmcs_launch(struct cpu *c, struct partition *p, err_t *e)
+int arch_partition_launch(struct cpu *c, struct partition *p, err_t *e)
 {
 	struct guest_regs regs __attribute__((aligned(16))) = { 0 };
 	uint64_t vmcs = (uint64_t)c->arch.vmcs;

@@ -1,5 +1,6 @@
 /* VMX capability probe and VMXON on each core (SDM Vol 3C chapter 24, Appendix A). */
 #include "vmx.h"
+#include "../../hv/arch.h"
 #include "../../hv/console.h"
 #include "../../hv/cpu.h"
 #include "msr.h"
@@ -68,7 +69,7 @@ static void vmx_print_caps(const struct vmx_caps *v)
 	       v->invept_all ? "all" : (v->invept_single ? "" : "none"));
 }
 
-int vmx_probe(err_t *e)
+int arch_virt_probe(err_t *e)
 {
 	uint64_t fc;
 
@@ -115,7 +116,7 @@ static bool vmxon(uint64_t region)
 	return !cf && !zf;
 }
 
-int vmx_enable(struct cpu *c, err_t *e)
+int arch_virt_enable(struct cpu *c, err_t *e)
 {
 	if (!(cpuid(1, 0).ecx & CPUID_1_ECX_VMX))
 		return err_set(e, "CPUID.1:ECX.VMX is clear on this core");
@@ -137,4 +138,9 @@ int vmx_enable(struct cpu *c, err_t *e)
 			       vmx_caps.revision);
 	c->vmx_on = true;
 	return 0;
+}
+
+uint64_t arch_largest_leaf(void)
+{
+	return vmx_caps.ept_1g ? EPT_PAGE_1G : vmx_caps.ept_2m ? EPT_PAGE_2M : EPT_PAGE_4K;
 }

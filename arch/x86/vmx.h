@@ -15,11 +15,7 @@ struct vmx_caps {
 };
 
 extern struct vmx_caps vmx_caps;
-extern struct vmx_msrs vmx_msrs; /* the raw capability MSRs, read once by vmx_probe */
+extern struct vmx_msrs vmx_msrs; /* the raw capability MSRs, read once by arch_virt_probe */
 
-/* Boot CPU: checks CPUID, IA32_FEATURE_CONTROL and the capability MSRs; fails naming what is missing. */
-int vmx_probe(err_t *e);
-/* Every CPU: IA32_FEATURE_CONTROL, CR0/CR4 fixed bits, CR4.VMXE, VMXON. */
-int vmx_enable(struct cpu *c, err_t *e);
 
 #endif
