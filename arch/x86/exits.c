@@ -102,17 +102,12 @@ static const struct msr_passthrough {
 	{ IA32_FS_BASE, IA32_TSC_AUX, true },                        /* segment bases, TSC_AUX */
 };
 
-/*
- * Whether the guest reaches msr directly: any entry above that allows it (PAT lies inside the MTRR
- * range), or lapic.c's verdict on its own local APIC and TSC deadline.
- */
-static bool msr_passes(uint32_t msr, bool write)
+/* Lets the guest reach msr directly for reads or for writes: clears its bit in the MSR bitmap. */
+static void msr_pass(uint32_t msr, bool write)
 {
-	for (unsigned i = 0; i < ARRAY_SIZE(msr_passthrough); i++)
-		if (msr >= msr_passthrough[i].first && msr <= msr_passthrough[i].last &&
-		    (!write || msr_passthrough[i].write))
-			return true;
-	return lapic_msr_passthrough(msr, write);
+	unsigned bit = (write ? 2 * MSR_RANGE : 0) + (msr >= MSR_HIGH_FIRST ? MSR_RANGE : 0) + msr % MSR_RANGE;
+
+	exit_bitmaps.msr[bit / 8] &= ~(1u << (bit % 8));
 }
 
 int exits_init(err_t *e)
@@ -126,11 +121,18 @@ int exits_init(err_t *e)
 	memset(exit_bitmaps.io_a, 0xff, PAGE_SIZE);
 	memset(exit_bitmaps.io_b, 0xff, PAGE_SIZE);
 	memset(exit_bitmaps.msr, 0xff, PAGE_SIZE);
-	for (unsigned bit = 0; bit < PAGE_SIZE * 8; bit++) {
-		uint32_t msr = (bit / MSR_RANGE % 2 ? MSR_HIGH_FIRST : 0) + bit % MSR_RANGE;
+	/* Any entry that allows an access passes it (PAT lies inside the MTRR range). */
+	for (unsigned i = 0; i < ARRAY_SIZE(msr_passthrough); i++)
+		for (uint32_t msr = msr_passthrough[i].first; msr <= msr_passthrough[i].last; msr++)
+			for (int write = 0; write <= msr_passthrough[i].write; write++)
+				msr_pass(msr, write);
+	/* The local APIC's registers, then its TSC deadline, as lapic.c decides. */
+	for (uint32_t msr = X2APIC_FIRST; msr <= X2APIC_LAST + 1; msr++) {
+		uint32_t m = msr <= X2APIC_LAST ? msr : IA32_TSC_DEADLINE;
 
-		if (msr_passes(msr, bit >= 2 * MSR_RANGE))
-			exit_bitmaps.msr[bit / 8] &= ~(1u << (bit % 8));
+		for (int write = 0; write < 2; write++)
+			if (lapic_msr_passthrough(m, write))
+				msr_pass(m, write);
 	}
 	return 0;
 }

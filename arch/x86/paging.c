@@ -1,5 +1,4 @@
 /* W^X for the hypervisor itself: after start-up no page of its address space is writable and executable. */
-#include "paging.h"
 #include "../../hv/arch.h"
 #include "../../hv/console.h"
 #include "../../hv/heap.h"
@@ -69,7 +68,11 @@ static unsigned count_wx(const uint64_t *t, unsigned level)
 	return n;
 }
 
-int paging_harden(uint64_t top, err_t *e)
+/*
+ * Tables from the heap for [0, top) (at least 4 GiB, whole GiBs, at most 512 GiB): text RX, rodata
+ * R, everything else RW and NX; phys_ptr reaches that far once they are loaded.
+ */
+int arch_memory_init(uint64_t top, err_t *e)
 {
 	uint64_t *pml4 = table(), *pdpt = table();
 	unsigned wx, gib;
@@ -100,7 +103,8 @@ int paging_harden(uint64_t top, err_t *e)
 		return err_set(e, "%u hypervisor pages are writable and executable", wx);
 	hardened_cr3 = (uint64_t)pml4;
 	phys_mapped_end = GiB(gib);
-	return 0;
+	arch_paging_load();
+	return exits_init(e);
 }
 
 void arch_paging_load(void)
@@ -109,12 +113,4 @@ void arch_paging_load(void)
 		return;
 	wrmsr(IA32_EFER, rdmsr(IA32_EFER) | IA32_EFER_NXE);
 	write_cr3(hardened_cr3);
-}
-
-int arch_memory_init(uint64_t ram_top, err_t *e)
-{
-	if (paging_harden(ram_top, e) < 0)
-		return -1;
-	arch_paging_load();
-	return exits_init(e);
 }
