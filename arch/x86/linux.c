@@ -87,6 +87,18 @@ static void memory_map(uint64_t size, struct hvm_memmap_table_entry map[LINUX_E8
  * BIOS data area, scans for MP tables and probes ROMs there whatever the map says), the ACPI
  * tables, the command line and the initrd. The low 1 MiB, for the route's own tables.
  */
+/*
+ * The PC's reset vector: Linux's last way to reboot, after the reset register and the keyboard
+ * controller, is a real-mode jump to the BIOS there (machine_real_restart). It finds the reset
+ * register written, so every reboot and panic ends at the same port (SDM Vol 2 opcodes).
+ */
+#define OP_MOV_AL_IMM8 0xb0
+#define OP_MOV_DX_IMM16 0xba
+#define OP_OUT_DX_AL 0xee
+#define OP_HLT 0xf4
+static const uint8_t reset_vector[] = { OP_MOV_AL_IMM8, LINUX_ACPI_RESET_VALUE, OP_MOV_DX_IMM16,
+					LINUX_ACPI_RESET_PORT & 0xff, LINUX_ACPI_RESET_PORT >> 8, OP_OUT_DX_AL, OP_HLT };
+
 static uint8_t *write_common(const struct linux_boot *b, uint64_t initrd, err_t *e)
 {
 	uint8_t *low = guest_ptr(b, 0, LINUX_HIGH_RAM_GPA, "low memory", e);
@@ -97,6 +109,7 @@ static uint8_t *write_common(const struct linux_boot *b, uint64_t initrd, err_t 
 	memset(low, 0, LINUX_HIGH_RAM_GPA);
 	acpi_write_guest(low + LINUX_ACPI_GPA, LINUX_ACPI_GPA, b->x2apic_id);
 	memcpy(low + LINUX_CMDLINE_GPA, b->cmdline, strlen(b->cmdline) + 1);
+	memcpy(low + LINUX_RESET_VECTOR_GPA, reset_vector, sizeof(reset_vector));
 	if (rd)
 		memcpy(rd, b->initrd, b->initrd_size);
 	return low;
@@ -257,7 +270,7 @@ static void bz_zero_page(const struct linux_boot *b, const struct bz_image *z, u
 }
 
 _Static_assert(LINUX_PAGE_TABLES_GPA + (2 + LINUX_IDENT_MAP_END / GiB(1)) * PAGE_SIZE <=
-	       LINUX_HIGH_RAM_GPA, "the identity map's tables fit below 1 MiB");
+	       (LINUX_RESET_VECTOR_GPA & ~(PAGE_SIZE - 1)), "the identity map's tables fit below the reset vector");
 
 /* The GDT with __BOOT_CS and __BOOT_DS, and the identity map: PML4, PDPT, then its PDs. */
 static void bz_boot_tables(uint64_t size, uint8_t *low)

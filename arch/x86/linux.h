@@ -21,7 +21,8 @@
 #define LINUX_GDT_GPA         0xE2000u /* bzImage: the boot GDT */
 #define LINUX_CMDLINE_GPA     0xE3000u /* the command line, NUL-terminated */
 #define LINUX_CMDLINE_AREA    0x1000u
-#define LINUX_PAGE_TABLES_GPA 0xE4000u /* bzImage: PML4, PDPT, page directories, up to 1 MiB */
+#define LINUX_PAGE_TABLES_GPA 0xE4000u /* bzImage: PML4, PDPT, page directories, below the next */
+#define LINUX_RESET_VECTOR_GPA 0xFFFF0u /* f000:fff0, where a PC starts: a write to the reset register */
 
 /* x86 COMMAND_LINE_SIZE: the PVH route's bound, NUL included (a bzImage says its own). */
 #define LINUX_PVH_CMDLINE_MAX 2048u
