@@ -88,9 +88,10 @@ static void memory_map(uint64_t size, struct hvm_memmap_table_entry map[LINUX_E8
  * tables, the command line and the initrd. The low 1 MiB, for the route's own tables.
  */
 /*
- * The PC's reset vector: Linux's last way to reboot, after the reset register and the keyboard
- * controller, is a real-mode jump to the BIOS there (machine_real_restart). It finds the reset
- * register written, so every reboot and panic ends at the same port (SDM Vol 2 opcodes).
+ * The PC's reset vector. With a hardware-reduced FADT Linux reboots by EFI, and without EFI it
+ * falls through to a real-mode jump to the BIOS there (machine_real_restart), never writing the
+ * reset register itself: this writes it, so every reboot and panic ends at that port (SDM Vol 2
+ * opcodes).
  */
 #define OP_MOV_AL_IMM8 0xb0
 #define OP_MOV_DX_IMM16 0xba
