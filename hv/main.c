@@ -84,9 +84,11 @@ static int check_image_placement(const struct boot_info *bi, err_t *e)
 static void cpu_bring_up(struct cpu *c)
 {
 	err_t e;
-	bool off = arch_virt_enable(c, &e) < 0;
 
-	printk("slicehv: cpu %u apic %u: vmx %s%s\n", c->index, c->apic_id, off ? "off: " : "on", off ? e.msg : "");
+	if (arch_virt_enable(c, &e) < 0)
+		printk("slicehv: cpu %u apic %u: vmx off: %s\n", c->index, c->apic_id, e.msg);
+	else
+		printk("slicehv: cpu %u apic %u: vmx on\n", c->index, c->apic_id);
 	c->online = true;
 }
 

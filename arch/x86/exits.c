@@ -110,6 +110,14 @@ static void msr_pass(uint32_t msr, bool write)
 	exit_bitmaps.msr[bit / 8] &= ~(1u << (bit % 8));
 }
 
+/* An MSR of the local APIC's (its registers, its TSC deadline): passed as lapic.c decides. */
+static void msr_pass_lapic(uint32_t msr)
+{
+	for (int write = 0; write < 2; write++)
+		if (lapic_msr_passthrough(msr, write))
+			msr_pass(msr, write);
+}
+
 int exits_init(err_t *e)
 {
 	exit_bitmaps.io_a = heap_alloc_page(NULL);
@@ -126,14 +134,9 @@ int exits_init(err_t *e)
 		for (uint32_t msr = msr_passthrough[i].first; msr <= msr_passthrough[i].last; msr++)
 			for (int write = 0; write <= msr_passthrough[i].write; write++)
 				msr_pass(msr, write);
-	/* The local APIC's registers, then its TSC deadline, as lapic.c decides. */
-	for (uint32_t msr = X2APIC_FIRST; msr <= X2APIC_LAST + 1; msr++) {
-		uint32_t m = msr <= X2APIC_LAST ? msr : IA32_TSC_DEADLINE;
-
-		for (int write = 0; write < 2; write++)
-			if (lapic_msr_passthrough(m, write))
-				msr_pass(m, write);
-	}
+	for (uint32_t msr = X2APIC_FIRST; msr <= X2APIC_LAST; msr++)
+		msr_pass_lapic(msr);
+	msr_pass_lapic(IA32_TSC_DEADLINE);
 	return 0;
 }
 

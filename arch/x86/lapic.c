@@ -134,6 +134,15 @@ static bool any_vector(uint32_t first)
 	return any != 0;
 }
 
+/* Software-enabled while a vector waits in the IRR, so it is dispatched (TPR 0); as at reset once none does. */
+static bool irr_pending(void)
+{
+	bool requested = any_vector(X2APIC_IRR0);
+
+	wrmsr(X2APIC_SVR, SVR_RESET | (requested ? SVR_APIC_ENABLED : 0));
+	return requested;
+}
+
 /* Every LVT entry this APIC has, masked with vector 0: their reset value. */
 static void lvt_mask_all(void)
 {
@@ -155,7 +164,6 @@ bool lapic_hand_over(void)
 {
 	uint32_t features = cpuid(1, 0).ecx;
 	uint64_t base = rdmsr(IA32_APIC_BASE);
-	bool requested;
 
 	outb(PIC1_DATA, PIC_MASK_ALL);
 	outb(PIC2_DATA, PIC_MASK_ALL);
@@ -171,16 +179,11 @@ bool lapic_hand_over(void)
 	wrmsr(X2APIC_TPR, 0);
 	for (unsigned i = 0; i < APIC_VECTORS && any_vector(X2APIC_ISR0); i++)
 		wrmsr(X2APIC_EOI, 0);
-	requested = any_vector(X2APIC_IRR0);
-	wrmsr(X2APIC_SVR, SVR_RESET | (requested ? SVR_APIC_ENABLED : 0)); /* enabled: dispatched, TPR 0 */
-	return requested;
+	return irr_pending();
 }
 
 bool lapic_drained(void)
 {
 	wrmsr(X2APIC_EOI, 0);
-	if (any_vector(X2APIC_IRR0))
-		return false;
-	wrmsr(X2APIC_SVR, SVR_RESET);
-	return true;
+	return !irr_pending();
 }

@@ -83,11 +83,6 @@ static void memory_map(uint64_t size, struct hvm_memmap_table_entry map[LINUX_E8
 }
 
 /*
- * What both routes write once their inputs are checked: the low 1 MiB zeroed (Linux reads the
- * BIOS data area, scans for MP tables and probes ROMs there whatever the map says), the ACPI
- * tables, the command line and the initrd. The low 1 MiB, for the route's own tables.
- */
-/*
  * The PC's reset vector. With a hardware-reduced FADT Linux reboots by EFI, and without EFI it
  * falls through to a real-mode jump to the BIOS there (machine_real_restart), never writing the
  * reset register itself: this writes it, so every reboot and panic ends at that port (SDM Vol 2
@@ -100,6 +95,12 @@ static void memory_map(uint64_t size, struct hvm_memmap_table_entry map[LINUX_E8
 static const uint8_t reset_vector[] = { OP_MOV_AL_IMM8, LINUX_ACPI_RESET_VALUE, OP_MOV_DX_IMM16,
 					LINUX_ACPI_RESET_PORT & 0xff, LINUX_ACPI_RESET_PORT >> 8, OP_OUT_DX_AL, OP_HLT };
 
+/*
+ * What both routes write once their inputs are checked: the low 1 MiB zeroed (Linux reads the
+ * BIOS data area, scans for MP tables and probes ROMs there whatever the map says), the ACPI
+ * tables, the command line, the reset vector and the initrd. The low 1 MiB, for the route's own
+ * tables.
+ */
 static uint8_t *write_common(const struct linux_boot *b, uint64_t initrd, err_t *e)
 {
 	uint8_t *low = guest_ptr(b, 0, LINUX_HIGH_RAM_GPA, "low memory", e);
@@ -136,15 +137,13 @@ static void write_pvh_info(const struct linux_boot *b, uint8_t *low, uint64_t in
 
 static int load_pvh(const struct linux_boot *b, struct linux_entry *out, err_t *e)
 {
-	uint64_t low, high, entry = out->ip, initrd;
+	/* linux_probe's walk of the headers found the entry and the PT_LOADs' span */
+	uint64_t low = out->kernel_start, high = out->kernel_end, entry = out->ip, initrd;
 	struct elf_image img;
-	struct elf_span k;
 	uint8_t *mem;
 
-	if (check_slice(b, e) || elf_span(b->kernel, b->kernel_size, NULL, 0, &k, e))
+	if (check_slice(b, e))
 		return -1;
-	low = k.low;
-	high = k.high;
 	if (low < LINUX_HIGH_RAM_GPA || high > b->size)
 		return err_set(e, "linux: the vmlinux's PT_LOADs span [0x%lx, 0x%lx), outside RAM [1 MiB, "
 			       "0x%lx): a PVH kernel loads at its link address", low, high, b->size);
@@ -326,8 +325,8 @@ int linux_probe(const void *file, uint64_t size, struct linux_entry *out, err_t 
 			return 0; /* no PVH note (or no sound ELF): not Linux; elf_load says what is wrong */
 		if (k.note_size != sizeof(uint32_t) && k.note_size != sizeof(uint64_t))
 			return err_set(e, "linux: the PVH entry note holds %u bytes, not 4 or 8", k.note_size);
+		*out = (struct linux_entry){ .route = LINUX_PVH, .kernel_start = k.low, .kernel_end = k.high };
 		memcpy(&out->ip, k.note, k.note_size); /* little-endian */
-		out->route = LINUX_PVH;
 	} else if (size < BZ_HEADER_OFFSET + sizeof(*h))
 		err_set(e, "bzImage: %lu bytes is shorter than a setup header", size);
 	else if (h->header != BZ_HEADER_MAGIC)
@@ -339,5 +338,7 @@ int linux_probe(const void *file, uint64_t size, struct linux_entry *out, err_t 
 
 int linux_load(const struct linux_boot *b, struct linux_entry *out, err_t *e)
 {
+	if (out->route == LINUX_NONE)
+		return err_set(e, "linux: not a kernel linux_probe recognised");
 	return out->route == LINUX_PVH ? load_pvh(b, out, e) : load_bzimage(b, out, e);
 }
