@@ -20,6 +20,16 @@
  *   They are for the guest kernel: at CPL > 0 VMCALL raises #UD, as on a CPU without VMX, except
  *   the two exit counters, which only read the partition's own figures (a benchmark in a Linux
  *   guest's userspace uses them).
+ *
+ * Channels (declared by `channel` lines in the config, README): memory shared with named peers,
+ *   outside every slice, mapped at the same guest-physical address as its host address (a toy) or
+ *   just above the slice's top (Linux), read-write for a writer, read-only for a reader,
+ *   executable only where the config says exec=. The memory map shows each as one entry of type
+ *   GUEST_MEM_CHANNEL; HC_CHANNEL_INFO names them. Their contents survive a peer's restart.
+ *   HC_DOORBELL interrupts the running peers through their own local APICs at the channel's
+ *   vector (no exit on their side); at most one ring per HC_DOORBELL_INTERVAL_US per channel
+ *   and sender reaches them, so a flood cannot starve their own timer. When an endpoint parks or
+ *   restarts, the channel's generation grows and its peers are rung.
  */
 #ifndef HV_HYPERCALL_H
 #define HV_HYPERCALL_H
@@ -41,6 +51,8 @@ enum hypercall {
 	HC_DONE = 3,            /* RDI = status (0 = success); does not return */
 	HC_EXIT_COUNT = 4,      /* returns the VM exits this partition has taken, this call included */
 	HC_EXIT_REASON_COUNT = 5, /* RDI = a basic exit reason (SDM Vol 3C Appendix C); returns its count */
+	HC_CHANNEL_INFO = 6,    /* RDI = index among the caller's channels, RSI = struct hc_channel_info; returns 0 */
+	HC_DOORBELL = 7,        /* RDI = index among the caller's channels; returns the peers rung (0: none runs) */
 };
 
 /* Whether hypercall nr answers at any CPL (the exit counters), not only at CPL 0. */
@@ -52,8 +64,15 @@ enum hypercall_error {
 	HC_ERR_UNKNOWN_CALL = -1, /* no such hypercall number */
 	HC_ERR_BAD_ADDRESS = -2,  /* a buffer is not entirely inside the caller's slice */
 	HC_ERR_BAD_LENGTH = -3,   /* a length is zero or above the call's limit */
-	HC_ERR_BAD_ARGUMENT = -4, /* a number out of range (an exit reason slicehv does not know) */
+	HC_ERR_BAD_ARGUMENT = -4, /* a number out of range (an exit reason or channel slicehv does not know) */
+	HC_ERR_BUSY = -5,         /* a doorbell within HC_DOORBELL_INTERVAL_US of the last: not rung, counted */
 };
+
+#define GUEST_MEM_CHANNEL 0x100u    /* memory map type of a channel: past every multiboot2 and e820 type */
+#define HC_DOORBELL_INTERVAL_US 20u /* the least time between two rings of one channel by one sender */
+#define HC_CHANNEL_READ 1u          /* struct hc_channel_info's rights, as the EPT maps them */
+#define HC_CHANNEL_WRITE 2u
+#define HC_CHANNEL_EXEC 4u
 
 struct hc_partition_info {
 	char name[16];
@@ -63,6 +82,18 @@ struct hc_partition_info {
 	uint32_t apic_id;    /* that CPU's local APIC id */
 	uint64_t slice_base;
 	uint64_t slice_size;
+};
+
+struct hc_channel_info {
+	char name[16];
+	uint64_t base;       /* guest-physical */
+	uint64_t size;
+	uint32_t rights;     /* HC_CHANNEL_READ, _WRITE, _EXEC */
+	uint32_t vector;     /* where its doorbell arrives */
+	uint32_t generation; /* grows by one each time one of its endpoints parks or restarts */
+	uint32_t peers;      /* the other endpoints */
+	uint32_t peers_running;
+	uint32_t reserved;
 };
 
 #endif
