@@ -8,7 +8,7 @@ PYTHON  := python3
 
 # The hypervisor: freestanding C and NASM, no SSE/x87, linked at 1 MiB and identity-mapped.
 HV_C    := hv/main.c hv/console.c hv/fmt.c hv/err.c hv/string.c hv/multiboot.c hv/phys.c \
-           hv/heap.c hv/config.c hv/elf.c hv/partition.c hv/hypercall.c hv/isolation.c \
+           hv/heap.c hv/config.c hv/elf.c hv/partition.c hv/hypercall.c hv/isolation.c hv/channel.c \
            arch/x86/cpu.c arch/x86/acpi.c arch/x86/apic.c arch/x86/smp.c arch/x86/vmx.c \
            arch/x86/power.c arch/x86/paging.c arch/x86/ept.c arch/x86/vmcs.c arch/x86/vmcheck.c arch/x86/exits.c \
            arch/x86/lapic.c arch/x86/uart.c arch/x86/linux.c

@@ -46,6 +46,10 @@ int arch_virt_enable(struct cpu *c, err_t *e);
 void arch_paging_load(void);
 /* Sets up this core for p and enters the guest; returns only if that fails before the entry. */
 int arch_partition_launch(struct cpu *c, struct partition *p, err_t *e);
+/* A fixed interrupt at vector to the core with this APIC id (a doorbell); false if it cannot be sent. */
+bool arch_send_ipi(uint32_t apic_id, unsigned vector);
+/* Timer (rdtsc) ticks per millisecond, from arch_timer_calibrate. */
+extern uint64_t tsc_per_ms;
 /* An exit reason's name, for the stats line. */
 const char *arch_exit_reason_name(unsigned reason);
 

@@ -6,6 +6,7 @@
 #define CFG_MSG_MAX     192
 #define CFG_MAX_FIELDS  16  /* "partition", the name and key=value fields: more is garbage */
 #define CFG_MEM_STR     48  /* "18446744073709551615@0xffffffffffffffff" */
+#define CFG_NAMES_STR   (CFG_MAX_PARTITIONS * (CFG_NAME_MAX + 1)) /* "rt0,gp0": every partition */
 #define DIGIT_NONE      99  /* larger than any base */
 #define HEX_PREFIX_LEN  2   /* "0x" */
 #define ASCII_LIMIT     0x80
@@ -19,6 +20,7 @@ struct parser {
 	unsigned line; /* the line being parsed, or 0 */
 	config_report_fn report;
 	void *ctx;
+	char why[CFG_NAME_MAX + 48]; /* a value's problem that names a partition */
 };
 
 /* Says where: file:line, or file and name for a default partition. Marks pc (if any) invalid. */
@@ -127,15 +129,16 @@ static const char *parse_mem(struct partition_cfg *pc, const char *val)
 /* The keys, required ones first. */
 enum cfg_key { KEY_CPU, KEY_MEM, KEY_IMAGE, KEY_CONSOLE, KEY_ON_FAULT, KEY_RESTARTS, KEY_BUDGET,
 	       KEY_INITRD };
-#define KEY_FIRST_OPTIONAL KEY_CONSOLE
-#define KEY_COUNT (KEY_INITRD + 1)
-static const char *const key_names[KEY_COUNT] = { "cpu", "mem", "image", "console", "on-fault",
-						  "restarts", "budget", "initrd" };
+static const char *const key_names[] = { "cpu", "mem", "image", "console", "on-fault", "restarts",
+					 "budget", "initrd" };
 
 /* Stores one value; NULL, or why it is wrong (a partition with a wrong value is never used). */
-static const char *set_field(struct partition_cfg *pc, enum cfg_key k, const char *val)
+static const char *set_field(struct parser *p, void *item, unsigned k, const char *val)
 {
-	switch (k) {
+	struct partition_cfg *pc = item;
+
+	(void)p;
+	switch ((enum cfg_key)k) {
 	case KEY_CPU:
 		return parse_small(val, &pc->cpu);
 	case KEY_RESTARTS:
@@ -161,26 +164,42 @@ static const char *set_field(struct partition_cfg *pc, enum cfg_key k, const cha
 	return NULL;
 }
 
-static bool parse_field(struct parser *p, struct partition_cfg *pc, char *tok, unsigned *seen)
-{
-	char *eq = (char *)find_char(tok, '=');
-	const char *why;
+/* A line's keys: their names, how many of the first are required, and who stores a value. */
+struct key_set {
+	const char *const *names;
+	unsigned count, required;
+	const char *(*set)(struct parser *p, void *item, unsigned key, const char *val);
+};
 
-	if (!*eq)
-		return report(p, pc, "expected key=value, got '%s'", tok);
-	*eq = '\0';
-	for (unsigned k = 0; k < KEY_COUNT; k++) {
-		if (strcmp(tok, key_names[k]))
-			continue;
-		if (*seen & BIT(k))
-			return report(p, pc, "%s= is given twice", tok);
-		*seen |= BIT(k);
+/* The key=value words tok[2..]: each key known, given once, with a value; the required ones there. */
+static bool parse_fields(struct parser *p, struct partition_cfg *pc, char **tok, unsigned ntok,
+			 const struct key_set *keys, void *item)
+{
+	unsigned seen = 0, k;
+
+	for (unsigned i = 2; i < ntok; i++) {
+		char *eq = (char *)find_char(tok[i], '=');
+		const char *why;
+
+		if (!*eq)
+			return report(p, pc, "expected key=value, got '%s'", tok[i]);
+		*eq = '\0';
+		for (k = 0; k < keys->count && strcmp(tok[i], keys->names[k]); k++)
+			;
+		if (k == keys->count)
+			return report(p, pc, "unknown key '%s'", tok[i]);
+		if (seen & BIT(k))
+			return report(p, pc, "%s= is given twice", tok[i]);
+		seen |= BIT(k);
 		if (!eq[1])
-			return report(p, pc, "%s= has no value", tok);
-		why = set_field(pc, k, eq + 1);
-		return why ? report(p, pc, "%s %s: %s", tok, eq + 1, why) : true;
+			return report(p, pc, "%s= has no value", tok[i]);
+		if ((why = keys->set(p, item, k, eq + 1)))
+			return report(p, pc, "%s %s: %s", tok[i], eq + 1, why);
 	}
-	return report(p, pc, "unknown key '%s'", tok);
+	for (k = 0; k < keys->required; k++)
+		if (!(seen & BIT(k)))
+			return report(p, pc, "missing %s=", keys->names[k]);
+	return true;
 }
 
 /*
@@ -207,8 +226,8 @@ static bool console_unique(struct parser *p, struct partition_cfg *pc)
 
 static bool parse_partition(struct parser *p, struct partition_cfg *pc, char **tok, unsigned ntok)
 {
+	static const struct key_set keys = { key_names, ARRAY_SIZE(key_names), KEY_CONSOLE, set_field };
 	const char *why;
-	unsigned seen = 0;
 
 	if (ntok < 2 || *find_char(tok[1], '='))
 		return report(p, pc, "missing partition name after 'partition'");
@@ -218,12 +237,8 @@ static bool parse_partition(struct parser *p, struct partition_cfg *pc, char **t
 	for (const struct partition_cfg *q = p->cfg->part; q < pc; q++)
 		if (!strcmp(q->name, pc->name))
 			return report(p, pc, "name %s is already used on line %u", pc->name, q->line);
-	for (unsigned i = 2; i < ntok; i++)
-		if (!parse_field(p, pc, tok[i], &seen))
-			return false;
-	for (unsigned k = 0; k < KEY_FIRST_OPTIONAL; k++)
-		if (!(seen & BIT(k)))
-			return report(p, pc, "missing %s=", key_names[k]);
+	if (!parse_fields(p, pc, tok, ntok, &keys, pc))
+		return false;
 	if (!pc->console[0])
 		ksnprintf(pc->console, sizeof(pc->console), "%s", pc->name);
 	return console_unique(p, pc);
@@ -238,12 +253,12 @@ static int format_size(char *buf, size_t size, uint64_t v)
 	return ksnprintf(buf, size, "%lu", v);
 }
 
-/* The slice as the config writes it: 64M@0x8000000. */
-static void format_mem(char *buf, size_t size, const struct partition_cfg *pc)
+/* Memory as the config writes it: 64M@0x8000000. */
+static void format_mem(char *buf, size_t size, uint64_t len, uint64_t base)
 {
-	int n = format_size(buf, size, pc->size);
+	int n = format_size(buf, size, len);
 
-	ksnprintf(buf + n, size - n, "@0x%lx", pc->base);
+	ksnprintf(buf + n, size - n, "@0x%lx", base);
 }
 
 bool config_in_usable_ram(const struct mem_range *ram, unsigned count, uint64_t at, uint64_t end)
@@ -260,15 +275,54 @@ bool config_in_usable_ram(const struct mem_range *ram, unsigned count, uint64_t 
 	return at >= end;
 }
 
-/* Reserved ranges, then the modules: everything a slice must not overlap. */
-static struct reserved_range blocker(const struct machine_desc *m, unsigned i)
+/*
+ * Everything a slice or a channel must not overlap: the reserved ranges, the modules, then (with
+ * a config) its valid slices and channels; an invalid one is the empty range.
+ */
+static unsigned blocker_count(const struct machine_desc *m, const struct config *cfg)
+{
+	return m->reserved_count + m->module_count + (cfg ? cfg->count + cfg->channel_count : 0);
+}
+
+static struct reserved_range blocker(const struct machine_desc *m, const struct config *cfg, unsigned i,
+				     const char **kind)
 {
 	const struct boot_module *mod;
+	const struct partition_cfg *pc;
+	const struct channel_cfg *c;
 
+	*kind = "";
 	if (i < m->reserved_count)
 		return m->reserved[i];
-	mod = &m->modules[i - m->reserved_count];
-	return (struct reserved_range){ mod->start, mod->end, mod->name };
+	if ((i -= m->reserved_count) < m->module_count) {
+		mod = &m->modules[i];
+		*kind = "module ";
+		return (struct reserved_range){ mod->start, mod->end, mod->name };
+	}
+	if ((i -= m->module_count) < cfg->count) {
+		pc = &cfg->part[i];
+		*kind = "partition ";
+		return (struct reserved_range){ pc->base, pc->valid ? pc->base + pc->size : pc->base, pc->name };
+	}
+	c = &cfg->chan[i - cfg->count];
+	*kind = "channel ";
+	return (struct reserved_range){ c->base, c->valid ? c->base + c->size : c->base, c->name };
+}
+
+/* Reports (as what) each blocker but self (its name) that [start, end) overlaps; false if any. */
+static bool check_overlaps(struct parser *p, struct partition_cfg *pc, const char *self, const char *what,
+			   uint64_t start, uint64_t end)
+{
+	bool clear = true;
+
+	for (unsigned i = 0; i < blocker_count(p->m, p->cfg); i++) {
+		const char *kind;
+		struct reserved_range r = blocker(p->m, p->cfg, i, &kind);
+
+		if (r.name != self && range_overlaps(start, end, r.start, r.end))
+			clear = report(p, pc, "%s overlaps %s%s [0x%lx, 0x%lx)", what, kind, r.name, r.start, r.end);
+	}
+	return clear;
 }
 
 /* The module image= or initrd= names (what): it exists, its line is whole; returns its size. */
@@ -313,25 +367,118 @@ static void validate(struct parser *p, struct partition_cfg *pc)
 	uint64_t end = pc->base + pc->size;
 	char mem[CFG_MEM_STR];
 
-	format_mem(mem, sizeof(mem), pc);
+	ksnprintf(mem, sizeof(mem), "mem ");
+	format_mem(mem + strlen(mem), sizeof(mem) - strlen(mem), pc->size, pc->base);
 	if (pc->cpu >= m->cpu_count)
 		report(p, pc, "cpu %u does not exist: %u CPUs are online", pc->cpu, m->cpu_count);
 	if (!config_in_usable_ram(m->ram, m->ram_count, pc->base, end))
-		report(p, pc, "mem %s is not inside usable RAM", mem);
-	for (const struct partition_cfg *q = p->cfg->part; q < pc; q++) {
+		report(p, pc, "%s is not inside usable RAM", mem);
+	for (const struct partition_cfg *q = p->cfg->part; q < pc; q++)
 		if (q->valid && q->cpu == pc->cpu)
 			report(p, pc, "cpu %u is already owned by partition %s", pc->cpu, q->name);
-		if (q->valid && range_overlaps(pc->base, end, q->base, q->base + q->size))
-			report(p, pc, "mem %s overlaps partition %s", mem, q->name);
-	}
-	for (unsigned i = 0; i < m->reserved_count + m->module_count; i++) {
-		struct reserved_range r = blocker(m, i);
-
-		if (range_overlaps(pc->base, end, r.start, r.end))
-			report(p, pc, "mem %s overlaps %s%s [0x%lx, 0x%lx)", mem,
-			       i < m->reserved_count ? "" : "module ", r.name, r.start, r.end);
-	}
+	check_overlaps(p, pc, pc->name, mem, pc->base, end);
 	check_images(p, pc);
+}
+
+/* Channel keys, the required one first; rw= is writer= by the name Bao and ivshmem users know. */
+enum chan_key { CHAN_SIZE, CHAN_BASE, CHAN_WRITER, CHAN_RW, CHAN_READER, CHAN_EXEC, CHAN_VECTOR };
+static const char *const chan_key_names[] = { "size", "base", "writer", "rw", "reader", "exec", "vector" };
+
+/* Partition names, each declared on an earlier line, separated by commas, into *set; none in taken. */
+static const char *parse_endpoints(struct parser *p, const char *val, uint32_t *set, uint32_t taken)
+{
+	const char *s = val, *end;
+
+	do {
+		char name[CFG_NAME_MAX + 1];
+		size_t n = (size_t)((end = find_char(s, ',')) - s);
+		unsigned i = 0;
+		bool known;
+
+		ksnprintf(name, n < sizeof(name) ? n + 1 : sizeof(name), "%s", s);
+		while (i < p->cfg->count && (n > CFG_NAME_MAX || strcmp(p->cfg->part[i].name, name)))
+			i++;
+		known = i < p->cfg->count;
+		if (!known || ((*set | taken) & BIT(i))) {
+			ksnprintf(p->why, sizeof(p->why), "%s'%s'%s", known ? "partition " : "no partition ", name,
+				  known ? " is listed twice" : " on an earlier line");
+			return p->why;
+		}
+		*set |= BIT(i);
+		s = end + 1;
+	} while (*end);
+	return NULL;
+}
+
+static const char *set_channel(struct parser *p, void *item, unsigned k, const char *val)
+{
+	struct channel_cfg *c = item;
+	const char *why;
+	uint64_t v;
+
+	switch ((enum chan_key)k) {
+	case CHAN_SIZE:
+	case CHAN_BASE:
+		if ((why = parse_num(val, val + strlen(val), true, &v)))
+			return why;
+		*(k == CHAN_SIZE ? &c->size : &c->base) = v;
+		return v == 0 || v % CFG_CHANNEL_ALIGN ? "must be a nonzero multiple of 4 KiB" : NULL;
+	case CHAN_WRITER:
+	case CHAN_RW:
+		return parse_endpoints(p, val, &c->writers, c->readers);
+	case CHAN_READER:
+		return parse_endpoints(p, val, &c->readers, c->writers);
+	case CHAN_EXEC:
+		return parse_endpoints(p, val, &c->exec, 0);
+	case CHAN_VECTOR:
+		if ((why = parse_small(val, &c->vector)))
+			return why;
+		return c->vector < CFG_FIRST_VECTOR || c->vector > CFG_LAST_VECTOR ? "must be 32-255" : NULL;
+	}
+	return NULL;
+}
+
+/* Two endpoints or more, exec= among them, and room: its own, or the lowest free RAM that fits. */
+static bool validate_channel(struct parser *p, struct channel_cfg *c)
+{
+	uint32_t ends = c->writers | c->readers;
+	char what[CFG_NAME_MAX + 16];
+	uint64_t room;
+
+	if (endpoint_count(ends) < 2)
+		return report(p, NULL, "channel %s has fewer than two endpoints (writer=, reader=)", c->name);
+	if (c->exec & ~ends)
+		return report(p, NULL, "channel %s: exec= names a partition that is not its writer or reader", c->name);
+	if (c->base > UINT64_MAX - c->size)
+		return report(p, NULL, "channel %s: base + size overflows 64 bits", c->name);
+	if (!c->base && !(c->base = config_find_free(p->m, p->cfg, c->size, &room), room))
+		return report(p, NULL, "channel %s: no free usable RAM holds 0x%lx bytes", c->name, c->size);
+	if (!config_in_usable_ram(p->m->ram, p->m->ram_count, c->base, c->base + c->size))
+		return report(p, NULL, "channel %s [0x%lx, 0x%lx) is not inside usable RAM", c->name, c->base,
+			      c->base + c->size);
+	ksnprintf(what, sizeof(what), "channel %s", c->name);
+	return check_overlaps(p, NULL, NULL, what, c->base, c->base + c->size);
+}
+
+static void parse_channel(struct parser *p, char **tok, unsigned ntok)
+{
+	static const struct key_set keys = { chan_key_names, ARRAY_SIZE(chan_key_names), CHAN_SIZE + 1,
+					     set_channel };
+	struct config *cfg = p->cfg;
+	struct channel_cfg *c = &cfg->chan[cfg->channel_count];
+	const char *why;
+
+	*c = (struct channel_cfg){ .vector = CFG_DEFAULT_VECTOR, .line = p->line };
+	if (ntok < 2 || *find_char(tok[1], '='))
+		return (void)report(p, NULL, "missing channel name after 'channel'");
+	ksnprintf(c->name, sizeof(c->name), "%s", tok[1]);
+	if ((why = name_error(tok[1])))
+		return (void)report(p, NULL, "channel name %s: %s", tok[1], why);
+	for (const struct channel_cfg *q = cfg->chan; q < c; q++)
+		if (!strcmp(q->name, c->name))
+			return (void)report(p, NULL, "channel name %s is already used on line %u", c->name, q->line);
+	c->valid = parse_fields(p, NULL, tok, ntok, &keys, c) && validate_channel(p, c);
+	cfg->channel_count++; /* only now a blocker for the next ones */
 }
 
 static struct partition_cfg *new_partition(struct config *cfg, unsigned line)
@@ -386,10 +533,15 @@ static void parse_line(struct parser *p, const char *s, size_t n)
 	ntok = split(buf + 1, tok);
 	if (ntok == 0)
 		return;
-	if (strcmp(tok[0], "partition"))
-		report(p, NULL, "expected 'partition <name> key=value...', got '%s'", tok[0]);
+	if (strcmp(tok[0], "partition") && strcmp(tok[0], "channel"))
+		report(p, NULL, "expected 'partition <name> key=value...' or 'channel <name> key=value...', got '%s'",
+		       tok[0]);
 	else if (ntok > CFG_MAX_FIELDS)
 		report(p, NULL, "more than %u fields", CFG_MAX_FIELDS);
+	else if (!strcmp(tok[0], "channel") && p->cfg->channel_count == CFG_MAX_CHANNELS)
+		report(p, NULL, "too many channels: at most %u", CFG_MAX_CHANNELS);
+	else if (!strcmp(tok[0], "channel"))
+		parse_channel(p, tok, ntok);
 	else if (p->cfg->count == CFG_MAX_PARTITIONS)
 		report(p, NULL, "too many partitions: at most %u", CFG_MAX_PARTITIONS);
 	else if (parse_partition(p, new_partition(p->cfg, p->line), tok, ntok))
@@ -408,7 +560,7 @@ static unsigned count_valid(const struct config *cfg)
 unsigned config_parse(struct config *cfg, const char *file, const char *text, size_t len,
 		      const struct machine_desc *m, config_report_fn report_fn, void *ctx)
 {
-	struct parser p = { cfg, m, file, 1, report_fn, ctx };
+	struct parser p = { cfg, m, file, 1, report_fn, ctx, "" };
 
 	memset(cfg, 0, sizeof(*cfg));
 	for (size_t pos = 0, n; pos < len; pos += n + 1, p.line++) {
@@ -423,14 +575,16 @@ unsigned config_parse(struct config *cfg, const char *file, const char *text, si
 }
 
 /* The free stretch from *start (aligned up) to the next blocker or the end of r: its length, or 0. */
-static uint64_t free_from(const struct machine_desc *m, const struct mem_range *r, uint64_t *start)
+static uint64_t free_from(const struct machine_desc *m, const struct config *cfg, const struct mem_range *r,
+			  uint64_t *start)
 {
 	uint64_t end = r->base + r->len;
+	const char *kind;
 
 	if (r->type != MEM_USABLE || *start < r->base || *start >= end)
 		return 0;
-	for (unsigned i = 0; i < m->reserved_count + m->module_count; i++) {
-		struct reserved_range b = blocker(m, i);
+	for (unsigned i = 0; i < blocker_count(m, cfg); i++) {
+		struct reserved_range b = blocker(m, cfg, i, &kind);
 
 		if (b.start <= *start && *start < b.end)
 			return 0;
@@ -442,15 +596,17 @@ static uint64_t free_from(const struct machine_desc *m, const struct mem_range *
 }
 
 /* Free stretches begin at the start of a usable RAM range or at the end of a blocker. */
-uint64_t config_find_free(const struct machine_desc *m, uint64_t want, uint64_t *size)
+uint64_t config_find_free(const struct machine_desc *m, const struct config *cfg, uint64_t want,
+			  uint64_t *size)
 {
 	uint64_t best = 0;
+	const char *kind;
 
 	*size = 0;
 	for (unsigned i = 0; i < m->ram_count; i++) {
-		for (unsigned j = 0; j <= m->reserved_count + m->module_count; j++) {
-			uint64_t at = j ? blocker(m, j - 1).end : m->ram[i].base;
-			uint64_t len = free_from(m, &m->ram[i], &at);
+		for (unsigned j = 0; j <= blocker_count(m, cfg); j++) {
+			uint64_t at = j ? blocker(m, cfg, j - 1, &kind).end : m->ram[i].base;
+			uint64_t len = free_from(m, cfg, &m->ram[i], &at);
 
 			if (want ? len >= want && (!*size || at < best) : len > *size)
 				best = at, *size = len;
@@ -462,12 +618,12 @@ uint64_t config_find_free(const struct machine_desc *m, uint64_t want, uint64_t 
 unsigned config_default(struct config *cfg, const char *image, const struct machine_desc *m,
 			config_report_fn report_fn, void *ctx)
 {
-	struct parser p = { cfg, m, "default config", 0, report_fn, ctx };
+	struct parser p = { cfg, m, "default config", 0, report_fn, ctx, "" };
 	unsigned n = m->cpu_count < CFG_MAX_PARTITIONS ? m->cpu_count : CFG_MAX_PARTITIONS;
 	uint64_t base, size;
 
 	memset(cfg, 0, sizeof(*cfg));
-	base = config_find_free(m, 0, &size);
+	base = config_find_free(m, NULL, 0, &size);
 	if (n == 0 || size / n < CFG_SLICE_ALIGN)
 		return report(&p, NULL, "no room for %u slices of 2 MiB: largest free RAM is 0x%lx bytes",
 			      n, size);
@@ -513,6 +669,32 @@ int config_format_row(char *buf, size_t size, const struct partition_cfg *p)
 	if (!p->valid)
 		return ksnprintf(buf, size, "%-15s %3s  %-24s %-20s invalid (line %u)", p->name, "-", "-", "-",
 				 p->line);
-	format_mem(mem, sizeof(mem), p);
+	format_mem(mem, sizeof(mem), p->size, p->base);
 	return ksnprintf(buf, size, "%-15s %3u  %-24s %-20s valid", p->name, p->cpu, mem, p->image);
+}
+
+/* The names in mask, joined by commas, or "-". */
+static void format_names(char *buf, size_t size, const struct config *cfg, uint32_t mask)
+{
+	size_t n = 0;
+
+	for (unsigned i = 0; i < cfg->count; i++)
+		if ((mask & BIT(i)) && n < size)
+			n += (size_t)ksnprintf(buf + n, size - n, "%s%s", n ? "," : "", cfg->part[i].name);
+	if (!n)
+		ksnprintf(buf, size, "-");
+}
+
+int config_format_channel(char *buf, size_t size, const struct config *cfg, const struct channel_cfg *c)
+{
+	char mem[CFG_MEM_STR], w[CFG_NAMES_STR], r[CFG_NAMES_STR], x[CFG_NAMES_STR];
+
+	if (!c->valid)
+		return ksnprintf(buf, size, "channel %s invalid (line %u)", c->name, c->line);
+	format_mem(mem, sizeof(mem), c->size, c->base);
+	format_names(w, sizeof(w), cfg, c->writers);
+	format_names(r, sizeof(r), cfg, c->readers);
+	format_names(x, sizeof(x), cfg, c->exec);
+	return ksnprintf(buf, size, "channel %s %s writer %s reader %s exec %s vector 0x%x", c->name, mem, w, r,
+			 x, c->vector);
 }

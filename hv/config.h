@@ -9,6 +9,11 @@
 #define CFG_MAX_PARTITIONS  HV_MAX_CPUS /* one core each */
 #define CFG_SLICE_ALIGN     MiB(2)      /* slices start and end on 2 MiB pages: large EPT leaves */
 #define CFG_DEFAULT_RESTARTS 3
+#define CFG_MAX_CHANNELS    8
+#define CFG_CHANNEL_ALIGN   KiB(4)      /* a channel is whole EPT pages */
+#define CFG_DEFAULT_VECTOR  0x50        /* a channel's doorbell vector without vector= */
+#define CFG_FIRST_VECTOR    32          /* 0-31 are exceptions */
+#define CFG_LAST_VECTOR     255
 #define HV_CONSOLE_NAME     "slicehv"   /* the prefix of the hypervisor's own lines */
 
 enum fault_policy { FAULT_PARK, FAULT_RESTART };
@@ -29,6 +34,29 @@ struct partition_cfg {
 	bool valid;                       /* false: reported, and never started */
 };
 
+/*
+ * A channel: memory shared by endpoints (partitions, as bits of their index in config.part),
+ * outside every slice. Writers map it read-write, readers read-only; exec= adds execute.
+ */
+struct channel_cfg {
+	char name[CFG_NAME_MAX + 1];
+	uint64_t base, size;              /* host-physical [base, base + size) */
+	uint32_t writers, readers, exec;  /* endpoint masks */
+	unsigned vector;                  /* its doorbell's interrupt vector */
+	unsigned line;
+	bool valid;
+};
+
+/* How many partitions an endpoint mask names. */
+static inline unsigned endpoint_count(uint32_t mask)
+{
+	unsigned n = 0;
+
+	for (; mask; mask &= mask - 1)
+		n++;
+	return n;
+}
+
 /* Memory no slice may touch: the hypervisor image and heap, the AP trampoline, the first MiB. */
 struct reserved_range {
 	uint64_t start, end;              /* [start, end) */
@@ -48,6 +76,8 @@ struct machine_desc {
 struct config {
 	struct partition_cfg part[CFG_MAX_PARTITIONS];
 	unsigned count;                   /* partitions, valid or not */
+	struct channel_cfg chan[CFG_MAX_CHANNELS];
+	unsigned channel_count;           /* channels, valid or not */
 	unsigned errors;                  /* messages reported */
 };
 
@@ -73,10 +103,12 @@ unsigned config_default(struct config *cfg, const char *image, const struct mach
 bool config_in_usable_ram(const struct mem_range *ram, unsigned count, uint64_t at, uint64_t end);
 
 /*
- * A 2 MiB-aligned range of usable RAM that no reserved range or module uses: with want 0 the
- * largest, else the lowest that holds want bytes. Returns its base; *size is its length, 0 if none.
+ * A 2 MiB-aligned range of usable RAM that no reserved range or module uses, nor (cfg not NULL)
+ * a valid slice or channel of cfg: with want 0 the largest, else the lowest that holds want
+ * bytes. Returns its base; *size is its length, 0 if none.
  */
-uint64_t config_find_free(const struct machine_desc *m, uint64_t want, uint64_t *size);
+uint64_t config_find_free(const struct machine_desc *m, const struct config *cfg, uint64_t want,
+			  uint64_t *size);
 
 /*
  * The module an image= names: the first word of the module's command line, either whole or its
@@ -86,5 +118,7 @@ int config_find_module(const struct machine_desc *m, const char *image);
 
 /* One row of the partition table into buf (p == NULL: the header row); returns ksnprintf's. */
 int config_format_row(char *buf, size_t size, const struct partition_cfg *p);
+/* A channel's row: "channel telemetry 64K@0x9000000 writer rt0 reader gp0 vector 0x50". */
+int config_format_channel(char *buf, size_t size, const struct config *cfg, const struct channel_cfg *c);
 
 #endif

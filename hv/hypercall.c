@@ -42,6 +42,10 @@ int64_t hypercall(struct partition *p, uint64_t nr, uint64_t a0, uint64_t a1)
 		return (int64_t)p->exits_total;
 	case HC_EXIT_REASON_COUNT:
 		return a0 < EXIT_REASON_COUNT ? (int64_t)p->exits[a0] : HC_ERR_BAD_ARGUMENT;
+	case HC_CHANNEL_INFO:
+		return channel_info(p, a0, a1);
+	case HC_DOORBELL:
+		return channel_ring(p, a0);
 	case HC_DONE:
 		p->status = (int64_t)a0; /* all 64 bits: any nonzero value is a failure */
 		partition_stop(p, PARTITION_DONE);

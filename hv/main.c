@@ -98,8 +98,10 @@ static void __attribute__((noreturn)) cpu_run(struct cpu *c)
 	err_t e;
 
 	arch_paging_load();
-	if (c->partition)
+	if (c->partition) {
 		c->partition->tsc_launched = boot_ticks();
+		c->partition->state = PARTITION_RUNNING;
+	}
 	if (c->partition && arch_partition_launch(c, c->partition, &e) < 0)
 		partition_park(c->partition, "%s", e.msg);
 	cli();
@@ -181,15 +183,23 @@ static void print_partition_table(void)
 		config_format_row(row, sizeof(row), i ? &config.part[i - 1] : NULL);
 		printk("slicehv: %s\n", row);
 	}
+	for (unsigned i = 0; i < config.channel_count; i++) {
+		config_format_channel(row, sizeof(row), &config, &config.chan[i]);
+		printk("slicehv: %s\n", row);
+	}
 }
 
-/* Before p may run: its real EPT, walked, maps none of slicehv, the modules or the other slices. */
+/*
+ * Before p may run: its real EPT, walked, maps its slice and its channels with their rights, and
+ * none of slicehv, the modules, the other slices or the other channels.
+ */
 static int check_isolation(const struct partition *p, const struct boot_info *bi, err_t *e)
 {
-	struct reserved_range forbid[RESERVED_COUNT + BOOT_MAX_MODULES + CFG_MAX_PARTITIONS];
-	unsigned n = 0;
+	struct reserved_range forbid[RESERVED_COUNT + BOOT_MAX_MODULES + CFG_MAX_PARTITIONS + CFG_MAX_CHANNELS];
+	struct isolation_region own[1 + CFG_MAX_CHANNELS] = { { p->gpa_base, p->cfg->base, p->cfg->size, EPT_RWX, 0 } };
+	unsigned n = 0, k = 0;
 	uint64_t leaves;
-	char seen_at[40] = "identity"; /* how the guest sees it */
+	char seen_at[40] = "identity", with[24] = ""; /* how the guest sees it; its channels */
 
 	for (unsigned i = 0; i < RESERVED_COUNT; i++)
 		forbid[n++] = reserved[i];
@@ -201,12 +211,26 @@ static int check_isolation(const struct partition *p, const struct boot_info *bi
 		if (c->valid && c != p->cfg)
 			forbid[n++] = (struct reserved_range){ c->base, c->base + c->size, "another partition's slice" };
 	}
-	if (isolation_check(p->ept.pml4, p->gpa_base, p->cfg->base, p->cfg->size, bi, forbid, n, &leaves, e) < 0)
+	for (unsigned i = 0; i < config.channel_count; i++) {
+		const struct channel_cfg *c = &config.chan[i];
+
+		if (k < p->chan_count && p->chan[k].cfg == c)
+			own[++k] = (struct isolation_region){ p->chan[k - 1].gpa, c->base, c->size, p->chan[k - 1].rights, 0 };
+		else if (c->valid)
+			forbid[n++] = (struct reserved_range){ c->base, c->base + c->size, "a channel it is not an endpoint of" };
+	}
+	if (isolation_check(p->ept.pml4, own, 1 + k, bi, forbid, n, &leaves, e) < 0)
 		return -1;
 	if (p->gpa_base != p->cfg->base)
 		ksnprintf(seen_at, sizeof(seen_at), "at guest-physical 0x%lx", p->gpa_base);
-	printk("slicehv: isolation: partition %s: ept maps only its slice 0x%lx-0x%lx, %s, %lu leaves\n",
-	       p->cfg->name, p->cfg->base, p->cfg->base + p->cfg->size - 1, seen_at, leaves);
+	if (k)
+		ksnprintf(with, sizeof(with), " and %u channel%s", k, k > 1 ? "s" : "");
+	printk("slicehv: isolation: partition %s: ept maps only its slice 0x%lx-0x%lx%s, %s, %lu leaves\n",
+	       p->cfg->name, p->cfg->base, p->cfg->base + p->cfg->size - 1, with, seen_at, leaves);
+	for (unsigned i = 1; i <= k; i++)
+		printk("slicehv: isolation: partition %s: channel %s 0x%lx-0x%lx at guest-physical 0x%lx, %s%s\n",
+		       p->cfg->name, p->chan[i - 1].cfg->name, own[i].hpa, own[i].hpa + own[i].size - 1, own[i].gpa,
+		       own[i].rights & EPT_WRITE ? "read-write" : "read-only", own[i].rights & EPT_EXEC ? ", executable" : "");
 	return 0;
 }
 
@@ -234,7 +258,7 @@ static unsigned build_partitions(const struct boot_info *bi)
 		}
 		p->cfg = c;
 		p->index = partition_count;
-		if (partition_prepare(p, bi->mod, max_leaf, &e) < 0 || check_isolation(p, bi, &e) < 0) {
+		if (partition_prepare(p, &config, bi->mod, max_leaf, &e) < 0 || check_isolation(p, bi, &e) < 0) {
 			printk("slicehv: partition %s: %s; not started\n", c->name, e.msg);
 			continue;
 		}
@@ -322,7 +346,7 @@ static void reserve_memory(void)
 	err_t e;
 
 	note_reserved(&boot_info);
-	heap = config_find_free(&machine, HEAP_SIZE, &free);
+	heap = config_find_free(&machine, NULL, HEAP_SIZE, &free);
 	if (!free)
 		boot_fail("memory layout", &(err_t){ "no free usable RAM for the hypervisor heap" });
 	reserved[RESERVED_HEAP] = (struct reserved_range){ heap, heap + HEAP_SIZE, "hypervisor heap" };

@@ -79,15 +79,20 @@ static void write_bootinfo(struct partition *p, const struct boot_module *image)
 	const char *args = module_args(image);
 	uint8_t *info = phys_ptr(p->bootinfo, GUEST_BOOTINFO_MAX);
 	char cmdline[BOOT_MODULE_LINE_LEN + CFG_NAME_MAX + 8];
-	struct { uint32_t entry_size, entry_version; struct mb2_mmap_entry slice; } __attribute__((packed)) mmap = {
-		sizeof(mmap.slice), MB2_MMAP_ENTRY_VERSION, { p->cfg->base, p->cfg->size, MEM_USABLE, 0 } };
+	struct { uint32_t entry_size, entry_version; struct mb2_mmap_entry e[1 + CFG_MAX_CHANNELS]; }
+		__attribute__((packed)) mmap = { sizeof(mmap.e[0]), MB2_MMAP_ENTRY_VERSION,
+						 { { p->cfg->base, p->cfg->size, MEM_USABLE, 0 } } };
 	uint32_t off = 8; /* total_size and reserved come first */
+
+	for (unsigned k = 0; k < p->chan_count; k++)
+		mmap.e[1 + k] = (struct mb2_mmap_entry){ p->chan[k].gpa, p->chan[k].cfg->size, GUEST_MEM_CHANNEL, 0 };
 
 	memset(info, 0, GUEST_BOOTINFO_MAX);
 	ksnprintf(cmdline, sizeof(cmdline), "name=%s%s%s", p->cfg->name, *args ? " " : "", args);
 	off = mb2_tag(info, off, MB2_TAG_CMDLINE, cmdline, strlen(cmdline) + 1);
 	off = mb2_tag(info, off, MB2_TAG_LOADER, "slicehv", sizeof("slicehv"));
-	off = mb2_tag(info, off, MB2_TAG_MMAP, &mmap, sizeof(mmap));
+	off = mb2_tag(info, off, MB2_TAG_MMAP, &mmap,
+		     sizeof(mmap) - (CFG_MAX_CHANNELS - p->chan_count) * sizeof(mmap.e[0]));
 	off = mb2_tag(info, off, MB2_TAG_END, NULL, 0);
 	*(uint32_t *)info = off;
 }
@@ -114,7 +119,8 @@ int partition_load(struct partition *p, err_t *e)
 	return 0;
 }
 
-int partition_prepare(struct partition *p, const struct boot_module *mods, uint64_t max_leaf, err_t *e)
+int partition_prepare(struct partition *p, const struct config *cfg, const struct boot_module *mods,
+		      uint64_t max_leaf, err_t *e)
 {
 	const struct partition_cfg *c = p->cfg;
 	const struct boot_module *image = &mods[c->module];
@@ -134,7 +140,8 @@ int partition_prepare(struct partition *p, const struct boot_module *mods, uint6
 		return err_set(e, "slice 0x%lx-0x%lx reaches above 4 GiB, where a 32-bit start cannot run",
 			       c->base, c->base + c->size - 1);
 	p->ept_build_ticks = rdtsc();
-	if (ept_build(&p->ept, p->gpa_base, c->base, c->size, max_leaf, heap_alloc_page, NULL, e) < 0)
+	if (ept_build(&p->ept, p->gpa_base, c->base, c->size, max_leaf, heap_alloc_page, NULL, e) < 0 ||
+	    channel_attach(p, cfg, e) < 0)
 		return -1;
 	p->ept_build_ticks = rdtsc() - p->ept_build_ticks;
 	if (partition_load(p, e) < 0)
@@ -270,6 +277,7 @@ void partition_park(struct partition *p, const char *fmt, ...)
 	va_end(ap);
 	partition_console_flush(p);
 	printk("slicehv: partition %s parked: %s\n", p->cfg->name, reason);
+	channel_tell_peers(p);
 	if (p->cfg->on_fault == FAULT_RESTART && p->restarts < p->cfg->restarts)
 		restart(p);
 	partition_stop(p, PARTITION_PARKED);

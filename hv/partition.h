@@ -3,6 +3,7 @@
 #define HV_PARTITION_H
 
 #include "arch.h"
+#include "channel.h"
 #include "config.h"
 #include "elf.h"
 
@@ -42,13 +43,19 @@ struct partition {
 	uint64_t budget_since;           /* TSC at its last entry (or launch): charged up to there */
 	uint64_t tsc_launched, tsc_first_output, tsc_stopped; /* TSC ticks since slicehv's first instruction */
 	uint64_t ept_build_ticks;
+	struct partition_channel chan[CFG_MAX_CHANNELS]; /* its channels, in config order */
+	unsigned chan_count;
 };
 
 extern struct partition partitions[HV_MAX_CPUS];
 extern unsigned partition_count;
 
-/* Builds the EPT and loads the image (of mods, the boot modules) and boot information into the slice. */
-int partition_prepare(struct partition *p, const struct boot_module *mods, uint64_t max_leaf, err_t *e);
+/*
+ * Builds the EPT (the slice and p's channels of cfg) and loads the image (of mods, the boot
+ * modules) and boot information into the slice.
+ */
+int partition_prepare(struct partition *p, const struct config *cfg, const struct boot_module *mods,
+		      uint64_t max_leaf, err_t *e);
 /* Puts a clean image and boot information back into the slice (the EPT stays). */
 int partition_load(struct partition *p, err_t *e);
 /*

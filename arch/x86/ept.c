@@ -10,15 +10,15 @@
 #define EPT_LEVEL_PDPT  2 /* entries map 1 GiB pages or point at a page directory */
 #define EPT_LEVEL_PML4  3 /* entries always point at a PDPT: there are no 512 GiB pages */
 
-/* Leaf permissions and memory type; a non-leaf entry holds only RWX and the table address. */
-#define EPT_LEAF_BITS   (EPT_RWX | (EPT_MEMTYPE_WB << EPT_MEMTYPE_SHIFT))
+/* A leaf's memory type; a non-leaf entry holds only RWX and the table address. */
+#define EPT_LEAF_TYPE   (EPT_MEMTYPE_WB << EPT_MEMTYPE_SHIFT)
 
 struct ept_builder {
 	struct ept *ept;
 	unsigned max_leaf_level;
 	uint64_t offset; /* host-physical minus guest-physical: 0 for an identity map */
-	ept_alloc_fn alloc;
-	void *ctx;
+	uint64_t leaf_bits;
+	const char *fail; /* why map_range stopped */
 };
 
 static uint64_t level_span(unsigned level)
@@ -47,13 +47,19 @@ static void count_leaf(struct ept_stats *st, unsigned level)
 		st->leaves_1g++;
 }
 
-static uint64_t *next_table(struct ept_builder *b, uint64_t *entry)
+static uint64_t *next_table(struct ept_builder *b, uint64_t *entry, unsigned level)
 {
+	if (*entry && level != EPT_LEVEL_PML4 && (*entry & EPT_LEAF)) {
+		b->fail = "overlaps a range already mapped";
+		return NULL;
+	}
 	if (!*entry) {
-		void *page = b->alloc(b->ctx);
+		void *page = b->ept->alloc(b->ept->ctx);
 
-		if (!page)
+		if (!page) {
+			b->fail = "out of memory";
 			return NULL;
+		}
 		b->ept->stats.tables++;
 		*entry = (uint64_t)(uintptr_t)page | EPT_RWX;
 	}
@@ -72,10 +78,14 @@ static int map_range(struct ept_builder *b, uint64_t *table, unsigned level, uin
 		uint64_t *entry = &table[level_index(start, level)];
 
 		if (level <= b->max_leaf_level && (start | b->offset) % span == 0 && stop == next) {
-			*entry = (start + b->offset) | EPT_LEAF_BITS | (level != EPT_LEVEL_PT ? EPT_LEAF : 0);
+			if (*entry) {
+				b->fail = "overlaps a range already mapped";
+				return -1;
+			}
+			*entry = (start + b->offset) | b->leaf_bits | (level != EPT_LEVEL_PT ? EPT_LEAF : 0);
 			count_leaf(&b->ept->stats, level);
 		} else {
-			uint64_t *sub = next_table(b, entry);
+			uint64_t *sub = next_table(b, entry, level);
 
 			if (!sub || map_range(b, sub, level - 1, start, stop))
 				return -1;
@@ -99,24 +109,28 @@ static int leaf_level(uint64_t max_leaf, unsigned *level)
 int ept_build(struct ept *ept, uint64_t gpa, uint64_t hpa, uint64_t size, uint64_t max_leaf,
 	      ept_alloc_fn alloc, void *ctx, err_t *e)
 {
-	struct ept_builder b = { .ept = ept, .offset = hpa - gpa, .alloc = alloc, .ctx = ctx };
+	*ept = (struct ept){ .stats.tables = 1, .max_leaf = max_leaf, .alloc = alloc, .ctx = ctx };
+	if (!(ept->pml4 = alloc(ctx)))
+		return err_set(e, "ept: out of memory for the PML4");
+	return ept_map(ept, gpa, hpa, size, EPT_RWX, e);
+}
 
-	if (leaf_level(max_leaf, &b.max_leaf_level))
-		return err_set(e, "ept: max leaf size 0x%lx is not 4 KiB, 2 MiB or 1 GiB", max_leaf);
+int ept_map(struct ept *ept, uint64_t gpa, uint64_t hpa, uint64_t size, uint64_t rights, err_t *e)
+{
+	struct ept_builder b = { .ept = ept, .offset = hpa - gpa, .leaf_bits = rights | EPT_LEAF_TYPE };
+
+	if (leaf_level(ept->max_leaf, &b.max_leaf_level))
+		return err_set(e, "ept: max leaf size 0x%lx is not 4 KiB, 2 MiB or 1 GiB", ept->max_leaf);
 	if (size == 0 || (gpa | hpa | size) % EPT_PAGE_4K)
-		return err_set(e, "ept: slice 0x%lx+0x%lx at guest 0x%lx is empty or not 4 KiB aligned",
+		return err_set(e, "ept: range 0x%lx+0x%lx at guest 0x%lx is empty or not 4 KiB aligned",
 			       hpa, size, gpa);
 	if (gpa >= EPT_GPA_LIMIT || size > EPT_GPA_LIMIT - gpa || hpa >= EPT_GPA_LIMIT ||
 	    size > EPT_GPA_LIMIT - hpa)
-		return err_set(e, "ept: slice 0x%lx+0x%lx at guest 0x%lx is beyond 48-bit physical "
+		return err_set(e, "ept: range 0x%lx+0x%lx at guest 0x%lx is beyond 48-bit physical "
 			       "addresses", hpa, size, gpa);
-	ept->stats = (struct ept_stats){ 0 };
-	ept->pml4 = alloc(ctx);
-	if (!ept->pml4)
-		return err_set(e, "ept: out of memory for the PML4");
-	ept->stats.tables = 1;
 	if (map_range(&b, ept->pml4, EPT_LEVEL_PML4, gpa, gpa + size))
-		return err_set(e, "ept: out of memory after %u table pages", ept->stats.tables);
+		return err_set(e, "ept: range 0x%lx+0x%lx at guest 0x%lx: %s after %u table pages", hpa, size,
+			       gpa, b.fail, ept->stats.tables);
 	return 0;
 }
 

@@ -37,17 +37,21 @@ struct ept_stats {
 struct ept {
 	uint64_t *pml4;
 	struct ept_stats stats;
+	uint64_t max_leaf; /* EPT_PAGE_4K, _2M or _1G: what the CPU offers and the caller wants */
+	ept_alloc_fn alloc;
+	void *ctx;
 };
 
 /*
  * Build tables mapping guest-physical [gpa, gpa + size) to host-physical [hpa, hpa + size),
  * read/write/execute, write-back, with the largest leaves the alignment of both allows up to
- * max_leaf (EPT_PAGE_4K, _2M or _1G: what the CPU offers and the caller wants). gpa, hpa and size
- * must be 4 KiB multiples. Nothing else is mapped. On failure, pages already taken from alloc are
- * not given back.
+ * max_leaf. gpa, hpa and size must be 4 KiB multiples. Nothing else is mapped. On failure, pages
+ * already taken from alloc are not given back.
  */
 int ept_build(struct ept *ept, uint64_t gpa, uint64_t hpa, uint64_t size, uint64_t max_leaf,
 	      ept_alloc_fn alloc, void *ctx, err_t *e);
+/* Adds guest-physical [gpa, gpa + size) -> [hpa, ...) with rights (EPT_READ, _WRITE, _EXEC); refuses an overlap. */
+int ept_map(struct ept *ept, uint64_t gpa, uint64_t hpa, uint64_t size, uint64_t rights, err_t *e);
 
 /* The VMCS EPT pointer for these tables: write-back walks, 4 levels, no accessed/dirty flags. */
 uint64_t ept_pointer(const struct ept *ept);

@@ -1,5 +1,6 @@
 /* The partition's own local APIC: handed over in x2APIC mode, the MSR-bitmap policy for its registers, trapped writes. */
 #include "lapic.h"
+#include "../../hv/arch.h"
 #include "msr.h"
 #include "x86.h"
 
@@ -180,6 +181,15 @@ bool lapic_hand_over(void)
 	for (unsigned i = 0; i < APIC_VECTORS && any_vector(X2APIC_ISR0); i++)
 		wrmsr(X2APIC_EOI, 0);
 	return irr_pending();
+}
+
+/* A fixed, physical, edge-triggered IPI: the only kind an x2APIC ICR write by slicehv sends. */
+bool arch_send_ipi(uint32_t apic_id, unsigned vector)
+{
+	if (!(rdmsr(IA32_APIC_BASE) & IA32_APIC_BASE_EXTD))
+		return false;
+	wrmsr(X2APIC_ICR, ((uint64_t)apic_id << 32) | vector);
+	return true;
 }
 
 bool lapic_drained(void)

@@ -226,7 +226,7 @@ static const struct nasty nasty[] = {
 	{ "partition a cpu=1 mem=2M@0x8000000 "
 	  "image=0123456789012345678901234567890123456789012345678901234567890123",
 	  "image 0123456789012345678901234567890123456789012345678901234567890123: is longer than" },
-	{ "hello world", "partition.cfg:1: expected 'partition <name> key=value...', got 'hello'" },
+	{ "hello world", "partition.cfg:1: expected 'partition <name> key=value...' or 'channel <name> key=value...', got 'hello'" },
 	{ "Partition a cpu=1 mem=2M@0x8000000 image=toy.elf", "got 'Partition'" },
 	{ "partition a cpu=1 mem=2M@0x8000000 image=toy.elf a b c d e f g h i j k l m", "more than 16 fields" },
 	{ "partition r\xc3\xa9 cpu=1 mem=2M@0x8000000 image=toy.elf",
