@@ -63,22 +63,20 @@ static unsigned running_peers(const struct partition *p, const struct channel_cf
 
 int64_t channel_info(struct partition *p, uint64_t k, uint64_t buf)
 {
-	struct hc_channel_info info = { 0 }, *out;
-	const struct partition_channel *pc;
-	if (k >= p->chan_count)
+	const struct partition_channel *pc = k < p->chan_count ? &p->chan[k] : NULL;
+	struct hc_channel_info *out;
+
+	if (!pc)
 		return HC_ERR_BAD_ARGUMENT;
-	pc = &p->chan[k];
-	if (!(out = partition_mem(p, buf, sizeof(info))))
+	if (!(out = partition_mem(p, buf, sizeof(*out))))
 		return HC_ERR_BAD_ADDRESS;
-	memcpy(info.name, pc->cfg->name, sizeof(info.name) - 1);
-	info.base = pc->gpa;
-	info.size = pc->cfg->size;
-	info.rights = (uint32_t)pc->rights;
-	info.vector = pc->cfg->vector;
-	info.generation = __atomic_load_n(&generation[pc->index], __ATOMIC_ACQUIRE);
-	info.peers = endpoint_count(pc->cfg->writers | pc->cfg->readers) - 1;
-	info.peers_running = running_peers(p, pc->cfg, false);
-	memcpy(out, &info, sizeof(info));
+	*out = (struct hc_channel_info){
+		.base = pc->gpa, .size = pc->cfg->size, .rights = (uint32_t)pc->rights, .vector = pc->cfg->vector,
+		.generation = __atomic_load_n(&generation[pc->index], __ATOMIC_ACQUIRE),
+		.peers = endpoint_count(pc->cfg->writers | pc->cfg->readers) - 1,
+		.peers_running = running_peers(p, pc->cfg, false),
+	};
+	memcpy(out->name, pc->cfg->name, sizeof(out->name) - 1);
 	return 0;
 }
 
@@ -89,14 +87,13 @@ int64_t channel_info(struct partition *p, uint64_t k, uint64_t buf)
  */
 int64_t channel_ring(struct partition *p, uint64_t k)
 {
-	struct partition_channel *pc;
+	struct partition_channel *pc = k < p->chan_count ? &p->chan[k] : NULL;
 	uint64_t now = rdtsc();
 
-	if (k >= p->chan_count) {
+	if (!pc) {
 		partition_deny(p, "doorbell on channel %lu: it has %u channels", k, p->chan_count);
 		return HC_ERR_BAD_ARGUMENT;
 	}
-	pc = &p->chan[k];
 	if (pc->last_ring && now - pc->last_ring < tsc_per_ms * HC_DOORBELL_INTERVAL_US / US_PER_MS) {
 		partition_deny(p, "doorbell on channel %s within %u us of the last", pc->cfg->name,
 			       HC_DOORBELL_INTERVAL_US);
