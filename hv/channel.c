@@ -46,6 +46,14 @@ static struct partition *endpoint(unsigned i)
 	return q && q->cfg == &config->part[i] ? q : NULL;
 }
 
+/* q was rung on c: its own next ring there answers, and is not held back by the interval. */
+static void answerable(struct partition *q, const struct channel_cfg *c)
+{
+	for (unsigned k = 0; k < q->chan_count; k++)
+		if (q->chan[k].cfg == c)
+			__atomic_store_n(&q->chan[k].last_ring, 0, __ATOMIC_RELAXED);
+}
+
 /* The running peers of p on c, each rung if ring (the IPI goes to the peer's own APIC): how many. */
 static unsigned running_peers(const struct partition *p, const struct channel_cfg *c, bool ring)
 {
@@ -54,9 +62,13 @@ static unsigned running_peers(const struct partition *p, const struct channel_cf
 	for (unsigned i = 0; i < config->count; i++) {
 		struct partition *q = (c->writers | c->readers) & BIT(i) ? endpoint(i) : NULL;
 
-		if (q && q != p && q->state == PARTITION_RUNNING &&
-		    (!ring || arch_send_ipi(cpus[q->cfg->cpu].apic_id, c->vector)))
-			n++;
+		if (!q || q == p || q->state != PARTITION_RUNNING)
+			continue;
+		if (ring && !arch_send_ipi(cpus[q->cfg->cpu].apic_id, c->vector))
+			continue;
+		if (ring)
+			answerable(q, c);
+		n++;
 	}
 	return n;
 }
@@ -81,9 +93,10 @@ int64_t channel_info(struct partition *p, uint64_t k, uint64_t buf)
 }
 
 /*
- * At most one ring per HC_DOORBELL_INTERVAL_US by one sender on one channel: a peer takes no more
- * than that many doorbell interrupts, each coalesced in its IRR until it takes it, so its own
- * timer's interrupts still come through whatever a flood's sender does.
+ * A ring that answers one (a peer rang the sender on this channel since its last ring) goes out at
+ * once: a ping-pong is never held back. Unanswered rings go out at most once per
+ * HC_DOORBELL_INTERVAL_US by one sender on one channel, so a flood reaches a peer no faster, each
+ * ring coalesced in its IRR until it takes it, and its own timer's interrupts still come through.
  */
 int64_t channel_ring(struct partition *p, uint64_t k)
 {
@@ -94,7 +107,7 @@ int64_t channel_ring(struct partition *p, uint64_t k)
 		partition_deny(p, "doorbell on channel %lu: it has %u channels", k, p->chan_count);
 		return HC_ERR_BAD_ARGUMENT;
 	}
-	if (pc->last_ring && now - pc->last_ring < tsc_per_ms * HC_DOORBELL_INTERVAL_US / US_PER_MS) {
+	if (__atomic_load_n(&pc->last_ring, __ATOMIC_RELAXED) && now - pc->last_ring < tsc_per_ms * HC_DOORBELL_INTERVAL_US / US_PER_MS) {
 		partition_deny(p, "doorbell on channel %s within %u us of the last", pc->cfg->name,
 			       HC_DOORBELL_INTERVAL_US);
 		return HC_ERR_BUSY;
