@@ -46,7 +46,10 @@ static struct partition *endpoint(unsigned i)
 	return q && q->cfg == &config->part[i] ? q : NULL;
 }
 
-/* q was rung on c: its own next ring there answers, and is not held back by the interval. */
+/*
+ * q was rung on c: its own next ring there answers, and is not held back by the interval. Only
+ * between two endpoints: with more, two of them could answer each other to flood a third.
+ */
 static void answerable(struct partition *q, const struct channel_cfg *c)
 {
 	for (unsigned k = 0; k < q->chan_count; k++)
@@ -66,7 +69,7 @@ static unsigned running_peers(const struct partition *p, const struct channel_cf
 			continue;
 		if (ring && !arch_send_ipi(cpus[q->cfg->cpu].apic_id, c->vector))
 			continue;
-		if (ring)
+		if (ring && endpoint_count(c->writers | c->readers) == 2)
 			answerable(q, c);
 		n++;
 	}
@@ -93,8 +96,8 @@ int64_t channel_info(struct partition *p, uint64_t k, uint64_t buf)
 }
 
 /*
- * A ring that answers one (a peer rang the sender on this channel since its last ring) goes out at
- * once: a ping-pong is never held back. Unanswered rings go out at most once per
+ * A ring that answers one (on a channel of two, the peer rang the sender since its last ring) goes
+ * out at once: a ping-pong is never held back. Unanswered rings go out at most once per
  * HC_DOORBELL_INTERVAL_US by one sender on one channel, so a flood reaches a peer no faster, each
  * ring coalesced in its IRR until it takes it, and its own timer's interrupts still come through.
  */
