@@ -38,50 +38,46 @@ int channel_attach(struct partition *p, const struct config *cfg, err_t *e)
 	return 0;
 }
 
-/* The partition at endpoint i of the config, if it was built. */
+/* The partition at endpoint i of the config, if it was built (an invalid one's cpu= may be anything). */
 static struct partition *endpoint(unsigned i)
 {
-	struct partition *q = cpus[config->part[i].cpu].partition;
+	struct partition *q = config->part[i].valid ? cpus[config->part[i].cpu].partition : NULL;
 
 	return q && q->cfg == &config->part[i] ? q : NULL;
 }
 
-/* Rings every running peer of p on c (the IPI goes to the peer's own APIC); returns how many. */
-static int64_t ring_peers(const struct partition *p, const struct channel_cfg *c)
+/* The running peers of p on c, each rung if ring (the IPI goes to the peer's own APIC): how many. */
+static unsigned running_peers(const struct partition *p, const struct channel_cfg *c, bool ring)
 {
-	int64_t rung = 0;
+	unsigned n = 0;
 
 	for (unsigned i = 0; i < config->count; i++) {
 		struct partition *q = (c->writers | c->readers) & BIT(i) ? endpoint(i) : NULL;
 
-		if (q && q != p && q->state == PARTITION_RUNNING && arch_send_ipi(cpus[q->cfg->cpu].apic_id, c->vector))
-			rung++;
+		if (q && q != p && q->state == PARTITION_RUNNING &&
+		    (!ring || arch_send_ipi(cpus[q->cfg->cpu].apic_id, c->vector)))
+			n++;
 	}
-	return rung;
+	return n;
 }
 
 int64_t channel_info(struct partition *p, uint64_t k, uint64_t buf)
 {
 	struct hc_channel_info info = { 0 }, *out;
 	const struct partition_channel *pc;
-	uint32_t ends;
-
 	if (k >= p->chan_count)
 		return HC_ERR_BAD_ARGUMENT;
 	pc = &p->chan[k];
 	if (!(out = partition_mem(p, buf, sizeof(info))))
 		return HC_ERR_BAD_ADDRESS;
-	ends = pc->cfg->writers | pc->cfg->readers;
 	memcpy(info.name, pc->cfg->name, sizeof(info.name) - 1);
 	info.base = pc->gpa;
 	info.size = pc->cfg->size;
 	info.rights = (uint32_t)pc->rights;
 	info.vector = pc->cfg->vector;
 	info.generation = __atomic_load_n(&generation[pc->index], __ATOMIC_ACQUIRE);
-	info.peers = endpoint_count(ends) - 1;
-	for (unsigned i = 0; i < config->count; i++)
-		if ((ends & BIT(i)) && endpoint(i) && endpoint(i) != p && endpoint(i)->state == PARTITION_RUNNING)
-			info.peers_running++;
+	info.peers = endpoint_count(pc->cfg->writers | pc->cfg->readers) - 1;
+	info.peers_running = running_peers(p, pc->cfg, false);
 	memcpy(out, &info, sizeof(info));
 	return 0;
 }
@@ -107,13 +103,13 @@ int64_t channel_ring(struct partition *p, uint64_t k)
 		return HC_ERR_BUSY;
 	}
 	pc->last_ring = now;
-	return ring_peers(p, pc->cfg);
+	return running_peers(p, pc->cfg, true);
 }
 
 void channel_tell_peers(struct partition *p)
 {
 	for (unsigned k = 0; k < p->chan_count; k++) {
 		__atomic_add_fetch(&generation[p->chan[k].index], 1, __ATOMIC_ACQ_REL);
-		ring_peers(p, p->chan[k].cfg);
+		running_peers(p, p->chan[k].cfg, true);
 	}
 }

@@ -19,6 +19,7 @@
 #include <cpuid.h>
 #include <signal.h>
 #include "../../hv/hypercall.h"
+#include "../hello.h"
 
 /* Work at linux-init.scale=1, the default: the whole workload stays well under 0.3 G instructions
  * under Bochs. The memory walk always covers most of the free RAM; scale repeats its read pass. */
@@ -360,6 +361,65 @@ static void user_hypercall_check(void)
         say("user hypercall NOT refused (wait status %#x)", status);
 }
 
+#define MEMMAP_DIR     "/sys/firmware/memmap"
+#define MEMMAP_MAX     64
+#define HELLO_LOW      0x100000ull   /* slicehv's channels lie above the first MiB (README) */
+#define HELLO_WAIT_NS  10000000l     /* 10 ms between looks */
+#define HELLO_LOOKS    1000
+
+/* The first reserved range of the firmware's memory map above the first MiB: slicehv's first
+ * channel (the e820 it writes holds nothing else there). False if there is none. */
+static bool channel_find(uint64_t *base)
+{
+    char path[LINE_MAX_LEN], type[LINE_MAX_LEN], start[LINE_MAX_LEN];
+
+    for (unsigned i = 0; i < MEMMAP_MAX; i++) {
+        snprintf(path, sizeof path, MEMMAP_DIR "/%u/type", i);
+        if (access(path, R_OK))
+            return false;
+        read_file(path, type, sizeof type);
+        snprintf(path, sizeof path, MEMMAP_DIR "/%u/start", i);
+        read_file(path, start, sizeof start);
+        *base = strtoull(start, NULL, 0);
+        if (strncmp(type, "Reserved", strlen("Reserved")) == 0 && *base >= HELLO_LOW)
+            return true;
+    }
+    return false;
+}
+
+/* A channel shared with a toy, reached from userspace through /dev/mem: its greeting, answered. */
+static void channel_hello(void)
+{
+    struct timespec wait = { .tv_nsec = HELLO_WAIT_NS };
+    struct hello_page *page;
+    uint64_t base;
+    unsigned looks = 0;
+    int fd;
+
+    if (!channel_find(&base))
+        return;
+    fd = open("/dev/mem", O_RDWR | O_SYNC | O_CLOEXEC);
+    page = fd < 0 ? MAP_FAILED : mmap(NULL, sizeof *page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)base);
+    if (page == MAP_FAILED) {
+        say("channel 0x%llx: /dev/mem: %s", (unsigned long long)base, strerror(errno));
+        return;
+    }
+    while (page->from_toy.magic != HELLO_MAGIC_TOY && looks++ < HELLO_LOOKS)
+        nanosleep(&wait, NULL);
+    if (page->from_toy.magic != HELLO_MAGIC_TOY) {
+        say("channel 0x%llx: no greeting", (unsigned long long)base);
+        return;
+    }
+    page->from_toy.text[HELLO_TEXT - 1] = '\0';
+    say("channel 0x%llx: the toy says '%s' (seq %u)", (unsigned long long)base, page->from_toy.text, page->from_toy.seq);
+    snprintf(page->from_linux.text, HELLO_TEXT, "linux /init read seq %u through /dev/mem", page->from_toy.seq);
+    page->from_linux.seq = page->from_toy.seq;
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    page->from_linux.magic = HELLO_MAGIC_LINUX;
+    munmap(page, sizeof *page);
+    close(fd);
+}
+
 /* sysrq "c": the kernel panics (a write to /proc/sysrq-trigger ignores the kernel.sysrq mask). */
 static void crash(void)
 {
@@ -388,6 +448,7 @@ int main(void)
         user_hypercall_check();
         exits_measure("busy", run_workload, opt.scale);
         exits_measure("idle", idle, opt.scale);
+        channel_hello();
     } else {
         run_workload(opt.scale);
     }

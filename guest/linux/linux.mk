@@ -87,7 +87,7 @@ $(LINUX_DIR)/busybox: $(LINUX_BUSYBOX_DEB)
 	@dpkg -x $< $@.root
 	@cp $@.root/bin/busybox $@
 
-$(LINUX_DIR)/init: guest/linux/init.c hv/hypercall.h guest/linux/linux.mk
+$(LINUX_DIR)/init: guest/linux/init.c hv/hypercall.h guest/hello.h guest/linux/linux.mk
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	@$(CC) -std=gnu11 -O2 -static $(WARN) -o $@ $<

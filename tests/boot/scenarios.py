@@ -483,7 +483,7 @@ class Scenario:
 
 # What configs/errors.cfg gets told, line by line (the line found by a word on it).
 CONFIG_ERRORS = tuple(config_error("errors.cfg", marker, reason) for marker, reason in (
-    ("overlap", r"mem 64M@0x6000000 overlaps partition good0"),
+    ("overlap", r"mem 64M@0x6000000 overlaps partition good0 \[0x4000000, 0x8000000\)"),
     ("image=nosuch.elf", r"image nosuch\.elf: no module of that name"),
     ("farcpu", r"cpu 7 does not exist: 3 CPUs are online"),
     ("oddsize", r"mem 33M@0xa000000: size and base must be multiples of 2 MiB"),
@@ -497,7 +497,8 @@ CONFIG_ERRORS = tuple(config_error("errors.cfg", marker, reason) for marker, rea
     ("lowmem", rf"mem 16M@0x0 overlaps hypervisor image \[0x100000, {HEX}\)"),
     ("lowmem", rf"mem 16M@0x0 overlaps hypervisor heap \[{HEX}, {HEX}\)"),
     ("lowmem", rf"mem 16M@0x0 overlaps module toy\.elf \[{HEX}, {HEX}\)"),
-    ("misspelt", r"expected 'partition <name> key=value\.\.\.', got 'partiton'"),
+    ("misspelt", r"expected 'partition <name> key=value\.\.\.' or 'channel <name> key=value\.\.\.', "
+                 r"got 'partiton'"),
     ("spoof", rf"console good0 is already used by partition good0 on line {config_line('errors.cfg', 'good0 cpu=0')}"),
     ("mimic", r"console slicehv: reserved for the hypervisor's own lines"),
 )) + (
@@ -556,7 +557,7 @@ def config_file(name, text):
 BAD_INPUTS = {
     "bad-overlap-one-page": ("partition bad cpu=1 mem=32M@0x5e00000 image=toy.elf", None,
                              r"config: bad-overlap-one-page\.cfg:3: mem 32M@0x5e00000 overlaps "
-                             r"partition good"),
+                             r"partition good \[0x4000000, 0x6000000\)"),
     "bad-overlap-hypervisor": ("partition bad cpu=1 mem=2M@0x0 image=toy.elf", None,
                                r"config: bad-overlap-hypervisor\.cfg:3: mem 2M@0x0 overlaps "
                                rf"hypervisor image \[0x100000, {HEX}\)"),

@@ -126,6 +126,45 @@ static void check_row(const struct partition_cfg *p)
 		   "short table row not terminated");
 }
 
+/*
+ * An accepted channel: whole pages in usable RAM, two endpoints or more that are partitions of
+ * the config, exec= among them, clear of the hypervisor, the modules, every valid slice and every
+ * earlier valid channel; its row formats at any size.
+ */
+static void check_channel(const struct config *cfg, const struct channel_cfg *c)
+{
+	char row[ROW_MAX], cut[ROW_SHORT];
+	uint32_t ends = c->writers | c->readers, all = (uint32_t)((1ull << cfg->count) - 1);
+	uint64_t end = c->base + c->size;
+
+	FUZZ_CHECK(fuzz_terminated(c->name, sizeof(c->name)), "channel: unterminated name");
+	FUZZ_CHECK(config_format_channel(row, sizeof(row), cfg, c) >= 0 && fuzz_terminated(row, sizeof(row)) &&
+		   config_format_channel(cut, sizeof(cut), cfg, c) >= 0 && fuzz_terminated(cut, sizeof(cut)),
+		   "channel row not terminated");
+	if (!c->valid)
+		return;
+	FUZZ_CHECK(c->size && c->size % CFG_CHANNEL_ALIGN == 0 && c->base % CFG_CHANNEL_ALIGN == 0 && end > c->base,
+		   "channel %s: 0x%lx+0x%lx", c->name, c->base, c->size);
+	FUZZ_CHECK(in_usable(c->base, end), "channel %s not in usable RAM", c->name);
+	FUZZ_CHECK(endpoint_count(ends) >= 2 && !(ends & ~all) && !(c->writers & c->readers) && !(c->exec & ~ends),
+		   "channel %s: endpoints 0x%x/0x%x exec 0x%x", c->name, c->writers, c->readers, c->exec);
+	FUZZ_CHECK(c->vector >= CFG_FIRST_VECTOR && c->vector <= CFG_LAST_VECTOR, "channel %s: vector %u", c->name,
+		   c->vector);
+	for (unsigned i = 0; i < ARRAY_SIZE(reserved); i++)
+		FUZZ_CHECK(!range_overlaps(c->base, end, reserved[i].start, reserved[i].end), "channel %s overlaps %s",
+			   c->name, reserved[i].name);
+	for (unsigned i = 0; i < ARRAY_SIZE(modules); i++)
+		FUZZ_CHECK(!range_overlaps(c->base, end, modules[i].start, modules[i].end),
+			   "channel %s overlaps module %s", c->name, modules[i].name);
+	for (unsigned i = 0; i < cfg->count; i++)
+		FUZZ_CHECK(!cfg->part[i].valid || !range_overlaps(c->base, end, cfg->part[i].base,
+								  cfg->part[i].base + cfg->part[i].size),
+			   "channel %s overlaps partition %s", c->name, cfg->part[i].name);
+	for (const struct channel_cfg *q = cfg->chan; q < c; q++)
+		FUZZ_CHECK(!q->valid || !range_overlaps(c->base, end, q->base, q->base + q->size),
+			   "channels %s and %s overlap", q->name, c->name);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct config cfg;
@@ -152,6 +191,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (cfg.part[j].valid)
 				check_pair(&cfg.part[j], p);
 	}
+	FUZZ_CHECK(cfg.channel_count <= CFG_MAX_CHANNELS, "%u channels", cfg.channel_count);
+	for (unsigned i = 0; i < cfg.channel_count; i++)
+		check_channel(&cfg, &cfg.chan[i]);
 	invalid = cfg.count - valid;
 	FUZZ_SAY("%u partitions, %u valid, %u messages\n", cfg.count, valid, cfg.errors);
 	FUZZ_CHECK(n == valid, "returned %u, but %u partitions are valid", n, valid);

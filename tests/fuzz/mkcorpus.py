@@ -52,6 +52,19 @@ partition m cpu=3 mem=2M@0x30000000 image=toy.elf budget=4294967296
 """,
     "crlf.cfg": "partition p0 cpu=0 mem=1G@0x100000000 image=rt.elf\r\n"
                 "partition p1 cpu=1 mem=0x200000@0x60000000 image=toy.elf restarts=1\r\n",
+    # Channels: placed, at a base, every right, and one of each refusal.
+    "channels.cfg": """\
+partition rt0 cpu=1 mem=64M@0x8000000 image=toy.elf
+partition gp cpu=2 mem=64M@0x10000000 image=toy.elf
+channel telemetry size=64K writer=rt0 reader=gp
+channel ring size=1M base=0x20000000 rw=rt0,gp exec=gp vector=0x60
+channel lonely size=4K writer=rt0
+channel twice size=4K writer=rt0 reader=rt0
+channel odd size=5000 writer=rt0 reader=gp
+channel over size=4K base=0x8000000 writer=rt0 reader=gp
+channel ghost size=4K writer=rt0 reader=nobody,
+channel ring size=4K writer=rt0 reader=gp vector=7
+""",
     # One partition too many, most on CPUs that do not exist.
     "many.cfg": "".join("partition p%d cpu=%d mem=2M@%#x image=toy.elf\n"
                         % (i, i, 0x10000000 + i * 0x200000) for i in range(17)),

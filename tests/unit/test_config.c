@@ -587,10 +587,102 @@ static void test_format_row(void **state)
 	assert_string_equal(buf, "bad               -  -                        -                    invalid (line 2)");
 }
 
+/* Channel lines: placed in free RAM or at base=, endpoints with their rights, the table row. */
+static void test_channels(void **state)
+{
+	const struct channel_cfg *t = &cfg.chan[0], *r = &cfg.chan[1];
+	char buf[160];
+
+	(void)state;
+	assert_int_equal(parse("partition rt0 cpu=1 mem=64M@0x8000000 image=toy.elf\n"
+			       "partition gp cpu=2 mem=64M@0x10000000 image=toy.elf\n"
+			       "channel telemetry size=64K writer=rt0 reader=gp\n"
+			       "channel ring size=2M base=0x20000000 rw=rt0,gp exec=gp vector=0x60\n"), 2);
+	assert_int_equal(rep.count, 0);
+	assert_int_equal(cfg.channel_count, 2);
+	assert_true(t->valid && r->valid);
+	/* The lowest free 2 MiB-aligned RAM: above the hypervisor and the modules, below rt0. */
+	assert_int_equal(t->base, MiB(8));
+	assert_int_equal(t->size, KiB(64));
+	assert_int_equal(t->writers, BIT(0));
+	assert_int_equal(t->readers, BIT(1));
+	assert_int_equal(t->exec, 0);
+	assert_int_equal(t->vector, CFG_DEFAULT_VECTOR);
+	assert_int_equal(r->base, 0x20000000);
+	assert_int_equal(r->writers, BIT(0) | BIT(1));
+	assert_int_equal(r->exec, BIT(1));
+	assert_int_equal(r->vector, 0x60);
+	config_format_channel(buf, sizeof(buf), &cfg, t);
+	assert_string_equal(buf, "channel telemetry 64K@0x800000 writer rt0 reader gp exec - vector 0x50");
+	config_format_channel(buf, sizeof(buf), &cfg, r);
+	assert_string_equal(buf, "channel ring 2M@0x20000000 writer rt0,gp reader - exec gp vector 0x60");
+	/* A second placed channel goes past the first; a slice declared later may not take it. */
+	parse("partition rt0 cpu=1 mem=64M@0x8000000 image=toy.elf\n"
+	      "partition gp cpu=2 mem=64M@0x10000000 image=toy.elf\n"
+	      "channel a size=4K writer=rt0 reader=gp\n"
+	      "channel b size=4K writer=rt0 reader=gp\n"
+	      "partition late cpu=3 mem=2M@0x800000 image=toy.elf\n");
+	assert_int_equal(cfg.chan[1].base, MiB(10));
+	assert_only("partition.cfg:5: mem 2M@0x800000 overlaps channel a [0x800000, 0x801000)");
+}
+
+/* Every refusal names its line and what is wrong; the channel is not used, the partitions are. */
+static void test_channel_errors(void **state)
+{
+	static const struct { const char *line, *msg; } bad[] = {
+		{ "channel lonely size=4K writer=rt0", "channel lonely has fewer than two endpoints" },
+		{ "channel twice size=4K writer=rt0 reader=rt0", "reader rt0: partition 'rt0' is listed twice" },
+		{ "channel twice size=4K rw=rt0,gp,rt0", "rw rt0,gp,rt0: partition 'rt0' is listed twice" },
+		{ "channel odd size=5000 writer=rt0 reader=gp", "size 5000: must be a nonzero multiple of 4 KiB" },
+		{ "channel odd size=4K base=0x20000800 writer=rt0 reader=gp", "must be a nonzero multiple of 4 KiB" },
+		{ "channel over size=4K base=0x8000000 writer=rt0 reader=gp",
+		  "channel over overlaps partition rt0 [0x8000000, 0xc000000)" },
+		{ "channel hv size=4K base=0x200000 writer=rt0 reader=gp",
+		  "channel hv overlaps hypervisor image and heap [0x100000, 0x400000)" },
+		{ "channel mod size=4K base=0x400000 writer=rt0 reader=gp",
+		  "channel mod overlaps module /boot/toy.elf [0x400000, 0x410000)" },
+		{ "channel hole size=4K base=0x7fef0000 writer=rt0 reader=gp", "is not inside usable RAM" },
+		{ "channel ghost size=4K writer=rt0 reader=gp,nobody", "no partition 'nobody' on an earlier line" },
+		{ "channel trail size=4K writer=rt0 reader=gp,", "no partition '' on an earlier line" },
+		{ "channel vec size=4K writer=rt0 reader=gp vector=31", "vector 31: must be 32-255" },
+		{ "channel x size=4K writer=rt0 reader=gp exec=idle", "exec= names a partition that is not its writer" },
+		{ "channel nosize writer=rt0 reader=gp", "missing size=" },
+		{ "channel huge size=16G writer=rt0 reader=gp", "no free usable RAM holds 0x400000000 bytes" },
+		{ "channel wrap size=0xfffffffffffff000 base=0x100000000 writer=rt0 reader=gp", "overflows 64 bits" },
+		{ "channel BAD size=4K writer=rt0 reader=gp", "channel name BAD: may only hold" },
+		{ "channel", "missing channel name after 'channel'" },
+	};
+	char text[512];
+
+	(void)state;
+	for (unsigned i = 0; i < ARRAY_SIZE(bad); i++) {
+		snprintf(text, sizeof(text), "partition rt0 cpu=1 mem=64M@0x8000000 image=toy.elf\n"
+			 "partition gp cpu=2 mem=64M@0x10000000 image=toy.elf\n"
+			 "partition idle cpu=3 mem=2M@0x30000000 image=toy.elf\n%s\n", bad[i].line);
+		assert_int_equal(parse(text), 3);
+		assert_only(bad[i].msg);
+		assert_non_null(strstr(rep.msg[0], "partition.cfg:4: "));
+		assert_false(cfg.channel_count && cfg.chan[0].valid);
+	}
+	snprintf(text, sizeof(text), "partition rt0 cpu=1 mem=64M@0x8000000 image=toy.elf\n"
+		 "partition gp cpu=2 mem=64M@0x10000000 image=toy.elf\n");
+	for (unsigned i = 0; i <= CFG_MAX_CHANNELS; i++)
+		snprintf(text + strlen(text), sizeof(text) - strlen(text), "channel c%u size=4K rw=rt0,gp\n", i);
+	parse(text);
+	assert_int_equal(cfg.channel_count, CFG_MAX_CHANNELS);
+	assert_only("partition.cfg:11: too many channels: at most 8");
+	parse("partition rt0 cpu=1 mem=64M@0x8000000 image=toy.elf\n"
+	      "partition gp cpu=2 mem=64M@0x10000000 image=toy.elf\n"
+	      "channel a size=4K rw=rt0,gp\nchannel a size=4K rw=rt0,gp\n");
+	assert_only("partition.cfg:4: channel name a is already used on line 3");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good_config),
+		cmocka_unit_test(test_channels),
+		cmocka_unit_test(test_channel_errors),
 		cmocka_unit_test(test_number_forms),
 		cmocka_unit_test(test_adjacent_ram_ranges),
 		cmocka_unit_test(test_empty),
