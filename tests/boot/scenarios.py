@@ -1497,7 +1497,7 @@ def with_needs(chosen):
 FUZZ_TARGETS = ("config", "elf", "multiboot", "acpi")
 BENCH_LINE = (r"^bench: engine \S+ worst-overhead [0-9.]+ steady-exits \d+ cpuid-rtt \d+ "
               r"vmcall-rtt \d+ boot-4cpu \d+ hv-text \d+ irq-latency-bare -?\d+ irq-latency-part -?\d+ "
-              r"irq-latency-noisy -?\d+ irq-exits \d+$")
+              r"irq-latency-noisy -?\d+ irq-exits \d+ doorbell-rtt \d+ doorbell-exits [0-9.]+$")
 # The GRUB menu entries `make run ENTRY=` may name.
 GRUB_ENTRIES = re.findall(r"^menuentry .* --id (\S+) \{$", (REPO / "iso" / "grub.cfg").read_text(), re.M)
 
