@@ -26,7 +26,6 @@
  */
 
 #define ARG_LEN 16
-#define MAX_CHANNELS 8         /* the most slicehv gives a partition (README) */
 #define CHAN_MAGIC 0x6e616863766863ull /* "chvchan": the writer has set its head up */
 #define RECORD_WORDS 6
 #define RECORDS_DEFAULT 5000
@@ -51,8 +50,9 @@ struct chan_head {
 	uint64_t busy;         /* pong's doorbells answered HC_ERR_BUSY so far */
 	uint64_t warm;         /* ping's warm-up rounds, set before the first measured one */
 	uint64_t gap;          /* ping's least ticks between two rings, which pong keeps too */
-	uint64_t reserved[1];  /* to a cache line: the records start aligned */
+	uint64_t reserved[1];
 };
+_Static_assert(sizeof(struct chan_head) == 64, "a head fills one cache line: the records start aligned");
 
 struct record {
 	uint64_t seq;
@@ -61,7 +61,6 @@ struct record {
 };
 
 struct chan {
-	struct hc_channel_info info;
 	int index;
 	volatile struct chan_head *head;
 	volatile uint64_t *data;   /* after the head */
@@ -102,14 +101,23 @@ static const char *rights_name(uint32_t rights)
 	       rights & HC_CHANNEL_EXEC ? "rx" : "r";
 }
 
-/* Every channel of ours, printed; the one we write is out, the one we only read is in. */
+/*
+ * Every channel of ours, printed, until HC_CHANNEL_INFO says there is no k-th; the one we write
+ * is out, the one we only read is in.
+ */
 static void channels_find(void)
 {
 	struct hc_channel_info ci;
-	int k;
+	int64_t r;
 
-	for (k = 0; k < MAX_CHANNELS && !hypercall2(HC_CHANNEL_INFO, (uint64_t)k, (uintptr_t)&ci); k++) {
+	for (int k = 0; (r = hypercall2(HC_CHANNEL_INFO, (uint64_t)k, (uintptr_t)&ci)) != HC_ERR_BAD_ARGUMENT;
+	     k++) {
 		struct chan *c = ci.rights & HC_CHANNEL_WRITE ? &out : &in;
+
+		if (r) {
+			kprint("chan: %s: HC_CHANNEL_INFO %d: error %ld\n", bi.name, k, r);
+			guest_finish(1);
+		}
 
 		kprint("chan: %s: channel %s %lu bytes at 0x%lx %s vector 0x%x peers %u running %u\n",
 		       bi.name, ci.name, ci.size, ci.base, rights_name(ci.rights), ci.vector, ci.peers,
@@ -118,7 +126,7 @@ static void channels_find(void)
 			fail("more than one channel to write or to read (give one of each)");
 		if (ci.size <= sizeof(struct chan_head))
 			fail("a channel too small for its head");
-		*c = (struct chan){ ci, k, (volatile void *)(uintptr_t)ci.base,
+		*c = (struct chan){ k, (volatile void *)(uintptr_t)ci.base,
 				    (volatile void *)(uintptr_t)(ci.base + sizeof(struct chan_head)),
 				    (ci.size - sizeof(struct chan_head)) / sizeof(uint64_t) };
 		idt_set(ci.vector, chan_doorbell_stub);
