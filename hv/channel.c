@@ -47,14 +47,18 @@ static struct partition *endpoint(unsigned i)
 }
 
 /*
- * q was rung on c: its own next ring there answers, and is not held back by the interval. Only
- * between two endpoints: with more, two of them could answer each other to flood a third.
+ * p rang q: q's next ring on a channel of just the two of them answers, and is not held back by
+ * the interval. Such a ring reaches only p; on a channel with more endpoints two could answer each
+ * other to flood a third.
  */
-static void answerable(struct partition *q, const struct channel_cfg *c)
+static void answerable(struct partition *q, const struct partition *p)
 {
-	for (unsigned k = 0; k < q->chan_count; k++)
-		if (q->chan[k].cfg == c)
+	for (unsigned k = 0; k < q->chan_count; k++) {
+		uint32_t ends = q->chan[k].cfg->writers | q->chan[k].cfg->readers;
+
+		if (endpoint_count(ends) == 2 && (ends & BIT(p->cfg - config->part)))
 			__atomic_store_n(&q->chan[k].last_ring, 0, __ATOMIC_RELAXED);
+	}
 }
 
 /* The running peers of p on c, each rung if ring (the IPI goes to the peer's own APIC): how many. */
@@ -69,8 +73,8 @@ static unsigned running_peers(const struct partition *p, const struct channel_cf
 			continue;
 		if (ring && !arch_send_ipi(cpus[q->cfg->cpu].apic_id, c->vector))
 			continue;
-		if (ring && endpoint_count(c->writers | c->readers) == 2)
-			answerable(q, c);
+		if (ring)
+			answerable(q, p);
 		n++;
 	}
 	return n;
@@ -96,8 +100,8 @@ int64_t channel_info(struct partition *p, uint64_t k, uint64_t buf)
 }
 
 /*
- * A ring that answers one (on a channel of two, the peer rang the sender since its last ring) goes
- * out at once: a ping-pong is never held back. Unanswered rings go out at most once per
+ * A ring that answers one (on a channel of two, the peer rang the sender since its last ring there,
+ * on any channel) goes out at once: a ping-pong is never held back, on one channel or on two. Unanswered rings go out at most once per
  * HC_DOORBELL_INTERVAL_US by one sender on one channel, so a flood reaches a peer no faster, each
  * ring coalesced in its IRR until it takes it, and its own timer's interrupts still come through.
  */

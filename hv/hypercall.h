@@ -27,10 +27,10 @@
  *   executable only where the config says exec=. The memory map shows each as one entry of type
  *   GUEST_MEM_CHANNEL; HC_CHANNEL_INFO names them. Their contents survive a peer's restart.
  *   HC_DOORBELL interrupts the running peers through their own local APICs at the channel's
- *   vector (no exit on their side). A ring that answers a peer's goes out at once; unanswered
- *   rings at most once per HC_DOORBELL_INTERVAL_US per channel and sender, so a flood cannot
- *   starve a peer's own timer. When an endpoint parks or restarts, the channel's generation grows
- *   and its peers are rung.
+ *   vector (no exit on their side). A ring that answers a peer's (on a channel of the two of
+ *   them) goes out at once; other rings at most once per HC_DOORBELL_INTERVAL_US per channel
+ *   and sender, so a flood cannot starve a peer's own timer. When an endpoint parks or
+ *   restarts, the channel's generation grows and its peers are rung.
  */
 #ifndef HV_HYPERCALL_H
 #define HV_HYPERCALL_H
