@@ -12,9 +12,10 @@
  *             through its out channel and rings back;
  *   ping      rounds=<n> doorbell round trips, each timed in TSC ticks, then stream=<n> times
  *             fills all of out after its head, rings and waits for pong's checksum of it. A
- *             round trip rings both channels once, and slicehv refuses a second ring within
- *             HC_DOORBELL_INTERVAL_US (HC_ERR_BUSY), so warm-up rounds first find the gap between
- *             rounds (in TSC ticks: the guest knows no time unit) at which neither side is busy;
+ *             round trip rings both channels once; slicehv passes a ring that answers the peer's
+ *             at once and holds others to one per HC_DOORBELL_INTERVAL_US (HC_ERR_BUSY), so
+ *             warm-up rounds check that rounds need no gap between them (in TSC ticks: the guest
+ *             knows no time unit), or find the one at which neither side is busy;
  *   pong      answers each ping, and checksums each stream.
  * Both sides wait for the other's head (magic) before they start, so a stale channel from an
  * earlier boot is not read as work. wait=hlt|spin: how producer and consumer wait between
@@ -36,7 +37,7 @@
 #define MIX 0x9e3779b97f4a7c15ull /* Fibonacci hashing's constant: payload and checksum mixing */
 #define BUSY_BACKOFF 1000      /* TSC ticks before the first retry of a busy doorbell, doubling */
 #define BUSY_BACKOFF_MAX 1000000
-#define PACE_START 1000        /* TSC ticks: ping's first gap between rounds, doubled while busy */
+#define PACE_STEP 1000         /* TSC ticks: ping's gap between rounds once a ring was busy, doubled while busy */
 #define PACE_QUIET 100         /* warm-up rounds in a row without a busy ring that settle the gap */
 #define PACE_ROUNDS_MAX 10000  /* warm-up rounds at most */
 #define TICKS_PER 1000         /* throughput per 1000 TSC ticks */
@@ -165,17 +166,18 @@ static void wait_count(uint64_t seen)
 			cpu_relax();
 }
 
-/* Until in's count is target, looking after each doorbell, spinning with interrupts on: no exit. */
+/*
+ * Until in's count is target and the doorbell telling of it has come, spinning with interrupts on:
+ * no exit. The count is written before the peer's ring: answering on the count alone could ring
+ * before slicehv has passed the peer's ring, and find ours unanswered (busy).
+ */
 static void await_count(uint64_t target)
 {
-	for (;;) {
-		uint64_t seen = doorbells;
+	static uint64_t taken; /* doorbells when the last wait ended */
 
-		if (in.head->count == target)
-			return;
-		while (doorbells == seen)
-			cpu_relax();
-	}
+	while (in.head->count != target || doorbells == taken)
+		cpu_relax();
+	taken = doorbells;
 }
 
 /* Our head set up and the peer rung, then until the peer's head is too. */
@@ -329,12 +331,12 @@ static uint64_t round_trip(uint64_t n, uint64_t gap)
 /* Warm-up rounds from 1: the gap doubles on every busy ring (pong's seen a round late). */
 static uint64_t pace(uint64_t *n)
 {
-	uint64_t gap = PACE_START, quiet = 0;
+	uint64_t gap = 0, quiet = 0;
 
 	for (uint64_t seen = 0; quiet < PACE_QUIET && *n < PACE_ROUNDS_MAX; ++*n) {
 		round_trip(*n + 1, gap);
 		quiet = busy + in.head->busy == seen ? quiet + 1 : 0;
-		gap = quiet ? gap : gap * 2;
+		gap = quiet ? gap : gap ? gap * 2 : PACE_STEP;
 		seen = busy + in.head->busy;
 	}
 	return gap;
