@@ -1,5 +1,6 @@
 /* The channels guest (chan.elf): two partitions talking through slicehv channels and doorbells. */
 #include "rt.h"
+#include "hello.h"
 #include "../arch/x86/msr.h"
 
 /*
@@ -16,7 +17,9 @@
  *             at once and holds others to one per HC_DOORBELL_INTERVAL_US (HC_ERR_BUSY), so
  *             warm-up rounds check that rounds need no gap between them (in TSC ticks: the guest
  *             knows no time unit), or find the one at which neither side is busy;
- *   pong      answers each ping, and checksums each stream.
+ *   pong      answers each ping, and checksums each stream;
+ *   hello     greets a Linux partition's /init on its first channel (guest/hello.h), which reads
+ *             and answers it through /dev/mem, and waits for the answer: seq=<n> is its number.
  * Both sides wait for the other's head (magic) before they start, so a stale channel from an
  * earlier boot is not read as work. wait=hlt|spin: how producer and consumer wait between
  * doorbells (HLT takes an exit each; spinning on in's count takes none); ping and pong
@@ -68,9 +71,9 @@ struct chan {
 	uint64_t data_words;
 };
 
-enum role { PRODUCER, CONSUMER, PING, PONG, ROLES };
+enum role { PRODUCER, CONSUMER, PING, PONG, HELLO, ROLES };
 
-static const char role_names[ROLES][ARG_LEN] = { "producer", "consumer", "ping", "pong" };
+static const char role_names[ROLES][ARG_LEN] = { "producer", "consumer", "ping", "pong", "hello" };
 static struct chan in, out;
 static struct boot_info bi;
 static bool wait_hlt;
@@ -424,8 +427,35 @@ static enum role role_find(void)
 	while (r < ROLES && !str_eq(name, role_names[r]))
 		r++;
 	if (r == ROLES)
-		fail("role= must be producer, consumer, ping or pong");
+		fail("role= must be producer, consumer, ping, pong or hello");
 	return (enum role)r;
+}
+
+/* role=hello: our half of the channel's first page, then Linux's answer in its half (no doorbell:
+ * the answer comes from Linux's userspace, which cannot ring). */
+static void hello(void)
+{
+	static const char greeting[] = "hello from a toy through a slicehv channel";
+	uint32_t seq = (uint32_t)boot_arg_number(&bi, "seq", 1);
+	struct hc_channel_info ci;
+	struct hello_page *page;
+
+	if (hypercall2(HC_CHANNEL_INFO, 0, (uintptr_t)&ci) || !(ci.rights & HC_CHANNEL_WRITE) ||
+	    ci.size < sizeof(*page))
+		fail("hello needs a first channel it writes, of a page at least");
+	page = (struct hello_page *)(uintptr_t)ci.base;
+	for (unsigned i = 0; i < sizeof(greeting); i++)
+		page->from_toy.text[i] = greeting[i];
+	page->from_toy.seq = seq;
+	__asm__ volatile("" ::: "memory");
+	page->from_toy.magic = HELLO_MAGIC_TOY;
+	kprint("chan: %s: hello: greeting %u in channel %s at 0x%lx\n", bi.name, seq, ci.name, ci.base);
+	while (page->from_linux.magic != HELLO_MAGIC_LINUX)
+		cpu_relax();
+	page->from_linux.text[HELLO_TEXT - 1] = '\0';
+	kprint("chan: %s: hello: linux answered '%s' (seq %u)\n", bi.name, page->from_linux.text,
+	       page->from_linux.seq);
+	guest_finish(page->from_linux.seq == seq ? 0 : 1);
 }
 
 void guest_main(uint32_t info)
@@ -441,6 +471,8 @@ void guest_main(uint32_t info)
 	if (!partitioned)
 		fail("needs slicehv's channels: not partitioned");
 	role = role_find();
+	if (role == HELLO)
+		hello();
 	boot_arg(&bi, "wait", wait, sizeof(wait));
 	wait_hlt = wait[0] == 'h';
 	idt_install("chan");

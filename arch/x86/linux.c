@@ -72,14 +72,20 @@ static int place_initrd(const struct linux_boot *b, uint64_t end, uint64_t *gpa,
 	return 0;
 }
 
-/* Both routes' map: low RAM, the reserved hole holding slicehv's tables, RAM from 1 MiB. */
-static void memory_map(uint64_t size, struct hvm_memmap_table_entry map[LINUX_E820_ENTRIES])
+/*
+ * Both routes' map: low RAM, the reserved hole holding slicehv's tables, RAM from 1 MiB, then the
+ * caller's extra ranges (its channels). Returns how many entries.
+ */
+static unsigned memory_map(const struct linux_boot *b, struct hvm_memmap_table_entry *map)
 {
 	map[0] = (struct hvm_memmap_table_entry){ 0, LINUX_LOW_RAM_END, E820_RAM, 0 };
 	map[1] = (struct hvm_memmap_table_entry){ LINUX_LOW_RAM_END,
 						  LINUX_HIGH_RAM_GPA - LINUX_LOW_RAM_END, E820_RESERVED, 0 };
-	map[2] = (struct hvm_memmap_table_entry){ LINUX_HIGH_RAM_GPA, size - LINUX_HIGH_RAM_GPA,
+	map[2] = (struct hvm_memmap_table_entry){ LINUX_HIGH_RAM_GPA, b->size - LINUX_HIGH_RAM_GPA,
 						  E820_RAM, 0 };
+	if (b->extra_count)
+		memcpy(map + LINUX_E820_ENTRIES, b->extra, b->extra_count * sizeof(*map));
+	return LINUX_E820_ENTRIES + b->extra_count;
 }
 
 /*
@@ -129,10 +135,9 @@ static void write_pvh_info(const struct linux_boot *b, uint8_t *low, uint64_t in
 		.modlist_paddr = LINUX_BOOT_INFO_GPA + offsetof(struct linux_pvh_info, initrd),
 		.cmdline_paddr = LINUX_CMDLINE_GPA, .rsdp_paddr = LINUX_ACPI_GPA,
 		.memmap_paddr = LINUX_BOOT_INFO_GPA + offsetof(struct linux_pvh_info, map),
-		.memmap_entries = LINUX_E820_ENTRIES,
 	};
 	p->initrd = (struct hvm_modlist_entry){ .paddr = initrd, .size = b->initrd_size };
-	memory_map(b->size, p->map);
+	p->start.memmap_entries = memory_map(b, p->map);
 }
 
 static int load_pvh(const struct linux_boot *b, struct linux_entry *out, err_t *e)
@@ -250,7 +255,7 @@ static void bz_zero_page(const struct linux_boot *b, const struct bz_image *z, u
 			 uint64_t load, uint64_t initrd)
 {
 	struct bz_boot_params *bp = (void *)(low + LINUX_BOOT_INFO_GPA); /* zeroed with low memory */
-	struct hvm_memmap_table_entry map[LINUX_E820_ENTRIES];
+	struct hvm_memmap_table_entry map[LINUX_E820_ENTRIES + LINUX_E820_EXTRA_MAX];
 
 	memcpy(&bp->hdr, (const uint8_t *)b->kernel + BZ_HEADER_OFFSET, z->header_end - BZ_HEADER_OFFSET);
 	bp->hdr.type_of_loader = BZ_LOADER_UNKNOWN;
@@ -263,10 +268,9 @@ static void bz_zero_page(const struct linux_boot *b, const struct bz_image *z, u
 	bp->hdr.cmd_line_ptr = LINUX_CMDLINE_GPA;
 	bp->hdr.setup_data = 0;
 	bp->acpi_rsdp_addr = LINUX_ACPI_GPA;
-	memory_map(b->size, map);
-	for (unsigned i = 0; i < LINUX_E820_ENTRIES; i++)
+	bp->e820_entries = (uint8_t)memory_map(b, map);
+	for (unsigned i = 0; i < bp->e820_entries; i++)
 		bp->e820_table[i] = (struct bz_e820_entry){ map[i].addr, map[i].size, map[i].type };
-	bp->e820_entries = LINUX_E820_ENTRIES;
 }
 
 _Static_assert(LINUX_PAGE_TABLES_GPA + (2 + LINUX_IDENT_MAP_END / GiB(1)) * PAGE_SIZE <=
