@@ -28,15 +28,13 @@
 /* Guest-owned CR bits the hypervisor must keep (fixed bits) or see change (PG: EFER.LMA). */
 uint64_t guest_cr0_fixed1, guest_cr0_forced, guest_cr4_forced;
 
-static bool vmx_ok(bool cf, bool zf) { return !cf && !zf; }
-
 uint64_t vmcs_read_field(uint32_t field)
 {
 	uint64_t v;
 	bool cf, zf;
 
 	__asm__ volatile("vmread %3, %0" : "=r"(v), "=@ccc"(cf), "=@ccz"(zf) : "r"((uint64_t)field));
-	if (!vmx_ok(cf, zf)) {
+	if (cf || zf) {
 		printk("slicehv: cpu %u: VMREAD of field 0x%x failed\n", this_cpu()->index, field);
 		machine_exit(HV_EXIT_PANIC);
 	}
@@ -48,27 +46,11 @@ void vmcs_write_field(uint32_t field, uint64_t value)
 	bool cf, zf;
 
 	__asm__ volatile("vmwrite %2, %3" : "=@ccc"(cf), "=@ccz"(zf) : "r"(value), "r"((uint64_t)field));
-	if (!vmx_ok(cf, zf)) {
+	if (cf || zf) {
 		printk("slicehv: cpu %u: VMWRITE of 0x%lx to field 0x%x failed (VM-instruction error %lu)\n",
 		       this_cpu()->index, value, field, zf ? vmcs_read_field(VM_INSTRUCTION_ERROR) : 0);
 		machine_exit(HV_EXIT_PANIC);
 	}
-}
-
-static bool vmclear(uint64_t vmcs)
-{
-	bool cf, zf;
-
-	__asm__ volatile("vmclear %2" : "=@ccc"(cf), "=@ccz"(zf) : "m"(vmcs) : "memory");
-	return vmx_ok(cf, zf);
-}
-
-static bool vmptrld(uint64_t vmcs)
-{
-	bool cf, zf;
-
-	__asm__ volatile("vmptrld %2" : "=@ccc"(cf), "=@ccz"(zf) : "m"(vmcs) : "memory");
-	return vmx_ok(cf, zf);
 }
 
 /* Settings a control field must (low half) and may (high half) have, from vmx_msrs. */
