@@ -146,13 +146,13 @@ static void setup_host(struct cpu *c)
 	vmcs_write64(HOST_RIP, (uint64_t)vmx_exit_entry);
 }
 
-static void setup_segment(uint32_t sel_field, uint16_t sel, uint32_t ar)
+/* One segment register's selector, limit, access rights and base 0: its fields are evenly spaced. */
+static void setup_segment(uint32_t sel_field, uint16_t sel, uint32_t limit, uint32_t ar)
 {
-	/* The selector, limit, access-rights and base fields of one register are evenly spaced. */
 	uint32_t index = (sel_field - GUEST_ES_SELECTOR) / 2;
 
 	vmcs_write_field(sel_field, sel);
-	vmcs_write_field(GUEST_ES_LIMIT + 2 * index, FLAT_LIMIT);
+	vmcs_write_field(GUEST_ES_LIMIT + 2 * index, limit);
 	vmcs_write_field(GUEST_ES_AR_BYTES + 2 * index, ar);
 	vmcs_write_field(GUEST_ES_BASE + 2 * index, 0);
 }
@@ -182,18 +182,12 @@ static void setup_guest(const struct partition *p)
 	vmcs_write64(GUEST_CR4, cr4 | guest_cr4_forced);
 	vmcs_write64(GUEST_CR3, p->boot.cr3); /* 0 but for a bzImage, as the GDTR */
 	vmcs_write64(GUEST_IA32_EFER, lm ? IA32_EFER_LME | IA32_EFER_LMA : 0);
-	setup_segment(GUEST_CS_SELECTOR, lm ? LINUX_BOOT_CS : GUEST_SEL_CODE, code);
+	setup_segment(GUEST_CS_SELECTOR, lm ? LINUX_BOOT_CS : GUEST_SEL_CODE, FLAT_LIMIT, code);
 	for (uint32_t f = GUEST_ES_SELECTOR; f <= GUEST_GS_SELECTOR; f += 2)
 		if (f != GUEST_CS_SELECTOR)
-			setup_segment(f, lm ? LINUX_BOOT_DS : GUEST_SEL_DATA, data);
-	vmcs_write16(GUEST_LDTR_SELECTOR, 0);
-	vmcs_write32(GUEST_LDTR_LIMIT, 0);
-	vmcs_write32(GUEST_LDTR_AR_BYTES, AR_UNUSABLE);
-	vmcs_write64(GUEST_LDTR_BASE, 0);
-	vmcs_write16(GUEST_TR_SELECTOR, 0);
-	vmcs_write32(GUEST_TR_LIMIT, TSS_LIMIT);
-	vmcs_write32(GUEST_TR_AR_BYTES, AR_TYPE_TSS_BUSY | AR_P);
-	vmcs_write64(GUEST_TR_BASE, 0);
+			setup_segment(f, lm ? LINUX_BOOT_DS : GUEST_SEL_DATA, FLAT_LIMIT, data);
+	setup_segment(GUEST_LDTR_SELECTOR, 0, 0, AR_UNUSABLE);
+	setup_segment(GUEST_TR_SELECTOR, 0, TSS_LIMIT, AR_TYPE_TSS_BUSY | AR_P);
 	vmcs_write32(GUEST_GDTR_LIMIT, p->boot.gdt_limit);
 	vmcs_write64(GUEST_GDTR_BASE, p->boot.gdt_base);
 	vmcs_write32(GUEST_IDTR_LIMIT, 0);
