@@ -30,16 +30,6 @@ static void *guest_ptr(const struct linux_boot *b, uint64_t gpa, uint64_t len, c
 	return p;
 }
 
-static int check_slice(const struct linux_boot *b, err_t *e)
-{
-	if (b->base % PAGE_SIZE || b->base > UINT64_MAX - b->size)
-		return err_set(e, "linux: slice 0x%lx+0x%lx is not page aligned or wraps", b->base,
-			       b->size);
-	if (b->size <= LINUX_HIGH_RAM_GPA)
-		return err_set(e, "linux: a slice of 0x%lx bytes has no RAM above 1 MiB", b->size);
-	return 0;
-}
-
 static int check_cmdline(const struct linux_boot *b, uint64_t max_len, err_t *e)
 {
 	uint64_t len = strlen(b->cmdline);
@@ -135,8 +125,6 @@ static int load_pvh(const struct linux_boot *b, struct linux_entry *out, err_t *
 	struct elf_image img;
 	uint8_t *mem;
 
-	if (check_slice(b, e))
-		return -1;
 	if (low < LINUX_HIGH_RAM_GPA || high > b->size)
 		return err_set(e, "linux: the vmlinux's PT_LOADs span [0x%lx, 0x%lx), outside RAM [1 MiB, "
 			       "0x%lx): a PVH kernel loads at its link address", low, high, b->size);
@@ -287,7 +275,7 @@ static int load_bzimage(const struct linux_boot *b, struct linux_entry *out, err
 	uint64_t initrd, load;
 	uint8_t *mem, *dst;
 
-	if (check_slice(b, e) || bz_check(b, &z, e) ||
+	if (bz_check(b, &z, e) ||
 	    place_initrd(b, (uint64_t)z.h.initrd_addr_max + 1, &initrd, e) ||
 	    bz_place(b, &z, initrd, &load, e))
 		return -1;

@@ -134,6 +134,7 @@ struct bz_boot_params {
 } __attribute__((packed));
 
 /* What a Linux partition boots: the slice, the images (GRUB modules) and the partition's core. */
+/* The slice is a partition's as hv/config.c checks it: 2 MiB multiples, not wrapping, not empty. */
 struct linux_boot {
 	uint64_t base, size;          /* guest-physical [0, size) is host-physical [base, base + size) */
 	const void *kernel;           /* a vmlinux ELF (PVH) or a bzImage */
