@@ -17,42 +17,16 @@
 #define SDM_GUEST_SEGS "SDM 27.3.1.2"
 #define SDM_GUEST_DTRS "SDM 27.3.1.3"
 #define SDM_GUEST_RIP "SDM 27.3.1.4"
-#define SDM_GUEST_STATE "SDM 27.3.1.5"
 
-/* Controls vmcs.h does not name yet (SDM Vol 3C 25.6 - 25.8). */
-#define CPU_MONITOR_TRAP_FLAG BIT(27)
-#define ENTRY_LOAD_DEBUG_CONTROLS BIT(2)
-
-/* Capability MSR fields msr.h does not name (SDM Vol 3D A.1, A.6) and EPTP fields (Vol 3C 25.6.11). */
-#define VMX_BASIC_ANY_HW_ERROR_CODE BIT(56) /* hardware exceptions injectable with or without one */
-#define VMX_MISC_ACTIVITY_SHIFT 5           /* bits 6, 7, 8: HLT, shutdown, wait-for-SIPI supported */
-#define VMX_MISC_CR3_TARGETS(m) (((m) >> 16) & 0x1ff)
+/* EPTP fields (SDM Vol 3C 25.6.11). */
 #define EPTP_MEMTYPE_UC 0ull
 #define EPTP_FIELD_MASK 7ull /* bits 2:0 memory type, bits 5:3 page-walk length - 1 */
 #define EPTP_ACCESSED_DIRTY BIT(6)
 #define EPTP_RESERVED 0xf80ull /* bits 11:7 */
 
-/* VM-entry event injection (SDM Vol 3C 25.8.3). */
-#define INTR_INFO_VECTOR(i) ((i) & 0xffu)
-#define INTR_INFO_TYPE_MASK (7u << 8)
-#define INTR_INFO_RESERVED 0x7ffff000u /* bits 30:12 */
-#define INTR_TYPE_EXTERNAL_INTERRUPT (0u << 8)
-#define INTR_TYPE_RESERVED (1u << 8)
-#define INTR_TYPE_NMI (2u << 8)
-#define INTR_TYPE_OTHER_EVENT (7u << 8)
-#define EXCEPTIONS_WITH_ERROR_CODE /* #DF #TS #NP #SS #GP #PF #AC #CP */ \
-	(BIT(8) | BIT(10) | BIT(11) | BIT(12) | BIT(13) | BIT(14) | BIT(17) | BIT(21))
-#define ERROR_CODE_RESERVED 0xffff0000ull
-#define MSR_AREA_ENTRY_SIZE 16ull /* also the alignment an MSR-load/store area needs */
-
-/* Guest interruptibility state (SDM Vol 3C 25.4.2). */
-#define INTERRUPTIBILITY_RESERVED 0xffffffe0ull /* bits 31:5 */
-
-/* Register bits x86.h does not name yet (SDM Vol 3A 2.5, 11.12.2; Vol 1 3.4.3). */
+/* Register bits x86.h does not name yet (SDM Vol 3A 2.5, 11.12.2). */
 #define CR4_LA57 BIT(12)
 #define CR4_PCIDE BIT(17)
-#define RFLAGS_VM BIT(17)
-#define RFLAGS_RESERVED (BIT(3) | BIT(5) | BIT(15) | ~(BIT(22) - 1))
 #define IA32_EFER_VALID (IA32_EFER_SCE | IA32_EFER_LME | IA32_EFER_LMA | IA32_EFER_NXE)
 #define PAT_VALID_TYPES (BIT(0) | BIT(1) | BIT(4) | BIT(5) | BIT(6) | BIT(7)) /* UC WC WT WP WB UC- */
 #define PAT_UC_MINUS 7 /* the highest memory-type encoding */
@@ -98,7 +72,6 @@ static const struct {
 static uint64_t rd(const struct run *r, uint32_t field) { return r->env->read(field, r->env->ctx); }
 static bool has(const struct run *r, enum ctl c, uint64_t bits) { return r->ctl[c] & bits; }
 static unsigned low_bit(uint64_t x) { return (unsigned)__builtin_ctzll(x); }
-static bool true_ctls(const struct run *r) { return r->m->basic & VMX_BASIC_TRUE_CTLS; }
 
 static void run_init(struct run *r, const struct vmcheck_env *env, err_t *e)
 {
@@ -178,26 +151,22 @@ static int check_efer(const struct run *r, bool guest, bool mode, bool lme_too)
 	return 0;
 }
 
-/* The capability MSR a control field obeys: a TRUE_* one where IA32_VMX_BASIC[55] says they exist. */
-static uint64_t ctl_caps(const struct run *r, enum ctl c)
-{
-	const struct vmx_msrs *m = r->m;
-	bool t = true_ctls(r);
-	const uint64_t caps[NCTL] = { t ? m->true_pinbased : m->pinbased, t ? m->true_procbased : m->procbased,
-				      m->procbased2, t ? m->true_exit : m->exit, t ? m->true_entry : m->entry };
-
-	return caps[c];
-}
-
-/* Low half: allowed-0 settings (bits that must be 1); high half: allowed-1 settings (bits that may be 1). */
+/*
+ * Against the capability MSR the field obeys, a TRUE_* one where IA32_VMX_BASIC[55] says they exist.
+ * Low half: allowed-0 settings (bits that must be 1); high half: allowed-1 settings (bits that may be 1).
+ */
 static int check_allowed(const struct run *r, enum ctl c)
 {
-	uint64_t caps = ctl_caps(r, c);
+	const struct vmx_msrs *m = r->m;
+	bool t = m->basic & VMX_BASIC_TRUE_CTLS;
+	const uint64_t all_caps[NCTL] = { t ? m->true_pinbased : m->pinbased, t ? m->true_procbased : m->procbased,
+					  m->procbased2, t ? m->true_exit : m->exit, t ? m->true_entry : m->entry };
+	uint64_t caps = all_caps[c];
 	uint32_t v = r->ctl[c], bad = ((uint32_t)caps & ~v) | (v & ~(uint32_t)(caps >> 32));
 	unsigned b = bad ? low_bit(bad) : 0, is1 = v >> b & 1;
 
 	BROKEN(r, bad, "%s 0x%x: bit %u is %u but IA32_VMX_%s%s %s (%s)", ctls[c].name, v, b, is1,
-	       true_ctls(r) && c != PROC2 ? "TRUE_" : "", ctls[c].msr, is1 ? "allows only 0" : "requires 1",
+	       t && c != PROC2 ? "TRUE_" : "", ctls[c].msr, is1 ? "allows only 0" : "requires 1",
 	       ctls[c].sdm);
 	return 0;
 }
@@ -220,74 +189,32 @@ static int check_eptp(const struct run *r)
 	return check_phys(r, "EPTP", p, 1, SDM_EXEC);
 }
 
-/* The bitmaps (a page each, where enabled) and the MSR areas (16 bytes an entry, where any): inside the width. */
-static int check_control_addrs(const struct run *r)
+/* The I/O and MSR bitmaps, a page each where enabled: aligned and inside the physical-address width. */
+static int check_bitmaps(const struct run *r)
 {
 	static const struct {
-		uint32_t field, count, use; /* the entry count's field for an area, the enabling control for a bitmap */
-		enum ctl ctl;
+		uint32_t field, use; /* the primary processor-based control that enables it */
 		const char *name;
-	} addrs[] = {
-		{ IO_BITMAP_A, 0, CPU_USE_IO_BITMAPS, PROC, "I/O bitmap A address" },
-		{ IO_BITMAP_B, 0, CPU_USE_IO_BITMAPS, PROC, "I/O bitmap B address" },
-		{ MSR_BITMAP, 0, CPU_USE_MSR_BITMAPS, PROC, "MSR bitmap address" },
-		{ VM_EXIT_MSR_STORE_ADDR, VM_EXIT_MSR_STORE_COUNT, 0, EXIT, "VM-exit MSR-store address" },
-		{ VM_EXIT_MSR_LOAD_ADDR, VM_EXIT_MSR_LOAD_COUNT, 0, EXIT, "VM-exit MSR-load address" },
-		{ VM_ENTRY_MSR_LOAD_ADDR, VM_ENTRY_MSR_LOAD_COUNT, 0, ENTRY, "VM-entry MSR-load address" },
+	} bitmaps[] = {
+		{ IO_BITMAP_A, CPU_USE_IO_BITMAPS, "I/O bitmap A address" },
+		{ IO_BITMAP_B, CPU_USE_IO_BITMAPS, "I/O bitmap B address" },
+		{ MSR_BITMAP, CPU_USE_MSR_BITMAPS, "MSR bitmap address" },
 	};
 
-	for (size_t i = 0; i < ARRAY_SIZE(addrs); i++) {
-		uint64_t n = addrs[i].count ? rd(r, addrs[i].count) : has(r, addrs[i].ctl, addrs[i].use);
-		uint64_t size = addrs[i].count ? MSR_AREA_ENTRY_SIZE : PAGE_SIZE, a = n ? rd(r, addrs[i].field) : 0;
-		const char *sdm = ctls[addrs[i].ctl].sdm;
-
-		if (n && check_phys(r, addrs[i].name, a, size, sdm) < 0)
+	for (size_t i = 0; i < ARRAY_SIZE(bitmaps); i++)
+		if (has(r, PROC, bitmaps[i].use) && check_phys(r, bitmaps[i].name, rd(r, bitmaps[i].field), PAGE_SIZE,
+							       SDM_EXEC) < 0)
 			return -1;
-		BROKEN(r, n && beyond_phys(r, a + n * size - 1),
-		       "%s 0x%lx: %lu entries run past the %u-bit physical-address width (%s)", addrs[i].name, a, n,
-		       r->m->phys_addr_bits, sdm);
-	}
 	return 0;
 }
 
 static int check_exec_fields(const struct run *r)
 {
-	uint64_t n = rd(r, CR3_TARGET_COUNT), max = VMX_MISC_CR3_TARGETS(r->m->misc);
-
-	BROKEN(r, n > max, "CR3-target count %lu: above the %lu IA32_VMX_MISC allows (" SDM_EXEC ")", n, max);
 	BROKEN(r, has(r, PROC2, SECONDARY_UNRESTRICTED_GUEST) && !has(r, PROC2, SECONDARY_ENABLE_EPT),
 	       "secondary processor-based controls: \"unrestricted guest\" is 1 but \"enable EPT\" is 0 (" SDM_EXEC ")");
 	BROKEN(r, has(r, PROC2, SECONDARY_ENABLE_VPID) && !rd(r, VIRTUAL_PROCESSOR_ID),
 	       "VPID is 0 but \"enable VPID\" is 1 (" SDM_EXEC ")");
 	return has(r, PROC2, SECONDARY_ENABLE_EPT) ? check_eptp(r) : 0;
-}
-
-/* VM-entry event injection: type, vector and error code consistent (27.2.1.3). */
-static int check_injection(const struct run *r)
-{
-	uint32_t info = (uint32_t)rd(r, VM_ENTRY_INTR_INFO_FIELD), type = info & INTR_INFO_TYPE_MASK;
-	unsigned vec = INTR_INFO_VECTOR(info);
-	bool errc = info & INTR_INFO_DELIVER_ERROR_CODE, prot, must;
-
-	if (!(info & INTR_INFO_VALID))
-		return 0;
-	BROKEN(r, (info & INTR_INFO_RESERVED) || type == INTR_TYPE_RESERVED ||
-		  (type == INTR_TYPE_OTHER_EVENT && !(ctl_caps(r, PROC) >> 32 & CPU_MONITOR_TRAP_FLAG)),
-	       "VM-entry interruption information 0x%x: reserved bits 30:12 or type set (" SDM_ENTRY ")", info);
-	BROKEN(r, (type == INTR_TYPE_NMI && vec != VECTOR_NMI) || (type == INTR_TYPE_OTHER_EVENT && vec) ||
-		  (type == INTR_TYPE_HARD_EXCEPTION && vec >= NUM_EXCEPTIONS),
-	       "VM-entry interruption information 0x%x: vector %u does not fit type %u (" SDM_ENTRY ")", info, vec,
-	       type >> 8);
-	/* Only protected-mode hardware exceptions push an error code, and only some vectors (unless BASIC[56]). */
-	prot = !has(r, PROC2, SECONDARY_UNRESTRICTED_GUEST) || (rd(r, GUEST_CR0) & CR0_PE);
-	must = prot && type == INTR_TYPE_HARD_EXCEPTION && (EXCEPTIONS_WITH_ERROR_CODE & BIT(vec));
-	BROKEN(r, (r->m->basic & VMX_BASIC_ANY_HW_ERROR_CODE) ? errc && !(prot && type == INTR_TYPE_HARD_EXCEPTION)
-							     : errc != must,
-	       "VM-entry interruption information 0x%x: deliver-error-code is %d, wrong for type %u vector %u "
-	       "(" SDM_ENTRY ")", info, errc, type >> 8, vec);
-	BROKEN(r, errc && (rd(r, VM_ENTRY_EXCEPTION_ERROR_CODE) & ERROR_CODE_RESERVED),
-	       "VM-entry exception error code: bits 31:16 must be 0 (" SDM_ENTRY ")");
-	return 0;
 }
 
 int vmcheck_controls(const struct vmcheck_env *env, err_t *e)
@@ -298,9 +225,7 @@ int vmcheck_controls(const struct vmcheck_env *env, err_t *e)
 	for (int c = 0; c < NCTL; c++)
 		if ((c != PROC2 || has(&r, PROC, CPU_ACTIVATE_SECONDARY_CONTROLS)) && check_allowed(&r, c) < 0)
 			return -1;
-	if (check_exec_fields(&r) < 0 || check_control_addrs(&r) < 0)
-		return -1;
-	return check_injection(&r);
+	return check_exec_fields(&r) < 0 ? -1 : check_bitmaps(&r);
 }
 
 int vmcheck_host(const struct vmcheck_env *env, err_t *e)
@@ -349,9 +274,9 @@ int vmcheck_host(const struct vmcheck_env *env, err_t *e)
 
 /* Guest facts several rules share. */
 struct guest {
-	uint64_t cr0, cr4, rflags;
+	uint64_t cr0, cr4;
 	uint32_t cs_ar, ss_ar;
-	bool ug, ia32e, v86;
+	bool ug, ia32e;
 };
 
 static int guest_regs(const struct run *r, const struct guest *g)
@@ -367,27 +292,18 @@ static int guest_regs(const struct run *r, const struct guest *g)
 	       "guest CR4: PCIDE is 1 but \"IA-32e mode guest\" is 0 (" SDM_GUEST_REGS ")");
 	if (check_phys(r, "guest CR3", rd(r, GUEST_CR3), 1, SDM_GUEST_REGS) < 0)
 		return -1;
-	BROKEN(r, has(r, ENTRY, ENTRY_LOAD_DEBUG_CONTROLS) && rd(r, GUEST_DR7) >> 32,
-	       "guest DR7: bits 63:32 must be 0 (" SDM_GUEST_REGS ")");
 	if (has(r, ENTRY, ENTRY_LOAD_IA32_PAT) && check_pat(r, true) < 0)
 		return -1;
 	return has(r, ENTRY, ENTRY_LOAD_IA32_EFER) ? check_efer(r, true, g->ia32e, g->cr0 & CR0_PG) : 0;
 }
 
-static int guest_rip_rflags(const struct run *r, const struct guest *g)
+static int guest_rip(const struct run *r, const struct guest *g)
 {
-	uint64_t rip = rd(r, GUEST_RIP), fl = g->rflags, intr_info = rd(r, VM_ENTRY_INTR_INFO_FIELD);
+	uint64_t rip = rd(r, GUEST_RIP);
 	bool cs_l = g->ia32e && (g->cs_ar & AR_L);
 
 	BROKEN(r, cs_l ? !canonical(r, rip) : rip >> 32, "guest RIP 0x%lx: %s (" SDM_GUEST_RIP ")", rip,
 	       cs_l ? "not canonical" : "bits 63:32 must be 0 outside 64-bit mode");
-	BROKEN(r, (fl & RFLAGS_RESERVED) || !(fl & RFLAGS_FIXED1),
-	       "guest RFLAGS 0x%lx: bit 1 must be 1, bits 63:22, 15, 5, 3 must be 0 (" SDM_GUEST_RIP ")", fl);
-	BROKEN(r, (fl & RFLAGS_VM) && (g->ia32e || !(g->cr0 & CR0_PE)),
-	       "guest RFLAGS: VM is 1 in IA-32e mode or with CR0.PE 0 (" SDM_GUEST_RIP ")");
-	BROKEN(r, (intr_info & INTR_INFO_VALID) && !(fl & RFLAGS_IF) &&
-		  (intr_info & INTR_INFO_TYPE_MASK) == INTR_TYPE_EXTERNAL_INTERRUPT,
-	       "guest RFLAGS: IF is 0 but the entry injects an external interrupt (" SDM_GUEST_RIP ")");
 	return 0;
 }
 
@@ -397,8 +313,6 @@ static int guest_ss(const struct run *r, const struct guest *g)
 	unsigned ss_rpl = rd(r, GUEST_SS_SELECTOR) & SEL_RPL_MASK, cs_rpl = rd(r, GUEST_CS_SELECTOR) & SEL_RPL_MASK;
 	unsigned dpl = AR_DPL(g->ss_ar);
 
-	if (g->v86)
-		return 0;
 	BROKEN(r, !g->ug && (ss_rpl != cs_rpl || dpl != ss_rpl),
 	       "guest SS: RPL %u, DPL %u and CS RPL %u must be equal without unrestricted guest (" SDM_GUEST_SEGS ")",
 	       ss_rpl, dpl, cs_rpl);
@@ -479,9 +393,6 @@ static int guest_seg(const struct run *r, const struct guest *g, const struct se
 	bool usable = s->kind == SEG_CODE || !(ar & AR_UNUSABLE), sys = s->kind >= SEG_TSS;
 	const char *why;
 
-	/* slicehv never starts a guest in virtual-8086 mode: its segment rules are left out. */
-	if (g->v86 && !sys)
-		return 0;
 	BROKEN(r, sys && (usable || s->kind == SEG_TSS) && (sel & SEL_TI),
 	       "guest %s selector 0x%lx: TI must be 0 (" SDM_GUEST_SEGS ")", s->name, sel);
 	BROKEN(r, (usable || s->base_rule == BASE_CANONICAL_EVEN_UNUSABLE) &&
@@ -514,24 +425,6 @@ static int guest_dtrs(const struct run *r)
 	return 0;
 }
 
-static int guest_non_register(const struct run *r, const struct guest *g)
-{
-	uint64_t act = rd(r, GUEST_ACTIVITY_STATE), intr = rd(r, GUEST_INTERRUPTIBILITY_INFO);
-	uint64_t link = rd(r, VMCS_LINK_POINTER);
-
-	BROKEN(r, act > ACTIVITY_WAIT_FOR_SIPI || (act && !(r->m->misc & BIT(VMX_MISC_ACTIVITY_SHIFT + act))),
-	       "guest activity state %lu: not supported per IA32_VMX_MISC (" SDM_GUEST_STATE ")", act);
-	BROKEN(r, act == ACTIVITY_HLT && AR_DPL(g->ss_ar),
-	       "guest activity state HLT needs SS DPL 0 (" SDM_GUEST_STATE ")");
-	BROKEN(r, intr & INTERRUPTIBILITY_RESERVED,
-	       "guest interruptibility state 0x%lx: reserved bits 31:5 set (" SDM_GUEST_STATE ")", intr);
-	BROKEN(r, (intr & BLOCKING_BY_STI) && (intr & BLOCKING_BY_MOV_SS),
-	       "guest interruptibility state: blocking by STI and by MOV SS both set (" SDM_GUEST_STATE ")");
-	BROKEN(r, link != VMCS_LINK_POINTER_NONE,
-	       "VMCS link pointer 0x%lx: must be ~0, slicehv uses no shadow VMCS (" SDM_GUEST_STATE ")", link);
-	return 0;
-}
-
 int vmcheck_guest(const struct vmcheck_env *env, err_t *e)
 {
 	struct run r;
@@ -539,18 +432,16 @@ int vmcheck_guest(const struct vmcheck_env *env, err_t *e)
 
 	run_init(&r, env, e);
 	g = (struct guest){
-		.cr0 = rd(&r, GUEST_CR0), .cr4 = rd(&r, GUEST_CR4), .rflags = rd(&r, GUEST_RFLAGS),
+		.cr0 = rd(&r, GUEST_CR0), .cr4 = rd(&r, GUEST_CR4),
 		.cs_ar = (uint32_t)rd(&r, GUEST_CS_AR_BYTES), .ss_ar = (uint32_t)rd(&r, GUEST_SS_AR_BYTES),
 		.ug = has(&r, PROC2, SECONDARY_UNRESTRICTED_GUEST), .ia32e = has(&r, ENTRY, ENTRY_IA32E_MODE_GUEST),
 	};
-	g.v86 = g.rflags & RFLAGS_VM;
-	/* RFLAGS before the segments: RFLAGS.VM decides which segment rules apply. */
-	if (guest_regs(&r, &g) < 0 || guest_rip_rflags(&r, &g) < 0 || guest_ss(&r, &g) < 0)
+	if (guest_regs(&r, &g) < 0 || guest_rip(&r, &g) < 0 || guest_ss(&r, &g) < 0)
 		return -1;
 	for (size_t i = 0; i < ARRAY_SIZE(guest_segs); i++)
 		if (guest_seg(&r, &g, &guest_segs[i]) < 0)
 			return -1;
-	return guest_dtrs(&r) < 0 ? -1 : guest_non_register(&r, &g);
+	return guest_dtrs(&r);
 }
 
 int vmcheck_all(const struct vmcheck_env *env, err_t *e)

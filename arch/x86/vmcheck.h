@@ -28,6 +28,9 @@ struct vmcheck_env {
  * "guest CR0: bit 5 (NE) is 0 but IA32_VMX_CR0_FIXED0 requires it (SDM 27.3.1.1)".
  * Sections are those of SDM Vol 3C chapter 27 ("VM Entries"; chapter 26 in older editions).
  * The host checks assume slicehv's own situation: VMLAUNCH from IA-32e mode, outside SMM.
+ * Rules on fields vmcs.c writes as the same architectural values at every launch, which satisfy
+ * them, are left out: no event to inject, no MSR-load/store areas, no CR3 targets, RFLAGS bit 1
+ * only (so no virtual-8086 mode), DR7 not loaded, active and uninterrupted, no shadow VMCS.
  */
 int vmcheck_controls(const struct vmcheck_env *env, err_t *e); /* 27.2.1 */
 int vmcheck_host(const struct vmcheck_env *env, err_t *e);     /* 27.2.2 - 27.2.4 */
