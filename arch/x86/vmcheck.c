@@ -234,14 +234,10 @@ int vmcheck_host(const struct vmcheck_env *env, err_t *e)
 		uint32_t field;
 		const char *name, *sdm;
 	} canon[] = {
-		{ HOST_IA32_SYSENTER_ESP, "host IA32_SYSENTER_ESP", SDM_HOST_REGS },
-		{ HOST_IA32_SYSENTER_EIP, "host IA32_SYSENTER_EIP", SDM_HOST_REGS },
-		{ HOST_FS_BASE, "host FS base", SDM_HOST_SEGS }, { HOST_GS_BASE, "host GS base", SDM_HOST_SEGS },
-		{ HOST_TR_BASE, "host TR base", SDM_HOST_SEGS }, { HOST_GDTR_BASE, "host GDTR base", SDM_HOST_SEGS },
-		{ HOST_IDTR_BASE, "host IDTR base", SDM_HOST_SEGS }, { HOST_RIP, "host RIP", SDM_HOST_SIZE },
+		{ HOST_GS_BASE, "host GS base", SDM_HOST_SEGS }, { HOST_TR_BASE, "host TR base", SDM_HOST_SEGS },
+		{ HOST_GDTR_BASE, "host GDTR base", SDM_HOST_SEGS }, { HOST_IDTR_BASE, "host IDTR base", SDM_HOST_SEGS },
+		{ HOST_RIP, "host RIP", SDM_HOST_SIZE },
 	};
-	/* HOST_ES_SELECTOR .. HOST_TR_SELECTOR are consecutive encodings, two apart. */
-	static const char sel_names[][3] = { "ES", "CS", "SS", "DS", "FS", "GS", "TR" };
 	struct run r;
 	uint64_t cr4, v;
 
@@ -258,13 +254,6 @@ int vmcheck_host(const struct vmcheck_env *env, err_t *e)
 	    (has(&r, EXIT, EXIT_LOAD_IA32_PAT) && check_pat(&r, false) < 0) ||
 	    (has(&r, EXIT, EXIT_LOAD_IA32_EFER) && check_efer(&r, false, true, true) < 0))
 		return -1;
-	for (unsigned i = 0; i < ARRAY_SIZE(sel_names); i++) {
-		v = rd(&r, HOST_ES_SELECTOR + 2 * i);
-		BROKEN(&r, v & (SEL_TI | SEL_RPL_MASK),
-		       "host %s selector 0x%lx: RPL and TI must be 0 (" SDM_HOST_SEGS ")", sel_names[i], v);
-	}
-	BROKEN(&r, !rd(&r, HOST_CS_SELECTOR) || !rd(&r, HOST_TR_SELECTOR),
-	       "host CS or TR selector is 0 (" SDM_HOST_SEGS ")");
 	for (size_t i = 0; i < ARRAY_SIZE(canon); i++) {
 		v = rd(&r, canon[i].field);
 		BROKEN(&r, !canonical(&r, v), "%s 0x%lx: not canonical (%s)", canon[i].name, v, canon[i].sdm);

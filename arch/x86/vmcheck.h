@@ -29,7 +29,8 @@ struct vmcheck_env {
  * Sections are those of SDM Vol 3C chapter 27 ("VM Entries"; chapter 26 in older editions).
  * The host checks assume slicehv's own situation: VMLAUNCH from IA-32e mode, outside SMM.
  * Rules on fields vmcs.c writes as the same architectural values at every launch, which satisfy
- * them, are left out: no event to inject, no MSR-load/store areas, no CR3 targets, RFLAGS bit 1
+ * them, are left out: the host's selectors (vmcs.c asserts their rules), FS base and SYSENTER
+ * MSRs, no event to inject, no MSR-load/store areas, no CR3 targets, RFLAGS bit 1
  * only (so no virtual-8086 mode), DR7 not loaded, active and uninterrupted, no shadow VMCS.
  */
 int vmcheck_controls(const struct vmcheck_env *env, err_t *e); /* 27.2.1 */

@@ -24,6 +24,7 @@
 #define TSS_LIMIT 0xffu
 #define GUEST_SEL_CODE 0x08
 #define GUEST_SEL_DATA 0x10
+#define SEL_RPL_TI 7u /* a selector's RPL (bits 1:0) and TI (bit 2) */
 
 /* Guest-owned CR bits the hypervisor must keep (fixed bits) or see change (PG: EFER.LMA). */
 uint64_t guest_cr0_fixed1, guest_cr0_forced, guest_cr4_forced;
@@ -116,6 +117,9 @@ static int setup_controls(struct partition *p, bool drain, err_t *e)
 	}
 	return 0;
 }
+
+/* Host selectors need RPL and TI 0, and CS and TR not null (SDM Vol 3C 27.2.3). */
+_Static_assert(SEL_CS && SEL_TSS && !((SEL_CS | SEL_DS | SEL_TSS) & SEL_RPL_TI), "host selectors");
 
 /* Host state: this core's own tables and stack; an exit lands in vmx_exit_entry. */
 static void setup_host(struct cpu *c)
