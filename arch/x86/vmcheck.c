@@ -35,7 +35,6 @@
 
 /* Selectors and access rights beyond vmcs.h's (SDM Vol 3A 3.4.2, Vol 3C 25.4.1). */
 #define SEL_RPL_MASK 3u
-#define SEL_TI BIT(2)
 #define AR_TYPE(ar) ((unsigned)(ar) & 0xf)
 #define AR_TYPE_CONFORMING BIT(2) /* code segments */
 #define AR_TYPE_CODE BIT(3)
@@ -310,8 +309,8 @@ static int guest_ss(const struct run *r, const struct guest *g)
 	return 0;
 }
 
-enum seg_kind { SEG_CODE, SEG_STACK, SEG_DATA, SEG_TSS, SEG_LDT };
-enum base_rule { BASE_LOW32, BASE_CANONICAL, BASE_CANONICAL_EVEN_UNUSABLE };
+enum seg_kind { SEG_CODE, SEG_STACK, SEG_DATA };
+enum base_rule { BASE_LOW32, BASE_CANONICAL_EVEN_UNUSABLE };
 
 static const struct seg {
 	const char *name;
@@ -323,7 +322,6 @@ static const struct seg {
 	SEG(CS, SEG_CODE, BASE_LOW32), SEG(SS, SEG_STACK, BASE_LOW32),
 	SEG(DS, SEG_DATA, BASE_LOW32), SEG(ES, SEG_DATA, BASE_LOW32),
 	SEG(FS, SEG_DATA, BASE_CANONICAL_EVEN_UNUSABLE), SEG(GS, SEG_DATA, BASE_CANONICAL_EVEN_UNUSABLE),
-	SEG(TR, SEG_TSS, BASE_CANONICAL_EVEN_UNUSABLE), SEG(LDTR, SEG_LDT, BASE_CANONICAL),
 #undef SEG
 };
 
@@ -337,8 +335,6 @@ static const struct {
 	[SEG_STACK] = { BIT(3) | BIT(7), "type must be 3 or 7" },
 	[SEG_DATA] = { BIT(1) | BIT(3) | BIT(5) | BIT(7) | BIT(11) | BIT(15),
 		       "type must be accessed, and readable if code" },
-	[SEG_TSS] = { BIT(AR_TYPE_TSS_BUSY), "type must be 11 (busy TSS), or 3 outside IA-32e mode" },
-	[SEG_LDT] = { BIT(AR_TYPE_LDT), "type must be 2 (LDT)" },
 };
 
 /* Why the access rights of one segment break its type and DPL rules, or NULL (27.3.1.2). */
@@ -346,8 +342,7 @@ static const char *seg_type_error(const struct guest *g, const struct seg *s, ui
 {
 	unsigned type = AR_TYPE(ar), dpl = AR_DPL(ar), ss_dpl = AR_DPL(g->ss_ar);
 	bool code = type & AR_TYPE_CODE, conforming = code && (type & AR_TYPE_CONFORMING);
-	/* Type 3 also serves: as CS under unrestricted guest, as TR (a busy 16-bit TSS) outside IA-32e mode. */
-	bool type3_too = s->kind == SEG_CODE ? g->ug : s->kind == SEG_TSS && !g->ia32e;
+	bool type3_too = s->kind == SEG_CODE && g->ug; /* a CS of type 3 under unrestricted guest */
 
 	if (!(seg_types[s->kind].types & BIT(type)) && !(type3_too && type == AR_TYPE_DATA_RW_ACCESSED))
 		return seg_types[s->kind].rule;
@@ -366,12 +361,10 @@ static const char *seg_type_error(const struct guest *g, const struct seg *s, ui
 /* Why a usable segment's access rights are malformed, or NULL (27.3.1.2). */
 static const char *seg_ar_error(const struct guest *g, const struct seg *s, uint64_t sel, uint64_t ar)
 {
-	bool sys = s->kind >= SEG_TSS;
-
 	if (ar & AR_RESERVED)
 		return "reserved bits 11:8 or 31:17 set";
-	if (!(ar & AR_S) != sys)
-		return sys ? "S must be 0 (system segment)" : "S must be 1 (code or data)";
+	if (!(ar & AR_S))
+		return "S must be 1 (code or data)";
 	return ar & AR_P ? seg_type_error(g, s, sel, ar) : "P must be 1";
 }
 
@@ -379,16 +372,13 @@ static int guest_seg(const struct run *r, const struct guest *g, const struct se
 {
 	uint64_t sel = rd(r, s->sel), base = rd(r, s->base), ar = rd(r, s->ar);
 	uint32_t limit = (uint32_t)rd(r, s->limit);
-	bool usable = s->kind == SEG_CODE || !(ar & AR_UNUSABLE), sys = s->kind >= SEG_TSS;
-	const char *why;
+	bool usable = s->kind == SEG_CODE || !(ar & AR_UNUSABLE);
+	const char *why = usable ? seg_ar_error(g, s, sel, ar) : NULL;
 
-	BROKEN(r, sys && (usable || s->kind == SEG_TSS) && (sel & SEL_TI),
-	       "guest %s selector 0x%lx: TI must be 0 (" SDM_GUEST_SEGS ")", s->name, sel);
 	BROKEN(r, (usable || s->base_rule == BASE_CANONICAL_EVEN_UNUSABLE) &&
 		  (s->base_rule == BASE_LOW32 ? base >> 32 : !canonical(r, base)),
 	       "guest %s base 0x%lx: %s (" SDM_GUEST_SEGS ")", s->name, base,
 	       s->base_rule == BASE_LOW32 ? "bits 63:32 must be 0" : "not canonical");
-	why = usable ? seg_ar_error(g, s, sel, ar) : s->kind == SEG_TSS ? "TR must be usable" : NULL;
 	BROKEN(r, why, "guest %s access rights 0x%lx: %s (" SDM_GUEST_SEGS ")", s->name, ar, why);
 	BROKEN(r, usable && ((ar & AR_G) ? (limit & LIMIT_PAGE_BITS) != LIMIT_PAGE_BITS : (limit & LIMIT_HIGH_BITS)),
 	       "guest %s limit 0x%x: %s (" SDM_GUEST_SEGS ")", s->name, limit,
@@ -396,21 +386,12 @@ static int guest_seg(const struct run *r, const struct guest *g, const struct se
 	return 0;
 }
 
-static int guest_dtrs(const struct run *r)
+static int guest_gdtr(const struct run *r)
 {
-	static const struct {
-		uint32_t base, limit;
-		const char *name;
-	} dtrs[] = { { GUEST_GDTR_BASE, GUEST_GDTR_LIMIT, "GDTR" }, { GUEST_IDTR_BASE, GUEST_IDTR_LIMIT, "IDTR" } };
+	uint64_t base = rd(r, GUEST_GDTR_BASE), limit = rd(r, GUEST_GDTR_LIMIT);
 
-	for (size_t i = 0; i < ARRAY_SIZE(dtrs); i++) {
-		uint64_t base = rd(r, dtrs[i].base), limit = rd(r, dtrs[i].limit);
-
-		BROKEN(r, !canonical(r, base), "guest %s base 0x%lx: not canonical (" SDM_GUEST_DTRS ")",
-		       dtrs[i].name, base);
-		BROKEN(r, limit > DTR_LIMIT_MAX, "guest %s limit 0x%lx: bits 31:16 must be 0 (" SDM_GUEST_DTRS ")",
-		       dtrs[i].name, limit);
-	}
+	BROKEN(r, !canonical(r, base), "guest GDTR base 0x%lx: not canonical (" SDM_GUEST_DTRS ")", base);
+	BROKEN(r, limit > DTR_LIMIT_MAX, "guest GDTR limit 0x%lx: bits 31:16 must be 0 (" SDM_GUEST_DTRS ")", limit);
 	return 0;
 }
 
@@ -430,7 +411,7 @@ int vmcheck_guest(const struct vmcheck_env *env, err_t *e)
 	for (size_t i = 0; i < ARRAY_SIZE(guest_segs); i++)
 		if (guest_seg(&r, &g, &guest_segs[i]) < 0)
 			return -1;
-	return guest_dtrs(&r);
+	return guest_gdtr(&r);
 }
 
 int vmcheck_all(const struct vmcheck_env *env, err_t *e)

@@ -164,7 +164,6 @@ enum activity_state { ACTIVITY_ACTIVE, ACTIVITY_HLT, ACTIVITY_SHUTDOWN, ACTIVITY
 #define AR_TYPE_DATA_RW_ACCESSED 0x3
 #define AR_TYPE_TSS_BUSY 0xb
 #define AR_TYPE_MASK 0xf
-#define AR_TYPE_LDT 0x2
 #define AR_S BIT(4)       /* code or data, not system */
 #define AR_P BIT(7)       /* present */
 #define AR_L BIT(13)      /* 64-bit code */

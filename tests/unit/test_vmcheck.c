@@ -299,8 +299,6 @@ static const struct mutation mutations[] = {
 	  "guest RIP 0x800000000000: not canonical (SDM 27.3.1.4)" },
 	{ "64-bit guest, CS.L and CS.D", { LONG_MODE, SET(GUEST_CS_AR_BYTES, AR_CODE64 | 0x4000) }, NULL, GUEST,
 	  "guest CS access rights 0xe09b: L and D/B both 1 in IA-32e mode" },
-	{ "64-bit guest, 16-bit TSS", { LONG_MODE, SET(GUEST_TR_AR_BYTES, 0x83) }, NULL, GUEST,
-	  "guest TR access rights 0x83: type must be 11 (busy TSS), or 3 outside IA-32e mode" },
 	{ "64-bit guest, EFER.LMA 0", { LONG_MODE, SET(GUEST_IA32_EFER, 0x100) }, NULL, GUEST,
 	  "guest IA32_EFER: LMA is 0 but \"IA-32e mode guest\" is 1" },
 
@@ -354,29 +352,10 @@ static const struct mutation mutations[] = {
 	{ "unusable FS base still canonical", { SET(GUEST_FS_AR_BYTES, AR_UNUSABLE_ONLY),
 	  SET(GUEST_FS_BASE, NON_CANONICAL) }, NULL, GUEST, "guest FS base 0x800000000000: not canonical" },
 	{ "GS base in the high half", { SET(GUEST_GS_BASE, HIGH_HALF) }, NULL, PASSES, NULL },
-	{ "TR 16-bit busy TSS", { SET(GUEST_TR_AR_BYTES, 0x83) }, NULL, PASSES, NULL },
-	{ "TR available TSS", { SET(GUEST_TR_AR_BYTES, 0x89) }, NULL, GUEST,
-	  "guest TR access rights 0x89: type must be 11" },
-	{ "TR unusable", { SET(GUEST_TR_AR_BYTES, AR_TSS32_BUSY | AR_UNUSABLE_ONLY) }, NULL, GUEST,
-	  "guest TR access rights 0x1008b: TR must be usable" },
-	{ "TR with TI", { SET(GUEST_TR_SELECTOR, 0x1c) }, NULL, GUEST, "guest TR selector 0x1c: TI must be 0" },
-	{ "TR code/data", { SET(GUEST_TR_AR_BYTES, AR_TSS32_BUSY | 0x10) }, NULL, GUEST,
-	  "guest TR access rights 0x9b: S must be 0 (system segment)" },
-	{ "TR limit with G=1", { SET(GUEST_TR_AR_BYTES, AR_TSS32_BUSY | 0x8000) }, NULL, GUEST,
-	  "guest TR limit 0xff: G is 1 but bits 11:0 are not all 1" },
-	{ "TR base", { SET(GUEST_TR_BASE, NON_CANONICAL) }, NULL, GUEST, "guest TR base 0x800000000000" },
-	{ "LDTR usable", { SET(GUEST_LDTR_AR_BYTES, 0x82), SET(GUEST_LDTR_LIMIT, 0xff) }, NULL, PASSES, NULL },
-	{ "LDTR wrong type", { SET(GUEST_LDTR_AR_BYTES, 0x83), SET(GUEST_LDTR_LIMIT, 0xff) }, NULL, GUEST,
-	  "guest LDTR access rights 0x83: type must be 2 (LDT)" },
-	{ "LDTR with TI", { SET(GUEST_LDTR_AR_BYTES, 0x82), SET(GUEST_LDTR_SELECTOR, 0x4) }, NULL, GUEST,
-	  "guest LDTR selector 0x4: TI must be 0" },
-	{ "unusable LDTR is not checked", { SET(GUEST_LDTR_SELECTOR, 0x4), SET(GUEST_LDTR_BASE, NON_CANONICAL) },
-	  NULL, PASSES, NULL },
 
 	/* descriptor tables (27.3.1.3) */
 	{ "GDTR limit", { SET(GUEST_GDTR_LIMIT, 0x10000) }, NULL, GUEST,
 	  "guest GDTR limit 0x10000: bits 31:16 must be 0 (SDM 27.3.1.3)" },
-	{ "IDTR base", { SET(GUEST_IDTR_BASE, NON_CANONICAL) }, NULL, GUEST, "guest IDTR base 0x800000000000" },
 
 
 };
