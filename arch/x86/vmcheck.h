@@ -31,8 +31,8 @@ struct vmcheck_env {
  * Rules on fields vmcs.c writes as the same architectural values at every launch, which satisfy
  * them, are left out: the host's selectors (vmcs.c asserts their rules), FS base and SYSENTER
  * MSRs; no event to inject, no MSR-load/store areas, no CR3 targets; RFLAGS bit 1 only (so no
- * virtual-8086 mode), DR7 not loaded, the LDTR unusable, TR and IDTR as at reset; active and
- * uninterrupted, no shadow VMCS.
+ * virtual-8086 mode), DR7 not loaded, the guest PAT at its power-on value, the LDTR unusable,
+ * TR and IDTR as at reset; active and uninterrupted, no shadow VMCS.
  */
 int vmcheck_controls(const struct vmcheck_env *env, err_t *e); /* 27.2.1 */
 int vmcheck_host(const struct vmcheck_env *env, err_t *e);     /* 27.2.2 - 27.2.4 */

@@ -279,8 +279,6 @@ static const struct mutation mutations[] = {
 	  SET(GUEST_IA32_EFER, EFER_LME_LMA) }, NULL, GUEST,
 	  "\"IA-32e mode guest\" is 1 but guest CR0.PG or CR4.PAE is 0" },
 	{ "guest CR3 too high", { SET(GUEST_CR3, BEYOND_39_BITS) }, NULL, GUEST, "guest CR3 0x8000000000: beyond" },
-	{ "guest PAT type 8", { SET(GUEST_IA32_PAT, PAT_POWER_ON | (8ull << 24)) }, NULL, GUEST,
-	  "guest IA32_PAT 0x7040608070406: entry 3 is 8" },
 	{ "guest EFER reserved", { SET(GUEST_IA32_EFER, 4) }, NULL, GUEST, "guest IA32_EFER 0x4: reserved bits set" },
 	{ "guest EFER.LMA in 32-bit mode", { SET(GUEST_IA32_EFER, 0x400) }, NULL, GUEST,
 	  "guest IA32_EFER: LMA is 1 but \"IA-32e mode guest\" is 0" },
