@@ -140,10 +140,12 @@ int exits_init(err_t *e)
 	return 0;
 }
 
-static void skip_instruction(void)
+/* Past the instruction that exited; also the handler of exits whose instruction is skipped. */
+static void skip_instruction(struct vcpu *v)
 {
 	uint32_t blocking = vmcs_read32(GUEST_INTERRUPTIBILITY_INFO);
 
+	(void)v;
 	vmcs_write64(GUEST_RIP, vmcs_read64(GUEST_RIP) + vmcs_read32(VM_EXIT_INSTRUCTION_LEN));
 	/* The emulated instruction retired: STI/MOV SS blocking ends with it (SDM Vol 3C 25.4.2). */
 	if (blocking & (BLOCKING_BY_STI | BLOCKING_BY_MOV_SS))
@@ -159,7 +161,8 @@ static void inject_exception(unsigned vector, bool has_error, uint32_t error)
 		vmcs_write32(VM_ENTRY_EXCEPTION_ERROR_CODE, error);
 }
 
-static void inject_ud(void) { inject_exception(VECTOR_UD, false, 0); }
+/* #UD, also the handler of exits whose instruction a CPU without VMX or SMX refuses. */
+static void inject_ud(struct vcpu *v) { (void)v; inject_exception(VECTOR_UD, false, 0); }
 static void inject_gp(void) { inject_exception(VECTOR_GP, true, 0); }
 
 /* Registers by the number exit qualifications use: RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8... */
@@ -247,7 +250,7 @@ static void handle_cpuid(struct vcpu *v)
 	v->regs->rbx = c.ebx;
 	v->regs->rcx = c.ecx;
 	v->regs->rdx = c.edx;
-	skip_instruction();
+	skip_instruction(v);
 }
 
 /*
@@ -258,7 +261,7 @@ static void handle_cpuid(struct vcpu *v)
 static void handle_hlt(struct vcpu *v)
 {
 	if ((vmcs_read64(GUEST_RFLAGS) & RFLAGS_IF) && (vmx_msrs.misc & VMX_MISC_ACTIVITY_HLT)) {
-		skip_instruction();
+		skip_instruction(v);
 		vmcs_write32(GUEST_ACTIVITY_STATE, ACTIVITY_HLT);
 		return;
 	}
@@ -316,7 +319,7 @@ static void handle_io_instruction(struct vcpu *v)
 	}
 	if (in)
 		v->regs->rax = (size == 4) ? val : ((v->regs->rax & ~mask) | (val & mask));
-	skip_instruction();
+	skip_instruction(v);
 }
 
 /* Trapped RDMSR: VMX reads as locked off, everything else that exits is refused. */
@@ -333,7 +336,7 @@ static void handle_rdmsr(struct vcpu *v)
 	val = msr == IA32_APIC_BASE ? rdmsr(IA32_APIC_BASE) : IA32_FEATURE_CONTROL_LOCK;
 	v->regs->rax = (uint32_t)val;
 	v->regs->rdx = val >> 32;
-	skip_instruction();
+	skip_instruction(v);
 }
 
 /* ICR and LVT writes that exit: only what stays on this core goes through; refusals reported once. */
@@ -353,7 +356,7 @@ static void lapic_write(struct vcpu *v, uint32_t msr, uint64_t val)
 	if (verdict == LAPIC_REFUSED)
 		inject_gp();
 	else
-		skip_instruction();
+		skip_instruction(v);
 }
 
 /* EFER bits a guest may set: NXE only where the CPU has execute-disable (SDM Vol 4, IA32_EFER). */
@@ -380,7 +383,7 @@ static void handle_wrmsr(struct vcpu *v)
 	uint64_t val = ((uint64_t)(uint32_t)v->regs->rdx << 32) | (uint32_t)v->regs->rax;
 
 	if (msr == IA32_EFER && efer_write(val)) {
-		skip_instruction();
+		skip_instruction(v);
 		return;
 	}
 	if (msr >= X2APIC_FIRST && msr <= X2APIC_LAST) {
@@ -482,7 +485,7 @@ static void handle_cr_access(struct vcpu *v)
 
 	if (CR_QUAL_TYPE(v->qual) == CR_MOV_FROM && cr == 3) {
 		gpr_write(v->regs, reg, vmcs_read64(GUEST_CR3));
-		skip_instruction();
+		skip_instruction(v);
 		return;
 	}
 	if (CR_QUAL_TYPE(v->qual) != CR_MOV_TO)
@@ -496,7 +499,7 @@ static void handle_cr_access(struct vcpu *v)
 	else
 		park_with_dump(v, "unexpected control-register exit");
 	if (ok)
-		skip_instruction();
+		skip_instruction(v);
 	else
 		inject_gp();
 }
@@ -507,10 +510,10 @@ static void handle_vmcall(struct vcpu *v)
 
 	/* Hypercalls are for the guest kernel (CPL 0), as on a CPU where VMCALL would #UD (hypercall.h). */
 	if (AR_DPL(vmcs_read32(GUEST_SS_AR_BYTES)) != 0 && !HC_ANY_CPL(r->rax)) {
-		inject_ud();
+		inject_ud(v);
 		return;
 	}
-	skip_instruction(); /* first: HC_DONE does not come back */
+	skip_instruction(v); /* first: HC_DONE does not come back */
 	r->rax = (uint64_t)hypercall(v->p, r->rax, r->rdi, r->rsi);
 }
 
@@ -558,7 +561,7 @@ static void handle_xsetbv(struct vcpu *v)
 		inject_exception((unsigned)fault, fault == VECTOR_GP, 0);
 		return;
 	}
-	skip_instruction();
+	skip_instruction(v);
 }
 
 /*
@@ -621,16 +624,6 @@ static void handle_ept_violation(struct vcpu *v)
 }
 
 /*
- * WBINVD would write back and flush the caches the partitions share, a timing channel between
- * them; slicehv's memory is all write-back and coherent, so skipping it changes nothing else.
- */
-static void handle_wbinvd(struct vcpu *v)
-{
-	(void)v;
-	skip_instruction();
-}
-
-/*
  * Exits with nothing to do here. NMIs belong to slicehv (NMI exiting): no guest can raise one, and
  * none from the platform reaches a guest. The preemption timer's deadline, the next part of the
  * budget or console lines to send, is exit_end's.
@@ -649,13 +642,6 @@ static void handle_external_interrupt(struct vcpu *v)
 			     vmcs_read32(PIN_BASED_VM_EXEC_CONTROL) & ~PIN_EXTERNAL_INTERRUPT_EXITING);
 		vmcs_write32(VM_EXIT_CONTROLS, vmcs_read32(VM_EXIT_CONTROLS) & ~EXIT_ACK_INTERRUPT_ON_EXIT);
 	}
-}
-
-/* Reasons that refuse the instruction as a CPU without VMX or SMX would. */
-static void handle_undefined(struct vcpu *v)
-{
-	(void)v;
-	inject_ud();
 }
 
 /* INIT and SIPI come from outside: a partition owns its core, so they are refused. */
@@ -683,22 +669,26 @@ static void (*const handlers[EXIT_REASON_COUNT])(struct vcpu *) = {
 	[EXIT_REASON_SIPI] = handle_init_sipi,
 	[EXIT_REASON_TASK_SWITCH] = handle_task_switch,
 	[EXIT_REASON_CPUID] = handle_cpuid,
-	[EXIT_REASON_GETSEC] = handle_undefined,
+	[EXIT_REASON_GETSEC] = inject_ud,
 	[EXIT_REASON_HLT] = handle_hlt,
 	[EXIT_REASON_INVD] = handle_fatal, /* would drop other partitions' dirty cache lines */
 	[EXIT_REASON_VMCALL] = handle_vmcall,
 	/* VMCLEAR, VMLAUNCH, VMPTRLD, VMPTRST, VMREAD, VMRESUME, VMWRITE, VMXOFF, VMXON (19-27). */
-	[EXIT_REASON_VMCLEAR ... EXIT_REASON_VMXON] = handle_undefined,
-	[EXIT_REASON_INVEPT] = handle_undefined,
-	[EXIT_REASON_INVVPID] = handle_undefined,
-	[EXIT_REASON_VMFUNC] = handle_undefined,
+	[EXIT_REASON_VMCLEAR ... EXIT_REASON_VMXON] = inject_ud,
+	[EXIT_REASON_INVEPT] = inject_ud,
+	[EXIT_REASON_INVVPID] = inject_ud,
+	[EXIT_REASON_VMFUNC] = inject_ud,
 	[EXIT_REASON_CR_ACCESS] = handle_cr_access,
 	[EXIT_REASON_IO_INSTRUCTION] = handle_io_instruction,
 	[EXIT_REASON_RDMSR] = handle_rdmsr,
 	[EXIT_REASON_WRMSR] = handle_wrmsr,
 	[EXIT_REASON_EPT_VIOLATION] = handle_ept_violation,
 	[EXIT_REASON_XSETBV] = handle_xsetbv,
-	[EXIT_REASON_WBINVD] = handle_wbinvd,
+	/*
+	 * WBINVD would write back and flush the caches the partitions share, a timing channel between
+	 * them; slicehv's memory is all write-back and coherent, so skipping it changes nothing else.
+	 */
+	[EXIT_REASON_WBINVD] = skip_instruction,
 	[EXIT_REASON_PREEMPTION_TIMER] = handle_nothing,
 };
 
