@@ -39,6 +39,4 @@ entry_failed:
 	PUSH_GUEST_REGS
 	mov rdi, rsp
 	call vmentry_failed             ; parks this core's partition; never returns
-.hang:
-	hlt
-	jmp .hang
+	HALT_FOREVER
