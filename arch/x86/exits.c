@@ -207,8 +207,17 @@ static void dump_guest(const struct vcpu *v)
 	       name, r->r8, r->r9, r->r10, r->r11, r->r12, r->r13, r->r14, r->r15);
 }
 
-static void __attribute__((noreturn)) park_with_dump(const struct vcpu *v, const char *what)
+#define PARK_WHAT_MAX 128
+
+/* Parks the partition for what fmt says, after its console lines and a dump of its registers. */
+static void __attribute__((noreturn, format(printf, 2, 3))) park_with_dump(const struct vcpu *v, const char *fmt, ...)
 {
+	char what[PARK_WHAT_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	kvsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
 	partition_console_flush(v->p);
 	dump_guest(v);
 	partition_park(v->p, "%s at rip 0x%lx", what, vmcs_read64(GUEST_RIP));
@@ -408,13 +417,10 @@ static void handle_wrmsr(struct vcpu *v)
 static bool load_pdptes(const struct vcpu *v)
 {
 	uint64_t base = vmcs_read64(GUEST_CR3) & PAE_CR3_MASK, reserved;
-	const uint64_t *pdpt;
-	char what[96];
+	const uint64_t *pdpt = partition_mem(v->p, base, PDPTE_COUNT * sizeof(uint64_t));
 
-	if (!(pdpt = partition_mem(v->p, base, PDPTE_COUNT * sizeof(uint64_t)))) {
-		ksnprintf(what, sizeof(what), "ept-violation: read of the PAE PDPT at guest-physical 0x%lx", base);
-		park_with_dump(v, what);
-	}
+	if (!pdpt)
+		park_with_dump(v, "ept-violation: read of the PAE PDPT at guest-physical 0x%lx", base);
 	reserved = PDPTE_RESERVED | ~((1ull << vmx_msrs.phys_addr_bits) - 1);
 	for (unsigned i = 0; i < PDPTE_COUNT; i++)
 		if ((pdpt[i] & PDPTE_PRESENT) && (pdpt[i] & reserved))
@@ -597,13 +603,10 @@ static void exit_end(struct vcpu *v)
 	struct partition *p = v->p;
 	bool output_waits = console_pump();
 	uint64_t now = rdtsc(), spent = now - p->budget_since;
-	char what[64];
 
 	if (p->cfg->budget_ms) {
-		if (spent >= p->budget_left) {
-			ksnprintf(what, sizeof(what), "run-time budget of %u ms used up", p->cfg->budget_ms);
-			park_with_dump(v, what);
-		}
+		if (spent >= p->budget_left)
+			park_with_dump(v, "run-time budget of %u ms used up", p->cfg->budget_ms);
 		p->budget_left -= spent;
 	}
 	p->budget_since = now;
@@ -615,12 +618,10 @@ static void handle_ept_violation(struct vcpu *v)
 	uint64_t gpa = vmcs_read64(GUEST_PHYSICAL_ADDRESS);
 	const char *access = (v->qual & EPT_QUAL_FETCH) ? "instruction fetch" :
 			     (v->qual & EPT_QUAL_WRITE) ? "write"             : "read";
-	char what[128];
 
-	ksnprintf(what, sizeof(what), "ept-violation: %s at guest-physical 0x%lx%s (slice 0x%lx-0x%lx)", access,
-		  gpa, (v->qual & EPT_QUAL_LINEAR_VALID) ? "" : " (no linear address)", v->p->gpa_base,
-		  v->p->gpa_base + v->p->cfg->size - 1);
-	park_with_dump(v, what);
+	park_with_dump(v, "ept-violation: %s at guest-physical 0x%lx%s (slice 0x%lx-0x%lx)", access, gpa,
+		       (v->qual & EPT_QUAL_LINEAR_VALID) ? "" : " (no linear address)", v->p->gpa_base,
+		       v->p->gpa_base + v->p->cfg->size - 1);
 }
 
 /*
@@ -658,7 +659,7 @@ static void handle_task_switch(struct vcpu *v)
 
 static void handle_fatal(struct vcpu *v)
 {
-	park_with_dump(v, arch_exit_reason_name(v->reason));
+	park_with_dump(v, "%s", arch_exit_reason_name(v->reason));
 }
 
 static void (*const handlers[EXIT_REASON_COUNT])(struct vcpu *) = {
@@ -703,14 +704,10 @@ void vmexit_handler(struct guest_regs *regs)
 	v.p->exits_total++;
 	if (basic < EXIT_REASON_COUNT)
 		v.p->exits[basic]++;
-	if ((reason & EXIT_REASON_ENTRY_FAILURE) || basic >= EXIT_REASON_COUNT || !handlers[basic]) {
-		char what[80];
-
-		ksnprintf(what, sizeof(what), "%s %s (exit reason %u, qualification 0x%lx)",
-			  (reason & EXIT_REASON_ENTRY_FAILURE) ? "VM entry failed:" : "unexpected exit",
-			  arch_exit_reason_name(basic), basic, v.qual);
-		park_with_dump(&v, what);
-	}
+	if ((reason & EXIT_REASON_ENTRY_FAILURE) || basic >= EXIT_REASON_COUNT || !handlers[basic])
+		park_with_dump(&v, "%s %s (exit reason %u, qualification 0x%lx)",
+			       (reason & EXIT_REASON_ENTRY_FAILURE) ? "VM entry failed:" : "unexpected exit",
+			       arch_exit_reason_name(basic), basic, v.qual);
 	handlers[basic](&v);
 	exit_end(&v);
 }
