@@ -54,7 +54,6 @@ struct exception_frame {
 	uint64_t rip, cs, rflags, rsp, ss; /* pushed by the CPU */
 };
 
-struct cpu;
 void exception_handler(struct exception_frame *f);
 
 #endif

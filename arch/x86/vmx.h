@@ -6,8 +6,6 @@
 #include "../../hv/types.h"
 #include "vmcheck.h"
 
-struct cpu;
-
 struct vmx_caps {
 	uint32_t revision;     /* VMCS revision identifier, IA32_VMX_BASIC[30:0] */
 	bool true_ctls;        /* the IA32_VMX_TRUE_* MSRs exist (IA32_VMX_BASIC[55]) */
