@@ -2,7 +2,6 @@
 #ifndef ARCH_X86_VMX_H
 #define ARCH_X86_VMX_H
 
-#include "../../hv/err.h"
 #include "../../hv/types.h"
 #include "vmcheck.h"
 
