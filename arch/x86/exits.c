@@ -7,7 +7,6 @@
 #include "../../hv/heap.h"
 #include "../../hv/hypercall.h"
 #include "../../hv/partition.h"
-#include "../../hv/phys.h"
 #include "../../hv/string.h"
 #include "apic.h"
 #include "lapic.h"

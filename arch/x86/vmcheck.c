@@ -1,6 +1,5 @@
 /* VM-entry checks on slicehv's own VMCS before VMLAUNCH (SDM Vol 3C 27.2, 27.3): the first rule broken. */
 #include "vmcheck.h"
-#include "cpu.h"
 #include "ept.h"
 #include "msr.h"
 #include "vmcs.h"

@@ -3,7 +3,6 @@
 #include "../../hv/arch.h"
 #include "../../hv/console.h"
 #include "../../hv/cpu.h"
-#include "../../hv/hypercall.h"
 #include "../../hv/partition.h"
 #include "../../hv/power.h"
 #include "apic.h"
