@@ -266,8 +266,12 @@ struct guest {
 	bool ug, ia32e;
 };
 
+/* Control registers, MSRs and RIP (27.3.1.1, 27.3.1.4). */
 static int guest_regs(const struct run *r, const struct guest *g)
 {
+	uint64_t rip = rd(r, GUEST_RIP);
+	bool cs_l = g->ia32e && (g->cs_ar & AR_L);
+
 	/* Unrestricted guest lifts the fixed-bit rule from CR0.PE and CR0.PG only. */
 	if (check_fixed(r, "guest", 0, g->cr0, g->ug ? CR0_PE | CR0_PG : 0, SDM_GUEST_REGS) < 0 ||
 	    check_fixed(r, "guest", 4, g->cr4, 0, SDM_GUEST_REGS) < 0)
@@ -279,14 +283,8 @@ static int guest_regs(const struct run *r, const struct guest *g)
 	       "guest CR4: PCIDE is 1 but \"IA-32e mode guest\" is 0 (" SDM_GUEST_REGS ")");
 	if (check_phys(r, "guest CR3", rd(r, GUEST_CR3), 1, SDM_GUEST_REGS) < 0)
 		return -1;
-	return has(r, ENTRY, ENTRY_LOAD_IA32_EFER) ? check_efer(r, true, g->ia32e, g->cr0 & CR0_PG) : 0;
-}
-
-static int guest_rip(const struct run *r, const struct guest *g)
-{
-	uint64_t rip = rd(r, GUEST_RIP);
-	bool cs_l = g->ia32e && (g->cs_ar & AR_L);
-
+	if (has(r, ENTRY, ENTRY_LOAD_IA32_EFER) && check_efer(r, true, g->ia32e, g->cr0 & CR0_PG) < 0)
+		return -1;
 	BROKEN(r, cs_l ? !canonical(r, rip) : rip >> 32, "guest RIP 0x%lx: %s (" SDM_GUEST_RIP ")", rip,
 	       cs_l ? "not canonical" : "bits 63:32 must be 0 outside 64-bit mode");
 	return 0;
@@ -403,7 +401,7 @@ int vmcheck_guest(const struct vmcheck_env *env, err_t *e)
 		.cs_ar = (uint32_t)rd(&r, GUEST_CS_AR_BYTES), .ss_ar = (uint32_t)rd(&r, GUEST_SS_AR_BYTES),
 		.ug = has(&r, PROC2, SECONDARY_UNRESTRICTED_GUEST), .ia32e = has(&r, ENTRY, ENTRY_IA32E_MODE_GUEST),
 	};
-	if (guest_regs(&r, &g) < 0 || guest_rip(&r, &g) < 0 || guest_ss(&r, &g) < 0)
+	if (guest_regs(&r, &g) < 0 || guest_ss(&r, &g) < 0)
 		return -1;
 	for (size_t i = 0; i < ARRAY_SIZE(guest_segs); i++)
 		if (guest_seg(&r, &g, &guest_segs[i]) < 0)
