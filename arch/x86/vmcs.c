@@ -216,14 +216,6 @@ static uint64_t vmcs_reader(uint32_t field, void *ctx)
 	return vmcs_read_field(field);
 }
 
-/* Bochs accepts some states silicon rejects: check ours against the SDM before trusting it. */
-static int check_entry_state(err_t *e)
-{
-	struct vmcheck_env env = { &vmx_msrs, vmcs_reader, NULL };
-
-	return vmcheck_all(&env, e);
-}
-
 /*
  * A guest's state that is not in the VMCS, as after reset, so a restarted partition sees nothing
  * of the one before (SDM Vol 3A 9.1.1, Table 9-1): the SYSCALL and swap-GS MSRs, TSC_AUX, DR0-3
@@ -281,6 +273,7 @@ int arch_partition_launch(struct cpu *c, struct partition *p, err_t *e)
 {
 	struct guest_regs regs __attribute__((aligned(16))) = { 0 };
 	uint64_t vmcs = (uint64_t)c->arch.vmcs;
+	struct vmcheck_env entry_state = { &vmx_msrs, vmcs_reader, NULL };
 
 	*(uint32_t *)c->arch.vmcs = vmx_caps.revision;
 	if (!vmclear(vmcs) || !vmptrld(vmcs))
@@ -289,7 +282,8 @@ int arch_partition_launch(struct cpu *c, struct partition *p, err_t *e)
 		return -1;
 	setup_host(c);
 	setup_guest(p);
-	if (check_entry_state(e) < 0)
+	/* Bochs accepts some states silicon rejects: check ours against the SDM before trusting it. */
+	if (vmcheck_all(&entry_state, e) < 0)
 		return -1;
 	if (vmx_caps.vpid)
 		invvpid_all();
