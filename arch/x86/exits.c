@@ -119,15 +119,14 @@ static void msr_pass_lapic(uint32_t msr)
 
 int exits_init(err_t *e)
 {
-	exit_bitmaps.io_a = heap_alloc_page(NULL);
-	exit_bitmaps.io_b = heap_alloc_page(NULL);
-	exit_bitmaps.msr = heap_alloc_page(NULL);
-	if (!exit_bitmaps.io_a || !exit_bitmaps.io_b || !exit_bitmaps.msr)
-		return err_set(e, "no heap pages left for the exit bitmaps");
-	/* Every port exits: COM1 is virtual, everything else is denied. */
-	memset(exit_bitmaps.io_a, 0xff, PAGE_SIZE);
-	memset(exit_bitmaps.io_b, 0xff, PAGE_SIZE);
-	memset(exit_bitmaps.msr, 0xff, PAGE_SIZE);
+	uint8_t **bitmaps[] = { &exit_bitmaps.io_a, &exit_bitmaps.io_b, &exit_bitmaps.msr };
+
+	/* Every port exits (COM1 is virtual, everything else is denied), and every MSR but those below. */
+	for (unsigned i = 0; i < ARRAY_SIZE(bitmaps); i++) {
+		if (!(*bitmaps[i] = heap_alloc_page(NULL)))
+			return err_set(e, "no heap pages left for the exit bitmaps");
+		memset(*bitmaps[i], 0xff, PAGE_SIZE);
+	}
 	/* Any entry that allows an access passes it (PAT lies inside the MTRR range). */
 	for (unsigned i = 0; i < ARRAY_SIZE(msr_passthrough); i++)
 		for (uint32_t msr = msr_passthrough[i].first; msr <= msr_passthrough[i].last; msr++)
