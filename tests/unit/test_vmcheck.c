@@ -171,8 +171,8 @@ static void fake_set(struct fake_vmcs *v, uint32_t enc, uint64_t val)
 	fail_msg("mutation of field 0x%x, which the fake VMCS does not hold", enc);
 }
 
-enum stage { PASSES, CONTROLS, HOST, GUEST };
-static const char *const stage_names[] = { "none", "controls", "host", "guest" };
+enum stage { PASSES, CONTROLS, GUEST };
+static const char *const stage_names[] = { "none", "controls", "guest" };
 
 struct set {
 	bool used;
@@ -241,27 +241,6 @@ static const struct mutation mutations[] = {
 	{ "EPTP reserved bit", { SET(EPT_POINTER, EPTP_DEFAULT | 0x80) }, NULL, CONTROLS, "reserved bits 11:7 set" },
 	{ "EPTP too high", { SET(EPT_POINTER, EPTP_DEFAULT | BEYOND_39_BITS) }, NULL, CONTROLS,
 	  "EPTP 0x800000501e: beyond the 39-bit" },
-
-	/* host state (27.2.2 - 27.2.4) */
-	{ "32-bit host", { SET(VM_EXIT_CONTROLS, EXIT_DEFAULT & ~EXIT_HOST_ADDRESS_SPACE_SIZE) }, NULL, HOST,
-	  "\"host address-space size\" is 0 but the host is in IA-32e mode (SDM 27.2.4)" },
-	{ "host CR0.NE", { SET(HOST_CR0, HOST_CR0_DEFAULT & ~0x20ull) }, NULL, HOST,
-	  "host CR0: bit 5 (NE) is 0 but IA32_VMX_CR0_FIXED0 requires it (SDM 27.2.2)" },
-	{ "host CR4.LA57", { SET(HOST_CR4, HOST_CR4_DEFAULT | 0x1000) }, NULL, HOST,
-	  "host CR4: bit 12 (LA57) is 1 but IA32_VMX_CR4_FIXED1 forbids it" },
-	{ "host CR4.PAE", { SET(HOST_CR4, 0x2000) }, NULL, HOST, "host CR4: PAE is 0" },
-	{ "host CR3 too high", { SET(HOST_CR3, BEYOND_39_BITS) }, NULL, HOST, "host CR3 0x8000000000: beyond" },
-	{ "host PAT type 2", { SET(HOST_IA32_PAT, (PAT_POWER_ON & ~0xffull) | 2) }, NULL, HOST,
-	  "host IA32_PAT 0x7040600070402: entry 0 is 2, not a memory type (SDM 27.2.2)" },
-	{ "host EFER reserved", { SET(HOST_IA32_EFER, EFER_LME_LMA | 2) }, NULL, HOST,
-	  "host IA32_EFER 0x502: reserved bits set" },
-	{ "host EFER.LMA", { SET(HOST_IA32_EFER, 0x100) }, NULL, HOST,
-	  "host IA32_EFER: LMA is 0 but \"host address-space size\" is 1" },
-	{ "host EFER.LME", { SET(HOST_IA32_EFER, 0x400) }, NULL, HOST, "host IA32_EFER: LME is 0 but LMA is 1" },
-	{ "host GS base", { SET(HOST_GS_BASE, NON_CANONICAL) }, NULL, HOST,
-	  "host GS base 0x800000000000: not canonical (SDM 27.2.3)" },
-	{ "host RIP", { SET(HOST_RIP, NON_CANONICAL) }, NULL, HOST, "host RIP 0x800000000000: not canonical" },
-	{ "host RIP in the high half", { SET(HOST_RIP, HIGH_HALF) }, NULL, PASSES, NULL },
 
 	/* guest control registers and MSRs (27.3.1.1) */
 	{ "guest CR0.NE", { SET(GUEST_CR0, GUEST_CR0_DEFAULT & ~0x20ull) }, NULL, GUEST,
@@ -374,10 +353,9 @@ static void fixture_init(struct fixture *f)
 /* The first stage that fails, with its message in e. */
 static enum stage first_failure(const struct vmcheck_env *env, err_t *e)
 {
-	int (*const check[])(const struct vmcheck_env *, err_t *) = { vmcheck_controls, vmcheck_host,
-								       vmcheck_guest };
+	int (*const check[])(const struct vmcheck_env *, err_t *) = { vmcheck_controls, vmcheck_guest };
 
-	for (int s = 0; s < 3; s++)
+	for (int s = 0; s < 2; s++)
 		if (check[s](env, e) < 0)
 			return (enum stage)(s + 1);
 	return PASSES;
@@ -432,7 +410,7 @@ static void test_single_mutations(void **state)
 	assert_int_equal(failures, 0);
 }
 
-/* Several broken rules: the controls are reported before the host, the host before the guest. */
+/* Several broken rules: the controls are reported before the guest. */
 static void test_first_rule_wins(void **state)
 {
 	struct fixture f;
@@ -441,9 +419,8 @@ static void test_first_rule_wins(void **state)
 	(void)state;
 	fixture_init(&f);
 	fake_set(&f.vmcs, GUEST_CR0, 0);
-	fake_set(&f.vmcs, HOST_RIP, NON_CANONICAL);
 	assert_int_equal(vmcheck_all(&f.env, &e), -1);
-	assert_non_null(strstr(e.msg, "host RIP 0x800000000000: not canonical"));
+	assert_non_null(strstr(e.msg, "guest CR0: bit 5 (NE)"));
 	fake_set(&f.vmcs, VIRTUAL_PROCESSOR_ID, 0);
 	assert_int_equal(vmcheck_all(&f.env, &e), -1);
 	assert_non_null(strstr(e.msg, "VPID is 0"));
@@ -461,7 +438,7 @@ static void test_no_error_report(void **state)
 
 	(void)state;
 	fixture_init(&f);
-	fake_set(&f.vmcs, HOST_RIP, NON_CANONICAL);
+	fake_set(&f.vmcs, VIRTUAL_PROCESSOR_ID, 0);
 	assert_int_equal(vmcheck_all(&f.env, NULL), -1);
 }
 
