@@ -167,25 +167,6 @@ static int check_eptp(const struct run *r)
 	return check_phys(r, "EPTP", p, 1, SDM_EXEC);
 }
 
-/* The I/O and MSR bitmaps, a page each where enabled: aligned and inside the physical-address width. */
-static int check_bitmaps(const struct run *r)
-{
-	static const struct {
-		uint32_t field, use; /* the primary processor-based control that enables it */
-		const char *name;
-	} bitmaps[] = {
-		{ IO_BITMAP_A, CPU_USE_IO_BITMAPS, "I/O bitmap A address" },
-		{ IO_BITMAP_B, CPU_USE_IO_BITMAPS, "I/O bitmap B address" },
-		{ MSR_BITMAP, CPU_USE_MSR_BITMAPS, "MSR bitmap address" },
-	};
-
-	for (size_t i = 0; i < ARRAY_SIZE(bitmaps); i++)
-		if (has(r, PROC, bitmaps[i].use) && check_phys(r, bitmaps[i].name, rd(r, bitmaps[i].field), PAGE_SIZE,
-							       SDM_EXEC) < 0)
-			return -1;
-	return 0;
-}
-
 static int check_exec_fields(const struct run *r)
 {
 	BROKEN(r, has(r, PROC2, SECONDARY_UNRESTRICTED_GUEST) && !has(r, PROC2, SECONDARY_ENABLE_EPT),
@@ -203,7 +184,7 @@ int vmcheck_controls(const struct vmcheck_env *env, err_t *e)
 	for (int c = 0; c < NCTL; c++)
 		if ((c != PROC2 || has(&r, PROC, CPU_ACTIVATE_SECONDARY_CONTROLS)) && check_allowed(&r, c) < 0)
 			return -1;
-	return check_exec_fields(&r) < 0 ? -1 : check_bitmaps(&r);
+	return check_exec_fields(&r);
 }
 
 /* Guest facts several rules share. */

@@ -27,13 +27,14 @@ struct vmcheck_env {
  * Each returns 0 when every check passes; else -1 with e->msg naming the first rule broken, e.g.
  * "guest CR0: bit 5 (NE) is 0 but IA32_VMX_CR0_FIXED0 requires it (SDM 27.3.1.1)".
  * Sections are those of SDM Vol 3C chapter 27 ("VM Entries"; chapter 26 in older editions).
- * The host state is left out: it is the running core's own (CR0, CR3, CR4, IA32_PAT and IA32_EFER
- * as read in IA-32e mode after VMXON, which already held CR0 and CR4 to their fixed bits; its own
- * GDT, TSS, IDT and code in the identity-mapped image; selectors vmcs.c asserts at compile time).
- * So are the rules on guest fields vmcs.c writes as the same architectural values at every launch,
- * which satisfy them: no event to inject, no MSR-load/store areas, no CR3 targets; RFLAGS bit 1
- * only (so no virtual-8086 mode), DR7 not loaded, the PAT at its power-on value, the LDTR unusable,
- * TR and IDTR as at reset; active and uninterrupted, no shadow VMCS.
+ * Left out, as their rules cannot fail: the host state, the running core's own (CR0, CR3, CR4,
+ * IA32_PAT and IA32_EFER as read in IA-32e mode after VMXON, which already held CR0 and CR4 to
+ * their fixed bits; its GDT, TSS, IDT and code in the identity-mapped image; selectors vmcs.c
+ * asserts at compile time); the I/O and MSR bitmaps, pages of its heap; and the guest fields
+ * vmcs.c writes as the same architectural values at every launch: no event to inject, no
+ * MSR-load/store areas, no CR3 targets; RFLAGS bit 1 only (so no virtual-8086 mode), DR7 not
+ * loaded, the PAT at its power-on value, the LDTR unusable, TR and IDTR as at reset; active and
+ * uninterrupted, no shadow VMCS.
  */
 int vmcheck_controls(const struct vmcheck_env *env, err_t *e); /* 27.2.1 */
 int vmcheck_guest(const struct vmcheck_env *env, err_t *e);    /* 27.3.1 */
