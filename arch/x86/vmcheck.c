@@ -167,15 +167,6 @@ static int check_eptp(const struct run *r)
 	return check_phys(r, "EPTP", p, 1, SDM_EXEC);
 }
 
-static int check_exec_fields(const struct run *r)
-{
-	BROKEN(r, has(r, PROC2, SECONDARY_UNRESTRICTED_GUEST) && !has(r, PROC2, SECONDARY_ENABLE_EPT),
-	       "secondary processor-based controls: \"unrestricted guest\" is 1 but \"enable EPT\" is 0 (" SDM_EXEC ")");
-	BROKEN(r, has(r, PROC2, SECONDARY_ENABLE_VPID) && !rd(r, VIRTUAL_PROCESSOR_ID),
-	       "VPID is 0 but \"enable VPID\" is 1 (" SDM_EXEC ")");
-	return has(r, PROC2, SECONDARY_ENABLE_EPT) ? check_eptp(r) : 0;
-}
-
 int vmcheck_controls(const struct vmcheck_env *env, err_t *e)
 {
 	struct run r;
@@ -184,7 +175,7 @@ int vmcheck_controls(const struct vmcheck_env *env, err_t *e)
 	for (int c = 0; c < NCTL; c++)
 		if ((c != PROC2 || has(&r, PROC, CPU_ACTIVATE_SECONDARY_CONTROLS)) && check_allowed(&r, c) < 0)
 			return -1;
-	return check_exec_fields(&r);
+	return has(&r, PROC2, SECONDARY_ENABLE_EPT) ? check_eptp(&r) : 0;
 }
 
 /* Guest facts several rules share. */

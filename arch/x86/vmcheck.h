@@ -30,11 +30,11 @@ struct vmcheck_env {
  * Left out, as their rules cannot fail: the host state, the running core's own (CR0, CR3, CR4,
  * IA32_PAT and IA32_EFER as read in IA-32e mode after VMXON, which already held CR0 and CR4 to
  * their fixed bits; its GDT, TSS, IDT and code in the identity-mapped image; selectors vmcs.c
- * asserts at compile time); the I/O and MSR bitmaps, pages of its heap; and the guest fields
- * vmcs.c writes as the same architectural values at every launch: no event to inject, no
- * MSR-load/store areas, no CR3 targets; RFLAGS bit 1 only (so no virtual-8086 mode), DR7 not
- * loaded, the PAT at its power-on value, the LDTR unusable, TR and IDTR as at reset; active and
- * uninterrupted, no shadow VMCS.
+ * asserts at compile time); the I/O and MSR bitmaps, pages of its heap; unrestricted guest
+ * always with EPT, VPIDs from 1; and the guest fields vmcs.c writes as the same architectural
+ * values at every launch: no event to inject, no MSR-load/store areas, no CR3 targets; RFLAGS
+ * bit 1 only (so no virtual-8086 mode), DR7 not loaded, the PAT at its power-on value, the LDTR
+ * unusable, TR and IDTR as at reset; active and uninterrupted, no shadow VMCS.
  */
 int vmcheck_controls(const struct vmcheck_env *env, err_t *e); /* 27.2.1 */
 int vmcheck_guest(const struct vmcheck_env *env, err_t *e);    /* 27.3.1 */

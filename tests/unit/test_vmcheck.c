@@ -219,10 +219,6 @@ static const struct mutation mutations[] = {
 	  "VM-exit controls 0x3f6ffa: bit 0 is 0 but IA32_VMX_TRUE_EXIT_CTLS requires 1 (SDM 27.2.1.2)" },
 	{ "entry bit not allowed", { SET(VM_ENTRY_CONTROLS, ENTRY_DEFAULT | (1ull << 20)) }, NULL, CONTROLS,
 	  "bit 20 is 1 but IA32_VMX_TRUE_ENTRY_CTLS allows only 0 (SDM 27.2.1.3)" },
-	{ "unrestricted guest without EPT",
-	  { SET(SECONDARY_VM_EXEC_CONTROL, SECONDARY_ENABLE_VPID | SECONDARY_UNRESTRICTED_GUEST) }, NULL, CONTROLS,
-	  "\"unrestricted guest\" is 1 but \"enable EPT\" is 0" },
-	{ "VPID 0", { SET(VIRTUAL_PROCESSOR_ID, 0) }, NULL, CONTROLS, "VPID is 0 but \"enable VPID\" is 1" },
 	{ "EPTP memory type WC", { SET(EPT_POINTER, (EPTP_DEFAULT & ~7ull) | 1) }, NULL, CONTROLS,
 	  "EPTP 0x5019: memory type 1 is not UC or WB" },
 	{ "EPTP memory type UC", { SET(EPT_POINTER, EPTP_DEFAULT & ~7ull) }, NULL, PASSES, NULL },
@@ -414,9 +410,9 @@ static void test_first_rule_wins(void **state)
 	fake_set(&f.vmcs, GUEST_CR0, 0);
 	assert_int_equal(vmcheck_all(&f.env, &e), -1);
 	assert_non_null(strstr(e.msg, "guest CR0: bit 5 (NE)"));
-	fake_set(&f.vmcs, VIRTUAL_PROCESSOR_ID, 0);
+	fake_set(&f.vmcs, EPT_POINTER, EPTP_DEFAULT | 0x80);
 	assert_int_equal(vmcheck_all(&f.env, &e), -1);
-	assert_non_null(strstr(e.msg, "VPID is 0"));
+	assert_non_null(strstr(e.msg, "EPTP 0x509e: reserved bits 11:7 set"));
 	/* Within the guest checks, CR0 comes before RIP. */
 	fixture_init(&f);
 	fake_set(&f.vmcs, GUEST_RIP, 1ull << 32);
@@ -431,7 +427,7 @@ static void test_no_error_report(void **state)
 
 	(void)state;
 	fixture_init(&f);
-	fake_set(&f.vmcs, VIRTUAL_PROCESSOR_ID, 0);
+	fake_set(&f.vmcs, EPT_POINTER, EPTP_DEFAULT | 0x80);
 	assert_int_equal(vmcheck_all(&f.env, NULL), -1);
 }
 
