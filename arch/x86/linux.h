@@ -15,7 +15,6 @@
 #define LINUX_E820_ENTRIES    3
 
 /* What slicehv writes, inside the reserved hole; [0, LINUX_HIGH_RAM_GPA) is zeroed first. */
-#define LINUX_TABLES_GPA      0xE0000u
 #define LINUX_ACPI_GPA        0xE0000u /* the RSDP first: 16-byte aligned, found by a BIOS-area scan too */
 #define LINUX_BOOT_INFO_GPA   0xE1000u /* PVH: struct linux_pvh_info; bzImage: the zero page */
 #define LINUX_GDT_GPA         0xE2000u /* bzImage: the boot GDT */
