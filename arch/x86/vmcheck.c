@@ -82,16 +82,11 @@ static bool canonical(const struct run *r, uint64_t a)
 	return (uint64_t)((int64_t)(a << unused) >> unused) == a;
 }
 
-static bool beyond_phys(const struct run *r, uint64_t a)
+/* A physical address (EPTP, guest CR3) inside the width CPUID.80000008H reports. */
+static int check_phys(const struct run *r, const char *what, uint64_t a, const char *sdm)
 {
-	return r->m->phys_addr_bits < 64 && a >> r->m->phys_addr_bits;
-}
-
-static int check_phys(const struct run *r, const char *what, uint64_t a, uint64_t align, const char *sdm)
-{
-	BROKEN(r, a & (align - 1), "%s 0x%lx: not %lu-byte aligned (%s)", what, a, align, sdm);
-	BROKEN(r, beyond_phys(r, a), "%s 0x%lx: beyond the %u-bit physical-address width (%s)", what, a,
-	       r->m->phys_addr_bits, sdm);
+	BROKEN(r, r->m->phys_addr_bits < 64 && a >> r->m->phys_addr_bits,
+	       "%s 0x%lx: beyond the %u-bit physical-address width (%s)", what, a, r->m->phys_addr_bits, sdm);
 	return 0;
 }
 
@@ -164,7 +159,7 @@ static int check_eptp(const struct run *r)
 	BROKEN(r, (p & EPTP_ACCESSED_DIRTY) && !(cap & EPT_CAP_ACCESSED_DIRTY),
 	       "EPTP 0x%lx: accessed/dirty flags on but IA32_VMX_EPT_VPID_CAP bit 21 is 0 (" SDM_EXEC ")", p);
 	BROKEN(r, p & EPTP_RESERVED, "EPTP 0x%lx: reserved bits 11:7 set (" SDM_EXEC ")", p);
-	return check_phys(r, "EPTP", p, 1, SDM_EXEC);
+	return check_phys(r, "EPTP", p, SDM_EXEC);
 }
 
 int vmcheck_controls(const struct vmcheck_env *env, err_t *e)
@@ -199,7 +194,7 @@ static int guest_regs(const struct run *r, const struct guest *g)
 	       "\"IA-32e mode guest\" is 1 but guest CR0.PG or CR4.PAE is 0 (" SDM_GUEST_REGS ")");
 	BROKEN(r, !g->ia32e && (g->cr4 & CR4_PCIDE),
 	       "guest CR4: PCIDE is 1 but \"IA-32e mode guest\" is 0 (" SDM_GUEST_REGS ")");
-	if (check_phys(r, "guest CR3", rd(r, GUEST_CR3), 1, SDM_GUEST_REGS) < 0)
+	if (check_phys(r, "guest CR3", rd(r, GUEST_CR3), SDM_GUEST_REGS) < 0)
 		return -1;
 	if (has(r, ENTRY, ENTRY_LOAD_IA32_EFER) && check_efer(r, g->ia32e, g->cr0 & CR0_PG) < 0)
 		return -1;
