@@ -16,7 +16,6 @@
 #define LINUX_E820_EXTRA_MAX  8 /* reserved ranges above the slice: its channels */
 
 /* What slicehv writes, inside the reserved hole; [0, LINUX_HIGH_RAM_GPA) is zeroed first. */
-#define LINUX_TABLES_GPA      0xE0000u
 #define LINUX_ACPI_GPA        0xE0000u /* the RSDP first: 16-byte aligned, found by a BIOS-area scan too */
 #define LINUX_BOOT_INFO_GPA   0xE1000u /* PVH: struct linux_pvh_info; bzImage: the zero page */
 #define LINUX_GDT_GPA         0xE2000u /* bzImage: the boot GDT */
@@ -135,6 +134,7 @@ struct bz_boot_params {
 } __attribute__((packed));
 
 /* What a Linux partition boots: the slice, the images (GRUB modules) and the partition's core. */
+/* The slice is a partition's as hv/config.c checks it: 2 MiB multiples, not wrapping, not empty. */
 struct linux_boot {
 	uint64_t base, size;          /* guest-physical [0, size) is host-physical [base, base + size) */
 	const void *kernel;           /* a vmlinux ELF (PVH) or a bzImage */
