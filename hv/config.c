@@ -224,16 +224,23 @@ static bool console_unique(struct parser *p, struct partition_cfg *pc)
 	return true;
 }
 
-static bool parse_partition(struct parser *p, struct partition_cfg *pc, char **tok, unsigned ntok)
+/* The name after the line's first word (partition or channel), well-formed, into name. */
+static bool parse_name(struct parser *p, struct partition_cfg *pc, char **tok, unsigned ntok, char *name)
 {
-	static const struct key_set keys = { key_names, ARRAY_SIZE(key_names), KEY_CONSOLE, set_field };
 	const char *why;
 
 	if (ntok < 2 || *find_char(tok[1], '='))
-		return report(p, pc, "missing partition name after 'partition'");
-	ksnprintf(pc->name, sizeof(pc->name), "%s", tok[1]);
-	if ((why = name_error(tok[1])))
-		return report(p, pc, "name %s: %s", tok[1], why);
+		return report(p, pc, "missing %s name after '%s'", tok[0], tok[0]);
+	ksnprintf(name, CFG_NAME_MAX + 1, "%s", tok[1]);
+	return !(why = name_error(tok[1])) || report(p, pc, "%s name %s: %s", tok[0], tok[1], why);
+}
+
+static bool parse_partition(struct parser *p, struct partition_cfg *pc, char **tok, unsigned ntok)
+{
+	static const struct key_set keys = { key_names, ARRAY_SIZE(key_names), KEY_CONSOLE, set_field };
+
+	if (!parse_name(p, pc, tok, ntok, pc->name))
+		return false;
 	for (const struct partition_cfg *q = p->cfg->part; q < pc; q++)
 		if (!strcmp(q->name, pc->name))
 			return report(p, pc, "name %s is already used on line %u", pc->name, q->line);
@@ -284,29 +291,23 @@ static unsigned blocker_count(const struct machine_desc *m, const struct config 
 	return m->reserved_count + m->module_count + (cfg ? cfg->count + cfg->channel_count : 0);
 }
 
-static struct reserved_range blocker(const struct machine_desc *m, const struct config *cfg, unsigned i,
-				     const char **kind)
+struct blocker { uint64_t start, end; const char *kind, *name; };
+
+static struct blocker blocker(const struct machine_desc *m, const struct config *cfg, unsigned i)
 {
-	const struct boot_module *mod;
 	const struct partition_cfg *pc;
 	const struct channel_cfg *c;
 
-	*kind = "";
 	if (i < m->reserved_count)
-		return m->reserved[i];
-	if ((i -= m->reserved_count) < m->module_count) {
-		mod = &m->modules[i];
-		*kind = "module ";
-		return (struct reserved_range){ mod->start, mod->end, mod->name };
-	}
+		return (struct blocker){ m->reserved[i].start, m->reserved[i].end, "", m->reserved[i].name };
+	if ((i -= m->reserved_count) < m->module_count)
+		return (struct blocker){ m->modules[i].start, m->modules[i].end, "module ", m->modules[i].name };
 	if ((i -= m->module_count) < cfg->count) {
 		pc = &cfg->part[i];
-		*kind = "partition ";
-		return (struct reserved_range){ pc->base, pc->valid ? pc->base + pc->size : pc->base, pc->name };
+		return (struct blocker){ pc->base, pc->valid ? pc->base + pc->size : pc->base, "partition ", pc->name };
 	}
 	c = &cfg->chan[i - cfg->count];
-	*kind = "channel ";
-	return (struct reserved_range){ c->base, c->valid ? c->base + c->size : c->base, c->name };
+	return (struct blocker){ c->base, c->valid ? c->base + c->size : c->base, "channel ", c->name };
 }
 
 /* Reports (as what) each blocker but self (its name) that [start, end) overlaps; false if any. */
@@ -316,11 +317,10 @@ static bool check_overlaps(struct parser *p, struct partition_cfg *pc, const cha
 	bool clear = true;
 
 	for (unsigned i = 0; i < blocker_count(p->m, p->cfg); i++) {
-		const char *kind;
-		struct reserved_range r = blocker(p->m, p->cfg, i, &kind);
+		struct blocker b = blocker(p->m, p->cfg, i);
 
-		if (r.name != self && range_overlaps(start, end, r.start, r.end))
-			clear = report(p, pc, "%s overlaps %s%s [0x%lx, 0x%lx)", what, kind, r.name, r.start, r.end);
+		if (b.name != self && range_overlaps(start, end, b.start, b.end))
+			clear = report(p, pc, "%s overlaps %s%s [0x%lx, 0x%lx)", what, b.kind, b.name, b.start, b.end);
 	}
 	return clear;
 }
@@ -466,14 +466,10 @@ static void parse_channel(struct parser *p, char **tok, unsigned ntok)
 					     set_channel };
 	struct config *cfg = p->cfg;
 	struct channel_cfg *c = &cfg->chan[cfg->channel_count];
-	const char *why;
 
 	*c = (struct channel_cfg){ .vector = CFG_DEFAULT_VECTOR, .line = p->line };
-	if (ntok < 2 || *find_char(tok[1], '='))
-		return (void)report(p, NULL, "missing channel name after 'channel'");
-	ksnprintf(c->name, sizeof(c->name), "%s", tok[1]);
-	if ((why = name_error(tok[1])))
-		return (void)report(p, NULL, "channel name %s: %s", tok[1], why);
+	if (!parse_name(p, NULL, tok, ntok, c->name))
+		return;
 	for (const struct channel_cfg *q = cfg->chan; q < c; q++)
 		if (!strcmp(q->name, c->name))
 			return (void)report(p, NULL, "channel name %s is already used on line %u", c->name, q->line);
@@ -579,12 +575,11 @@ static uint64_t free_from(const struct machine_desc *m, const struct config *cfg
 			  uint64_t *start)
 {
 	uint64_t end = r->base + r->len;
-	const char *kind;
 
 	if (r->type != MEM_USABLE || *start < r->base || *start >= end)
 		return 0;
 	for (unsigned i = 0; i < blocker_count(m, cfg); i++) {
-		struct reserved_range b = blocker(m, cfg, i, &kind);
+		struct blocker b = blocker(m, cfg, i);
 
 		if (b.start <= *start && *start < b.end)
 			return 0;
@@ -600,12 +595,11 @@ uint64_t config_find_free(const struct machine_desc *m, const struct config *cfg
 			  uint64_t *size)
 {
 	uint64_t best = 0;
-	const char *kind;
 
 	*size = 0;
 	for (unsigned i = 0; i < m->ram_count; i++) {
 		for (unsigned j = 0; j <= blocker_count(m, cfg); j++) {
-			uint64_t at = j ? blocker(m, cfg, j - 1, &kind).end : m->ram[i].base;
+			uint64_t at = j ? blocker(m, cfg, j - 1).end : m->ram[i].base;
 			uint64_t len = free_from(m, cfg, &m->ram[i], &at);
 
 			if (want ? len >= want && (!*size || at < best) : len > *size)
