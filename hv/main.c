@@ -190,13 +190,16 @@ static void print_partition_table(void)
 }
 
 /*
- * Before p may run: its real EPT, walked, maps its slice and its channels with their rights, and
- * none of slicehv, the modules, the other slices or the other channels.
+ * Before p may run: its real EPT, walked, maps its slice and its channels with the rights the
+ * config gives it (not the ones the builder chose), and none of slicehv, the modules, the other
+ * slices or the other channels.
  */
 static int check_isolation(const struct partition *p, const struct boot_info *bi, err_t *e)
 {
 	struct reserved_range forbid[RESERVED_COUNT + BOOT_MAX_MODULES + CFG_MAX_PARTITIONS + CFG_MAX_CHANNELS];
 	struct isolation_region own[1 + CFG_MAX_CHANNELS] = { { p->gpa_base, p->cfg->base, p->cfg->size, EPT_RWX, 0 } };
+	const char *names[1 + CFG_MAX_CHANNELS];
+	uint32_t self = BIT(p->cfg - config.part);
 	unsigned n = 0, k = 0;
 	uint64_t leaves;
 	char seen_at[40] = "identity", with[24] = ""; /* how the guest sees it; its channels */
@@ -213,11 +216,17 @@ static int check_isolation(const struct partition *p, const struct boot_info *bi
 	}
 	for (unsigned i = 0; i < config.channel_count; i++) {
 		const struct channel_cfg *c = &config.chan[i];
+		uint64_t gpa = c->base; /* a toy's view; Linux's is where the builder put it */
 
-		if (k < p->chan_count && p->chan[k].cfg == c)
-			own[++k] = (struct isolation_region){ p->chan[k - 1].gpa, c->base, c->size, p->chan[k - 1].rights, 0 };
-		else if (c->valid)
+		if (c->valid && !((c->writers | c->readers) & self))
 			forbid[n++] = (struct reserved_range){ c->base, c->base + c->size, "a channel it is not an endpoint of" };
+		if (!c->valid || !((c->writers | c->readers) & self))
+			continue;
+		for (unsigned j = 0; j < p->chan_count; j++)
+			gpa = p->chan[j].cfg == c ? p->chan[j].gpa : gpa;
+		names[++k] = c->name;
+		own[k] = (struct isolation_region){ gpa, c->base, c->size, EPT_READ | (c->writers & self ? EPT_WRITE : 0) |
+						     (c->exec & self ? EPT_EXEC : 0), 0 };
 	}
 	if (isolation_check(p->ept.pml4, own, 1 + k, bi, forbid, n, &leaves, e) < 0)
 		return -1;
@@ -229,7 +238,7 @@ static int check_isolation(const struct partition *p, const struct boot_info *bi
 	       p->cfg->name, p->cfg->base, p->cfg->base + p->cfg->size - 1, with, seen_at, leaves);
 	for (unsigned i = 1; i <= k; i++)
 		printk("slicehv: isolation: partition %s: channel %s 0x%lx-0x%lx at guest-physical 0x%lx, %s%s\n",
-		       p->cfg->name, p->chan[i - 1].cfg->name, own[i].hpa, own[i].hpa + own[i].size - 1, own[i].gpa,
+		       p->cfg->name, names[i], own[i].hpa, own[i].hpa + own[i].size - 1, own[i].gpa,
 		       own[i].rights & EPT_WRITE ? "read-write" : "read-only", own[i].rights & EPT_EXEC ? ", executable" : "");
 	return 0;
 }
