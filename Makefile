@@ -87,7 +87,8 @@ $(BUILD)/hv.elf: $(HV_OBJ) arch/x86/hv.ld
 
 iso: $(ISO)
 include guest/linux/linux.mk
-ISO_FILES := $(BUILD)/hv.elf $(BUILD)/guest/toy.elf $(BUILD)/guest/hostile.elf $(BUILD)/guest/rt.elf iso/demo.cfg iso/noisy.cfg \
+ISO_FILES := $(BUILD)/hv.elf $(BUILD)/guest/toy.elf $(BUILD)/guest/hostile.elf $(BUILD)/guest/rt.elf $(BUILD)/guest/chan.elf \
+             iso/demo.cfg iso/noisy.cfg iso/channels.cfg \
              iso/linux.cfg
 # Debian's kernel and the initramfs (guest/linux/linux.mk) go only into the ISO of the linux entry:
 # 68 MB that every other ISO, and every test's variant of it, does without.
@@ -99,7 +100,8 @@ $(ISO): $(ISO_FILES) iso/grub.cfg iso/mkiso.sh
 # Boot the ISO in Bochs with CPUS cores (4), showing the serial log live; ends by itself with
 # one line saying how slicehv ended, and make's status is 0 only when it ended ok.
 # ENTRY picks the GRUB menu entry: slicehv (the default), demo (the isolation demo), rt (the
-# real-time guest next to noisy neighbours) or linux (Debian's kernel next to three toys).
+# real-time guest next to noisy neighbours), channels (a producer and a consumer talking through
+# channels) or linux (Debian's kernel next to three toys).
 RUN_ISO := $(if $(filter slicehv,$(ENTRY)),$(ISO),$(BUILD)/slicehv-$(ENTRY).iso)
 # The linux entry's slices (iso/linux.cfg) lie above the 68 MB of modules GRUB loads: 1 GiB.
 RUN_MEMORY := $(if $(filter linux,$(ENTRY)),1024,256)

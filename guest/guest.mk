@@ -1,11 +1,12 @@
 # Guest kernels, included by the top Makefile (which sets BUILD, CC, NASM): $(BUILD)/guest/toy.elf,
-# $(BUILD)/guest/hostile.elf (the isolation tests' attacker) and $(BUILD)/guest/rt.elf (the
-# real-time guest, from rtguest.c: rt.o is the runtime), each its own C file on the shared
-# runtime (rt.c) and entry stub (entry.asm).
+# $(BUILD)/guest/hostile.elf (the isolation tests' attacker), $(BUILD)/guest/rt.elf (the
+# real-time guest, from rtguest.c: rt.o is the runtime) and $(BUILD)/guest/chan.elf (the channels
+# demo and doorbell benchmark), each its own C file on the shared runtime (rt.c) and entry stub
+# (entry.asm).
 # An image is linked at 1 MiB but must run at any slice base + 1 MiB: the C is -fpie, the entry
 # stub is hand-written PIC, and guest/norelocs.sh rejects any absolute relocation left in it.
 
-GUEST_KERNELS := toy hostile rtguest
+GUEST_KERNELS := toy hostile rtguest chan
 GUEST_RT_OBJ := $(BUILD)/guest/rt.o $(BUILD)/guest/entry.o
 GUEST_OBJ    := $(GUEST_KERNELS:%=$(BUILD)/guest/%.o) $(GUEST_RT_OBJ)
 

@@ -346,7 +346,7 @@ void hostile_exception(struct frame *f)
 	guest_finish(1);
 }
 
-static void idt_set(unsigned v, uint64_t at)
+static void gate_set(unsigned v, uint64_t at)
 {
 	uint16_t cs;
 
@@ -359,7 +359,7 @@ static void idt_init(void)
 	struct table_register idtr = { sizeof(idt) - 1, (uintptr_t)idt };
 
 	for (unsigned v = 0; v < IDT_VECTORS; v++)
-		idt_set(v, v < VECTORS ? (uintptr_t)isr_stubs + v * ISR_STUB_SIZE : (uintptr_t)irq_stub);
+		gate_set(v, v < VECTORS ? (uintptr_t)isr_stubs + v * ISR_STUB_SIZE : (uintptr_t)irq_stub);
 	__asm__ volatile("lidt %0" ::"m"(idtr));
 }
 
@@ -1665,7 +1665,7 @@ static unsigned chan_intact(void)
 /* Doorbells on: the APIC software-enabled, bell_stub at the channel's vector, interrupts on. */
 static void chan_listen(void)
 {
-	idt_set(chan.vector, (uintptr_t)bell_stub);
+	gate_set(chan.vector, (uintptr_t)bell_stub);
 	wrmsr(X2APIC_SVR, SVR_ENABLED | SPURIOUS_VECTOR);
 	__asm__ volatile("sti" ::: "memory");
 }

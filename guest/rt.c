@@ -1,6 +1,7 @@
 /* The guests' tiny runtime: COM1 output, multiboot2 parsing, CPUID, TSC, hypercalls, ending the run. */
 #include <stdarg.h>
 #include "rt.h"
+#include "../arch/x86/msr.h"
 
 /* COM1 (16550 UART), polled output only. */
 #define COM1_THR 0x3f8
@@ -25,6 +26,11 @@
 #define BOCHS_SHUTDOWN "Shutdown"
 
 #define CPUID_1_EBX_APIC_SHIFT 24
+#define CPUID_1_ECX_X2APIC BIT(21)
+#define SVR_APIC_ENABLE BIT(8) /* SDM Vol 3A 11.9 */
+#define IDT_ENTRIES 256
+#define EXCEPTIONS 32
+#define IDT_INTERRUPT_GATE 0x8e00 /* present, DPL 0, 64-bit interrupt gate (SDM Vol 3A 6.14.1) */
 
 /* Multiboot2 information (Multiboot2 spec 3.6): tags padded to 8 bytes, ended by type 0. */
 #define MB2_TAG_END 0
@@ -39,7 +45,15 @@ struct mb2_tag { uint32_t type, size; };
 struct mb2_mmap { struct mb2_tag tag; uint32_t entry_size, entry_version; };
 struct mb2_mmap_entry { uint64_t base, len; uint32_t type, reserved; };
 
+struct idt_gate {
+	uint16_t offset_lo, selector, flags, offset_mid;
+	uint32_t offset_hi, reserved;
+};
+
 static bool partitioned; /* set once by rt_init: slicehv runs us */
+static struct idt_gate idt[IDT_ENTRIES] __attribute__((aligned(16)));
+static const char *fault_what; /* who says "unexpected exception" */
+volatile uint64_t irq_unexpected;
 
 /* 115200 8N1: firmware may leave the line at 5 data bits (Bochs's BIOS does). */
 static void serial_init(void)
@@ -265,6 +279,90 @@ int64_t hypercall(uint64_t nr, uint64_t a0)
 
 	__asm__ volatile("vmcall" : "=a"(ret) : "a"(nr), "D"(a0) : "memory");
 	return ret;
+}
+
+int64_t hypercall2(uint64_t nr, uint64_t a0, uint64_t a1)
+{
+	int64_t ret;
+
+	__asm__ volatile("vmcall" : "=a"(ret) : "a"(nr), "D"(a0), "S"(a1) : "memory");
+	return ret;
+}
+
+uint64_t hc_exit_count(void)
+{
+	return partitioned ? (uint64_t)hypercall(HC_EXIT_COUNT, 0) : 0;
+}
+
+/* The IDT's default entries: an exception ends the run, an unexpected interrupt is counted. */
+extern char rt_fault_stub[], rt_other_stub[], rt_spurious_stub[];
+void rt_other_irq(uint64_t tsc);
+void rt_fault(void);
+IRQ_STUB(rt_other_stub, rt_other_irq);
+__asm__(".text\n"
+	"rt_fault_stub:\n"
+	"  and $-16, %rsp\n"
+	"  call rt_fault\n"
+	"rt_spurious_stub:\n"
+	"  iretq\n");
+
+void rt_other_irq(uint64_t tsc)
+{
+	(void)tsc;
+	irq_unexpected++;
+	wrmsr(X2APIC_EOI, 0);
+}
+
+void rt_fault(void)
+{
+	kprint("%s: unexpected exception\n", fault_what);
+	guest_finish(1);
+}
+
+void idt_set(unsigned vector, const char *stub)
+{
+	uint64_t at = (uintptr_t)stub;
+	uint16_t cs;
+
+	__asm__ volatile("mov %%cs, %0" : "=r"(cs));
+	idt[vector] = (struct idt_gate){ (uint16_t)at, cs, IDT_INTERRUPT_GATE, (uint16_t)(at >> 16),
+					 (uint32_t)(at >> 32), 0 };
+}
+
+void idt_install(const char *what)
+{
+	struct desc_ptr p = { sizeof(idt) - 1, (uintptr_t)idt };
+
+	fault_what = what;
+	for (unsigned v = 0; v < IDT_ENTRIES; v++)
+		idt_set(v, v < EXCEPTIONS ? rt_fault_stub : rt_other_stub);
+	idt_set(IRQ_SPURIOUS_VECTOR, rt_spurious_stub);
+	lidt(&p);
+}
+
+/* From xAPIC to x2APIC: EN stays set, EXTD is added (SDM Vol 3A 11.12.5). */
+bool apic_x2_enable(const char **how)
+{
+	uint64_t base = rdmsr(IA32_APIC_BASE);
+
+	*how = "on";
+	if (!(base & IA32_APIC_BASE_EXTD)) {
+		if (!(cpuid(1, 0).ecx & CPUID_1_ECX_X2APIC))
+			return false;
+		wrmsr(IA32_APIC_BASE, base | IA32_APIC_BASE_EN | IA32_APIC_BASE_EXTD);
+		*how = "switched on";
+	}
+	wrmsr(X2APIC_SVR, SVR_APIC_ENABLE | IRQ_SPURIOUS_VECTOR);
+	wrmsr(X2APIC_TPR, 0);
+	return true;
+}
+
+void wait_change_hlt(const volatile uint64_t *flag, uint64_t seen)
+{
+	cli();
+	while (*flag == seen)
+		__asm__ volatile("sti; hlt; cli" ::: "memory");
+	__asm__ volatile("sti");
 }
 
 void console_drain(void)

@@ -42,6 +42,44 @@ void tsc_wait(uint64_t ticks);
  */
 void console_drain(void);
 int64_t hypercall(uint64_t nr, uint64_t a0);
+int64_t hypercall2(uint64_t nr, uint64_t a0, uint64_t a1);
+/* HC_EXIT_COUNT: the VM exits this partition has taken, this call included (0 bare). */
+uint64_t hc_exit_count(void);
+
+/*
+ * Interrupts. idt_install: exceptions end the run ("<what>: unexpected exception"), vector
+ * IRQ_SPURIOUS_VECTOR returns at once, every other vector is counted in irq_unexpected and
+ * acknowledged; idt_set then points a vector at an IRQ_STUB. Interrupt gates: IF is clear inside.
+ */
+#define IRQ_SPURIOUS_VECTOR 0xff
+extern volatile uint64_t irq_unexpected;
+void idt_install(const char *what);
+void idt_set(unsigned vector, const char *stub);
+/*
+ * IRQ_STUB(stub, fn): an interrupt entry named stub that reads the TSC first, then calls
+ * void fn(uint64_t tsc) with the caller-saved registers kept, and returns with iretq; fn sends
+ * the EOI. Used at file scope; declare `extern char stub[];` to pass it to idt_set.
+ */
+#define IRQ_STUB(stub, fn)                                                          \
+	__asm__(".text\n" #stub ":\n"                                              \
+		"  push %rax; push %rdx\n"                                           \
+		"  rdtsc\n"                                                          \
+		"  shl $32, %rdx\n"                                                  \
+		"  or %rdx, %rax\n"                                                  \
+		"  push %rcx; push %rsi; push %rdi; push %r8; push %r9; push %r10; push %r11\n" \
+		"  mov %rax, %rdi\n"                                                 \
+		"  call " #fn "\n"                                                   \
+		"  pop %r11; pop %r10; pop %r9; pop %r8; pop %rdi; pop %rsi; pop %rcx\n" \
+		"  pop %rdx; pop %rax\n"                                             \
+		"  iretq\n")
+/*
+ * The local APIC in x2APIC mode (switched on from xAPIC where the CPU has it; slicehv hands it
+ * over on), software-enabled with IRQ_SPURIOUS_VECTOR and TPR 0. *how: "on" or "switched on";
+ * false if the CPU has no x2APIC.
+ */
+bool apic_x2_enable(const char **how);
+/* HLT with interrupts on until *flag differs from seen (STI's shadow makes the check atomic). */
+void wait_change_hlt(const volatile uint64_t *flag, uint64_t seen);
 __attribute__((noreturn)) void guest_finish(int status);
 
 #endif

@@ -27,12 +27,10 @@
 #define CRYSTAL_AGREES 100 /* CPUID 0x15 is trusted within 1/100 of the measured rate */
 
 /* The LVT timer and its divider (SDM Vol 3A 11.5.1, 11.5.4); the MSRs are in msr.h. */
-#define SVR_APIC_ENABLE BIT(8)
 #define LVT_MASKED BIT(16)
 #define LVT_TIMER_PERIODIC (1u << 17)
 #define LVT_TIMER_TSC_DEADLINE (2u << 17)
 #define TIMER_DIVIDE_BY_1 0xb
-#define CPUID_1_ECX_X2APIC BIT(21)
 #define CPUID_1_ECX_TSC_DEADLINE BIT(24)
 #define CPUID_TSC_CRYSTAL 0x15 /* EBX/EAX: TSC ticks per core crystal tick, which clocks the APIC timer */
 
@@ -41,59 +39,25 @@
 #define PIC2_DATA 0xa1
 #define PIC_MASK_ALL 0xff
 
-/* Vectors: exceptions 0-31 end the run; the timer's; everything else is counted; 0xff spurious. */
-#define IDT_ENTRIES 256
-#define EXCEPTIONS 32
+/* The timer's vector; the runtime's IDT (rt.h) takes every other. */
 #define TIMER_VECTOR 0x40
-#define SPURIOUS_VECTOR 0xff
-#define IDT_INTERRUPT_GATE 0x8e00 /* present, DPL 0, 64-bit interrupt gate (SDM Vol 3A 6.14.1) */
-
-struct idt_gate {
-	uint16_t offset_lo, selector, flags, offset_mid;
-	uint32_t offset_hi, reserved;
-};
 
 enum timer_mode { MODE_PERIODIC, MODE_DEADLINE };
 
-static struct idt_gate idt[IDT_ENTRIES] __attribute__((aligned(16)));
 static bool partitioned, wait_hlt;
 
 /* The measurement in progress, shared with the interrupt handler. */
 static volatile struct {
 	enum timer_mode mode;
-	uint64_t period, count, fired, other;
+	uint64_t period, count, fired;
 	uint64_t deadline;                 /* of the next interrupt */
 	int64_t min, max, sum;
 } run;
 
-/* Interrupt entry: the TSC first, then the caller-saved registers, then C; iretq. */
-extern char rt_timer_stub[], rt_fault_stub[], rt_other_stub[], rt_spurious_stub[];
+/* Interrupt entry: the TSC first (rt.h's IRQ_STUB), then C. */
+extern char rt_timer_stub[];
 void rt_timer_irq(uint64_t now);
-void rt_other_irq(void);
-void rt_fault(void);
-__asm__(".text\n"
-	".macro RT_CALL fn\n"
-	"  push %rcx; push %rsi; push %rdi; push %r8; push %r9; push %r10; push %r11\n"
-	"  call \\fn\n"
-	"  pop %r11; pop %r10; pop %r9; pop %r8; pop %rdi; pop %rsi; pop %rcx\n"
-	"  pop %rdx; pop %rax\n"
-	"  iretq\n"
-	".endm\n"
-	"rt_timer_stub:\n"
-	"  push %rax; push %rdx\n"
-	"  rdtsc\n"
-	"  shl $32, %rdx\n"
-	"  or %rdx, %rax\n"
-	"  mov %rax, %rdi\n"
-	"  RT_CALL rt_timer_irq\n"
-	"rt_other_stub:\n"
-	"  push %rax; push %rdx\n"
-	"  RT_CALL rt_other_irq\n"
-	"rt_fault_stub:\n"
-	"  and $-16, %rsp\n"
-	"  call rt_fault\n"
-	"rt_spurious_stub:\n"
-	"  iretq\n");
+IRQ_STUB(rt_timer_stub, rt_timer_irq);
 
 static void timer_arm_deadline(void)
 {
@@ -118,53 +82,11 @@ void rt_timer_irq(uint64_t now)
 	wrmsr(X2APIC_EOI, 0);
 }
 
-void rt_other_irq(void)
-{
-	run.other++;
-	wrmsr(X2APIC_EOI, 0);
-}
-
-void rt_fault(void)
-{
-	kprint("rt: unexpected exception\n");
-	guest_finish(1);
-}
-
-static void idt_set(unsigned vector, const char *stub, uint16_t cs)
-{
-	uint64_t at = (uintptr_t)stub;
-
-	idt[vector] = (struct idt_gate){ (uint16_t)at, cs, IDT_INTERRUPT_GATE, (uint16_t)(at >> 16),
-					 (uint32_t)(at >> 32), 0 };
-}
-
-static void idt_install(void)
-{
-	struct desc_ptr p = { sizeof(idt) - 1, (uintptr_t)idt };
-	uint16_t cs;
-
-	__asm__ volatile("mov %%cs, %0" : "=r"(cs));
-	for (unsigned v = 0; v < IDT_ENTRIES; v++)
-		idt_set(v, v < EXCEPTIONS ? rt_fault_stub : rt_other_stub, cs);
-	idt_set(TIMER_VECTOR, rt_timer_stub, cs);
-	idt_set(SPURIOUS_VECTOR, rt_spurious_stub, cs);
-	lidt(&p);
-}
-
-/* x2APIC on (from xAPIC: EN stays set, EXTD is added; SDM Vol 3A 11.12.5), software-enabled. */
+/* The runtime's x2APIC set-up, then the timer divided by 1 (SDM Vol 3A 11.5.4). */
 static bool apic_take(const char **how)
 {
-	uint64_t base = rdmsr(IA32_APIC_BASE);
-
-	*how = "on";
-	if (!(base & IA32_APIC_BASE_EXTD)) {
-		if (!(cpuid(1, 0).ecx & CPUID_1_ECX_X2APIC))
-			return false;
-		wrmsr(IA32_APIC_BASE, base | IA32_APIC_BASE_EN | IA32_APIC_BASE_EXTD);
-		*how = "switched on";
-	}
-	wrmsr(X2APIC_SVR, SVR_APIC_ENABLE | SPURIOUS_VECTOR);
-	wrmsr(X2APIC_TPR, 0);
+	if (!apic_x2_enable(how))
+		return false;
 	wrmsr(X2APIC_TIMER_DIVIDE, TIMER_DIVIDE_BY_1);
 	return true;
 }
@@ -207,11 +129,6 @@ static uint64_t timer_ratio(const char **how)
 	return measured;
 }
 
-static uint64_t exit_count(void)
-{
-	return partitioned ? (uint64_t)hypercall(HC_EXIT_COUNT, 0) : 0;
-}
-
 /* Until the handler has seen count interrupts: spinning, or HLT (atomic with STI's shadow). */
 static void wait_for_all(void)
 {
@@ -236,7 +153,7 @@ static void measure(enum timer_mode mode, uint64_t period, uint64_t count, uint6
 	run.count = count;
 	run.fired = run.sum = run.min = run.max = 0;
 	console_drain(); /* slicehv sends our queued lines by coming back: not during the measurement */
-	before = exit_count();
+	before = hc_exit_count();
 	if (mode == MODE_PERIODIC) {
 		/*
 		 * The first deadline from the count left right after arming, not from a TSC read
@@ -254,7 +171,7 @@ static void measure(enum timer_mode mode, uint64_t period, uint64_t count, uint6
 		timer_arm_deadline();
 	}
 	wait_for_all();
-	exits = partitioned ? exit_count() - before - 1 : 0;
+	exits = partitioned ? hc_exit_count() - before - 1 : 0;
 	wrmsr(X2APIC_LVT_TIMER, LVT_MASKED | TIMER_VECTOR);
 	kprint("rt: timer %s %lu ticks: %lu interrupts, latency min %ld avg %ld max %ld ticks, jitter %ld, "
 	       "exits %lu\n", names[mode], period, run.fired, run.min, run.sum / (int64_t)run.fired, run.max,
@@ -287,7 +204,8 @@ void guest_main(uint32_t info)
 		outb(PIC1_DATA, PIC_MASK_ALL);
 		outb(PIC2_DATA, PIC_MASK_ALL);
 	}
-	idt_install();
+	idt_install("rt");
+	idt_set(TIMER_VECTOR, rt_timer_stub);
 	if (!apic_take(&apic_how)) {
 		kprint("rt: %s apic %u: no x2apic on this cpu\n", bi.name, cpu_apic_id());
 		guest_finish(1);
@@ -304,8 +222,8 @@ void guest_main(uint32_t info)
 	else if (mode[0] != 'p')
 		kprint("rt: timer deadline: this cpu has no tsc-deadline mode\n");
 	cli();
-	if (run.other)
-		kprint("rt: %lu unexpected interrupts\n", run.other);
+	if (irq_unexpected)
+		kprint("rt: %lu unexpected interrupts\n", irq_unexpected);
 	kprint("rt: done\n");
 	guest_finish(0);
 }

@@ -38,82 +38,95 @@ int channel_attach(struct partition *p, const struct config *cfg, err_t *e)
 	return 0;
 }
 
-/* The partition at endpoint i of the config, if it was built. */
+/* The partition at endpoint i of the config, if it was built (an invalid one's cpu= may be anything). */
 static struct partition *endpoint(unsigned i)
 {
-	struct partition *q = cpus[config->part[i].cpu].partition;
+	struct partition *q = config->part[i].valid ? cpus[config->part[i].cpu].partition : NULL;
 
 	return q && q->cfg == &config->part[i] ? q : NULL;
 }
 
-/* Rings every running peer of p on c (the IPI goes to the peer's own APIC); returns how many. */
-static int64_t ring_peers(const struct partition *p, const struct channel_cfg *c)
+/*
+ * p rang q: q's next ring on a channel of just the two of them answers, and is not held back by
+ * the interval. Such a ring reaches only p; on a channel with more endpoints two could answer each
+ * other to flood a third.
+ */
+static void answerable(struct partition *q, const struct partition *p)
 {
-	int64_t rung = 0;
+	for (unsigned k = 0; k < q->chan_count; k++) {
+		uint32_t ends = q->chan[k].cfg->writers | q->chan[k].cfg->readers;
+
+		if (endpoint_count(ends) == 2 && (ends & BIT(p->cfg - config->part)))
+			__atomic_store_n(&q->chan[k].last_ring, 0, __ATOMIC_RELAXED);
+	}
+}
+
+/* The running peers of p on c, each rung if ring (the IPI goes to the peer's own APIC): how many. */
+static unsigned running_peers(const struct partition *p, const struct channel_cfg *c, bool ring)
+{
+	unsigned n = 0;
 
 	for (unsigned i = 0; i < config->count; i++) {
 		struct partition *q = (c->writers | c->readers) & BIT(i) ? endpoint(i) : NULL;
 
-		if (q && q != p && q->state == PARTITION_RUNNING && arch_send_ipi(cpus[q->cfg->cpu].apic_id, c->vector))
-			rung++;
+		if (!q || q == p || q->state != PARTITION_RUNNING)
+			continue;
+		if (ring && !arch_send_ipi(cpus[q->cfg->cpu].apic_id, c->vector))
+			continue;
+		if (ring)
+			answerable(q, p);
+		n++;
 	}
-	return rung;
+	return n;
 }
 
 int64_t channel_info(struct partition *p, uint64_t k, uint64_t buf)
 {
-	struct hc_channel_info info = { 0 }, *out;
-	const struct partition_channel *pc;
-	uint32_t ends;
+	const struct partition_channel *pc = k < p->chan_count ? &p->chan[k] : NULL;
+	struct hc_channel_info *out;
 
-	if (k >= p->chan_count)
+	if (!pc)
 		return HC_ERR_BAD_ARGUMENT;
-	pc = &p->chan[k];
-	if (!(out = partition_mem(p, buf, sizeof(info))))
+	if (!(out = partition_mem(p, buf, sizeof(*out))))
 		return HC_ERR_BAD_ADDRESS;
-	ends = pc->cfg->writers | pc->cfg->readers;
-	memcpy(info.name, pc->cfg->name, sizeof(info.name) - 1);
-	info.base = pc->gpa;
-	info.size = pc->cfg->size;
-	info.rights = (uint32_t)pc->rights;
-	info.vector = pc->cfg->vector;
-	info.generation = __atomic_load_n(&generation[pc->index], __ATOMIC_ACQUIRE);
-	info.peers = endpoint_count(ends) - 1;
-	for (unsigned i = 0; i < config->count; i++)
-		if ((ends & BIT(i)) && endpoint(i) && endpoint(i) != p && endpoint(i)->state == PARTITION_RUNNING)
-			info.peers_running++;
-	memcpy(out, &info, sizeof(info));
+	*out = (struct hc_channel_info){
+		.base = pc->gpa, .size = pc->cfg->size, .rights = (uint32_t)pc->rights, .vector = pc->cfg->vector,
+		.generation = __atomic_load_n(&generation[pc->index], __ATOMIC_ACQUIRE),
+		.peers = endpoint_count(pc->cfg->writers | pc->cfg->readers) - 1,
+		.peers_running = running_peers(p, pc->cfg, false),
+	};
+	memcpy(out->name, pc->cfg->name, sizeof(out->name) - 1);
 	return 0;
 }
 
 /*
- * At most one ring per HC_DOORBELL_INTERVAL_US by one sender on one channel: a peer takes no more
- * than that many doorbell interrupts, each coalesced in its IRR until it takes it, so its own
- * timer's interrupts still come through whatever a flood's sender does.
+ * A ring that answers one (on a channel of two, the peer rang the sender since its last ring there,
+ * on any channel) goes out at once: a ping-pong is never held back, on one channel or on two. Unanswered rings go out at most once per
+ * HC_DOORBELL_INTERVAL_US by one sender on one channel, so a flood reaches a peer no faster, each
+ * ring coalesced in its IRR until it takes it, and its own timer's interrupts still come through.
  */
 int64_t channel_ring(struct partition *p, uint64_t k)
 {
-	struct partition_channel *pc;
+	struct partition_channel *pc = k < p->chan_count ? &p->chan[k] : NULL;
 	uint64_t now = rdtsc();
 
-	if (k >= p->chan_count) {
+	if (!pc) {
 		partition_deny(p, "doorbell on channel %lu: it has %u channels", k, p->chan_count);
 		return HC_ERR_BAD_ARGUMENT;
 	}
-	pc = &p->chan[k];
-	if (pc->last_ring && now - pc->last_ring < tsc_per_ms * HC_DOORBELL_INTERVAL_US / US_PER_MS) {
+	if (__atomic_load_n(&pc->last_ring, __ATOMIC_RELAXED) && now - pc->last_ring < tsc_per_ms * HC_DOORBELL_INTERVAL_US / US_PER_MS) {
 		partition_deny(p, "doorbell on channel %s within %u us of the last", pc->cfg->name,
 			       HC_DOORBELL_INTERVAL_US);
 		return HC_ERR_BUSY;
 	}
 	pc->last_ring = now;
-	return ring_peers(p, pc->cfg);
+	return running_peers(p, pc->cfg, true);
 }
 
 void channel_tell_peers(struct partition *p)
 {
 	for (unsigned k = 0; k < p->chan_count; k++) {
 		__atomic_add_fetch(&generation[p->chan[k].index], 1, __ATOMIC_ACQ_REL);
-		ring_peers(p, p->chan[k].cfg);
+		running_peers(p, p->chan[k].cfg, true);
 	}
 }

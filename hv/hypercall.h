@@ -27,8 +27,9 @@
  *   executable only where the config says exec=. The memory map shows each as one entry of type
  *   GUEST_MEM_CHANNEL; HC_CHANNEL_INFO names them. Their contents survive a peer's restart.
  *   HC_DOORBELL interrupts the running peers through their own local APICs at the channel's
- *   vector (no exit on their side); at most one ring per HC_DOORBELL_INTERVAL_US per channel
- *   and sender reaches them, so a flood cannot starve their own timer. When an endpoint parks or
+ *   vector (no exit on their side). A ring that answers a peer's (on a channel of the two of
+ *   them) goes out at once; other rings at most once per HC_DOORBELL_INTERVAL_US per channel
+ *   and sender, so a flood cannot starve a peer's own timer. When an endpoint parks or
  *   restarts, the channel's generation grows and its peers are rung.
  */
 #ifndef HV_HYPERCALL_H
@@ -65,11 +66,11 @@ enum hypercall_error {
 	HC_ERR_BAD_ADDRESS = -2,  /* a buffer is not entirely inside the caller's slice */
 	HC_ERR_BAD_LENGTH = -3,   /* a length is zero or above the call's limit */
 	HC_ERR_BAD_ARGUMENT = -4, /* a number out of range (an exit reason or channel slicehv does not know) */
-	HC_ERR_BUSY = -5,         /* a doorbell within HC_DOORBELL_INTERVAL_US of the last: not rung, counted */
+	HC_ERR_BUSY = -5,         /* an unanswered doorbell within HC_DOORBELL_INTERVAL_US of the last: not rung, counted */
 };
 
 #define GUEST_MEM_CHANNEL 0x100u    /* memory map type of a channel: past every multiboot2 and e820 type */
-#define HC_DOORBELL_INTERVAL_US 20u /* the least time between two rings of one channel by one sender */
+#define HC_DOORBELL_INTERVAL_US 20u /* the least time between two unanswered rings of one channel by one sender */
 #define HC_CHANNEL_READ 1u          /* struct hc_channel_info's rights, as the EPT maps them */
 #define HC_CHANNEL_WRITE 2u
 #define HC_CHANNEL_EXEC 4u

@@ -7,7 +7,8 @@
 # BENCH_ENGINE=qemu-kvm measures real cycles where the host has nested KVM (default: bochs).
 
 BENCH_ENGINE ?= bochs
-BENCH_INPUTS := $(BUILD)/hv.elf $(BUILD)/guest/bench.elf $(BUILD)/guest/rt.elf $(BUILD)/slicehv.iso
+BENCH_INPUTS := $(BUILD)/hv.elf $(BUILD)/guest/bench.elf $(BUILD)/guest/rt.elf $(BUILD)/guest/chan.elf \
+                $(BUILD)/slicehv.iso
 
 .PHONY: bench bench-smoke
 bench: $(BENCH_INPUTS) $(LINUX_VMLINUX) $(LINUX_INITRD) $(LINUX_BZIMAGE)

@@ -9,8 +9,8 @@ Boots every machine of the plan (two at a time), reads the figures from the seri
 
     bench: engine <name> worst-overhead <ratio> steady-exits <n> cpuid-rtt <ticks> \
 vmcall-rtt <ticks> boot-4cpu <ticks> hv-text <bytes> irq-latency-bare <ticks> \
-irq-latency-part <ticks> irq-latency-noisy <ticks> irq-exits <n> \
-linux-ratio <worst partitioned/bare> linux-exits-busy <exits/s> linux-boot <ticks>
+irq-latency-part <ticks> irq-latency-noisy <ticks> irq-exits <n> doorbell-rtt <ticks> \
+doorbell-exits <n> linux-ratio <worst partitioned/bare> linux-exits-busy <exits/s> linux-boot <ticks>
 
 The linux- fields come only from the full run (linux.py boots Debian's kernel, minutes under
 Bochs; --smoke leaves it out); --only linux runs just those machines.
@@ -34,6 +34,7 @@ from pathlib import Path
 sys.dont_write_bytecode = True   # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "boot"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import channel  # noqa: E402  (tests/bench/channel.py: the channel doorbell and stream)
 import engine  # noqa: E402  (tests/boot/engine.py: boots one machine, returns its logs)
 import irq  # noqa: E402  (tests/bench/irq.py: the real-time guest's timer latency)
 import linux  # noqa: E402  (tests/bench/linux.py: Debian's kernel bare and partitioned)
@@ -110,7 +111,8 @@ def plan(build, smoke, eng):
                  what="bench.elf from GRUB, no hypervisor")]
     if not smoke:
         runs += [largest(""), largest(" ept=4k"), ept64m(""), ept64m(" ept=4k")]
-    return runs + irq.runs(Run, build, BOOT_MIB, smoke) + ([] if smoke else linux.runs(Run, build))
+    return (runs + irq.runs(Run, build, BOOT_MIB, smoke) + channel.runs(Run, build, BOOT_MIB, smoke)
+            + ([] if smoke else linux.runs(Run, build)))
 
 
 # ================================================================ booting
@@ -334,6 +336,7 @@ class Figures:
     seconds: dict = field(default_factory=dict)   # run name -> wall seconds
     linux: dict = field(default_factory=dict)     # Linux run name -> linux.read's figures
     irq: dict = field(default_factory=dict)       # rt run name -> irq.read's figures
+    chan: dict = field(default_factory=dict)      # chan run name -> channel.read's figures
     wall: float = 0.0
 
     def ratio(self, guest, w):
@@ -372,7 +375,7 @@ def gather(runs, results, eng, smoke, build):
 
 def read_run(f, run, serial):
     """One run's figures into f."""
-    for prefix, module, into in (("linux-", linux, f.linux), ("rt-", irq, f.irq)):
+    for prefix, module, into in (("linux-", linux, f.linux), ("rt-", irq, f.irq), ("chan-", channel, f.chan)):
         if run.name.startswith(prefix):
             try:
                 into[run.name] = module.read(serial, run.name)
@@ -505,7 +508,7 @@ def plot(f, out):
 def check_inputs(build):
     """The files the plan boots must exist (make builds them)."""
     need = [build / "hv.elf", build / "guest" / "bench.elf", build / "guest" / "rt.elf",
-            build / "guest" / "hostile.elf", build / "slicehv.iso", MKISO]
+            build / "guest" / "hostile.elf", build / "guest" / "chan.elf", build / "slicehv.iso", MKISO]
     missing = [str(p) for p in need if not p.exists()]
     if missing:
         raise BenchError(f"missing {', '.join(missing)}: build them first (make bench does)")

@@ -5,6 +5,7 @@ import datetime
 import subprocess
 from pathlib import Path
 
+import channel
 import irq
 import linux
 
@@ -80,6 +81,10 @@ def summary_table(f):
         ("null VMCALL (HC_EXIT_COUNT) round trip", f"{f.part.rtt['vmcall']:,} ticks", "(reported)", ""),
         (f"boot to the last guest's first output, {SUMMARY_CPUS} cores",
          f"{f.boot[SUMMARY_CPUS]['first_output']:,} ticks", "(reported)", ""),
+        ("channel doorbell round trip (ping and pong, 2 cores)", f"{f.chan['chan-doorbell']['median']:,} ticks",
+         "(reported)", ""),
+        ("VM exits per doorbell round trip, both sides", f"{channel.exits(f):g}",
+         f"{2 * channel.EXITS_TARGET}", "met" if channel.exits(f) <= 2 * channel.EXITS_TARGET else "missed"),
         ("hypervisor code (`.text`)", f"{text:,} bytes", "well under 64 KiB",
          verdict_below(text, TEXT_TARGET, " bytes")),
         ("C and assembly in hv/ and arch/", f"{code:,} lines", "under 6,000",
@@ -289,6 +294,7 @@ def write_results(f, runs, out):
             f"commit {git_describe()}, engine **{f.eng}**: {engine_note(f)}\n\n"
             "## Summary\n\n" + summary_table(f) + "\n")
     body = "\n".join((overhead_section(f), steady_section(f), rtt_section(f), irq.section(f),
+                      channel.section(f),
                       *linux_section(f),
                       boot_section(f), footprint_section(f), observations(f), runs_section(f, runs)))
     (out / "results.md").write_text(head + body)
@@ -332,5 +338,5 @@ def summary_line(f):
             f"steady-exits {max(f.part.steady, f.part4k.steady)} cpuid-rtt {f.part.rtt['cpuid']} "
             f"vmcall-rtt {f.part.rtt['vmcall']} boot-{SUMMARY_CPUS}cpu "
             f"{f.boot[SUMMARY_CPUS]['first_output']} hv-text {f.footprint['text']} "
-            f"{irq.summary_fields(f)}"
+            f"{irq.summary_fields(f)} {channel.summary_fields(f)}"
             + (f" {linux.summary_fields(linux_figures(f))}" if f.linux else ""))

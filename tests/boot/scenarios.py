@@ -1046,6 +1046,86 @@ SCENARIOS.append(Scenario(
        (r"^slicehv: partition linux: ept .* image \[0x11000000-0x14f98000\) entry 0x1000200$", 1),
        partition_done("toy1"), (r"^\[toy1\] toy: done$", 1))))
 
+# ---- channels: the demo
+# The GRUB menu's channels entry (iso/channels.cfg, guest/chan.c): a producer and a consumer on
+# cores 0 and 1 exchange records through two channels and their doorbells while a toy on core 2
+# runs as ever. What the log must show comes from the config and the menu entry themselves: each
+# channel's row in the partition table, each endpoint's EPT with exactly its channels and rights,
+# the record count the two agree on with no error, every partition done. channels-corrupt spoils
+# one record's checksum and leaves one sequence number out: the consumer must find both, and the
+# run fail.
+CHANNELS_CFG = REPO / "iso" / "channels.cfg"
+GRUB_CFG = REPO / "iso" / "grub.cfg"
+CHANNEL_LINE = re.compile(r"^channel (\S+) size=(\S+) writer=(\S+) reader=(\S+)$", re.M)
+
+
+def channels_of(cfg):
+    """(name, size as written, writer, reader) of each channel line of cfg (one writer, one
+    reader: the demo's)."""
+    return CHANNEL_LINE.findall(cfg.read_text())
+
+
+def channels_records():
+    """The records= both endpoints of the menu's channels entry are given (the same, or an error)."""
+    entry = re.search(r"^menuentry [^\n]*--id channels \{\n(.*?)^\}", GRUB_CFG.read_text(), re.M | re.S)
+    counts = set(re.findall(r"^\s*module2 /boot/chan\.elf \S+ .*\brecords=(\d+)", entry[1], re.M))
+    if len(counts) != 1:
+        raise ValueError(f"grub.cfg's channels entry: records= {sorted(counts)}, not one count for both")
+    return int(counts.pop())
+
+
+def channel_expects(cfg):
+    """Each channel's row in the partition table, and each endpoint's isolation lines: its slice
+    and exactly its channels, read-write for the writer, read-only for the reader."""
+    chans = channels_of(cfg)
+    out = []
+    for name, size, writer, reader in chans:
+        out += [(rf"^slicehv: channel {name} {size}@{HEX} writer {writer} reader {reader} exec - "
+                 r"vector 0x50$", 1),
+                (rf"^slicehv: isolation: partition {writer}: channel {name} {HEX}-{HEX} at "
+                 rf"guest-physical {HEX}, read-write$", 1),
+                (rf"^slicehv: isolation: partition {reader}: channel {name} {HEX}-{HEX} at "
+                 rf"guest-physical {HEX}, read-only$", 1)]
+    for p in sorted({e for c in chans for e in c[2:]}):
+        n = sum(p in c[2:] for c in chans)
+        out.append((rf"^slicehv: isolation: partition {p}: ept maps only its slice {HEX}-{HEX} and "
+                    rf"{n} channels, identity, \d+ leaves$", 1))
+    return tuple(out)
+
+
+def chan_summary(role, records, errors):
+    """An endpoint's last lines: the count, the errors, its doorbells, done."""
+    verb = "sent" if role == "producer" else "checked"
+    return ((rf"^\[{role}\] chan: {role}: {records} records {verb}, errors {errors}, doorbells [1-9]\d* "
+             r"\([1-9]\d* peers rung, 0 busy\), received [1-9]\d*, exits \d+$", 1),
+            (rf"^\[{role}\] chan: {role}: done$", 1))
+
+
+CHANNELS_RECORDS = channels_records()
+SCENARIOS += [
+    Scenario("channels-menu-entry", cpus=4, grub="channels", forbid=TROUBLE, timeout=120,
+             expect=vmx_on(4) + ((r"^slicehv: config: channels\.cfg$", 1),)
+             + channel_expects(CHANNELS_CFG)
+             + chan_summary("producer", CHANNELS_RECORDS, 0) + chan_summary("consumer", CHANNELS_RECORDS, 0)
+             + (guest_ran("toy", 2, 3, 2),)
+             + tuple(partition_done(p) for p in ("producer", "consumer", "toy"))
+             + ((r"^slicehv: all partitions done$", 1),)),
+    Scenario("channels-corrupt", cpus=4, grub="channels-corrupt", exit=FAILED, timeout=120,
+             forbid=(EPT_VIOLATION, PARKED, NOT_STARTED, DENIED),
+             expect=vmx_on(4) + chan_summary("producer", CHANNELS_RECORDS, 2)
+             + chan_summary("consumer", CHANNELS_RECORDS, 2)
+             + ((r"^\[consumer\] chan: consumer: record 100: sequence 100 \(expected 100\), checksum wrong$", 1),
+                (r"^\[consumer\] chan: consumer: record 200: sequence 201 \(expected 200\), checksum right$", 1),
+                (r"^slicehv: stats (producer|consumer): done status 1, denied 0, ", 2),
+                partition_done("toy"), (r"^slicehv: all partitions done$", 1))),
+]
+GRUB_VARIANTS["channels"] = IsoVariant(
+    lambda cfg: re.sub(r"^set default=.*$", "set default=channels", cfg, flags=re.M))
+GRUB_VARIANTS["channels-corrupt"] = IsoVariant(
+    lambda cfg: re.sub(r"^set default=.*$", "set default=channels", cfg, flags=re.M)
+    .replace("module2 /boot/chan.elf producer role=producer", "module2 /boot/chan.elf producer role=producer "
+             "corrupt=100 skip=200"))
+
 # ================================================================ results
 
 
@@ -1417,7 +1497,7 @@ def with_needs(chosen):
 FUZZ_TARGETS = ("config", "elf", "multiboot", "acpi")
 BENCH_LINE = (r"^bench: engine \S+ worst-overhead [0-9.]+ steady-exits \d+ cpuid-rtt \d+ "
               r"vmcall-rtt \d+ boot-4cpu \d+ hv-text \d+ irq-latency-bare -?\d+ irq-latency-part -?\d+ "
-              r"irq-latency-noisy -?\d+ irq-exits \d+$")
+              r"irq-latency-noisy -?\d+ irq-exits \d+ doorbell-rtt \d+ doorbell-exits [0-9.]+$")
 # The GRUB menu entries `make run ENTRY=` may name.
 GRUB_ENTRIES = re.findall(r"^menuentry .* --id (\S+) \{$", (REPO / "iso" / "grub.cfg").read_text(), re.M)
 
