@@ -105,7 +105,8 @@
 	X(CHAN_RESTART, "chan-restart", true)    /* on-fault=restart: a pattern left, found again */ \
 	X(CHAN_KEEPER, "chan-keeper", true)      /* the peer: its pattern kept while the attacker ends */ \
 	X(CHAN_TARGET, "chan-target", true)      /* the storm's peer: its timer and doorbells counted */ \
-	X(CHAN_SURVIVOR, "chan-survivor", true)  /* chan-restart's peer: told of each park */
+	X(CHAN_SURVIVOR, "chan-survivor", true)  /* chan-restart's peer: told of each park */ \
+	X(CHAN_ECHO, "chan-echo", true)          /* a storm's second peer: every ring answered */
 
 #define ATTACK_ID(id, name, fatal) ATTACK_##id,
 #define ATTACK_ENTRY(id, name, fatal) { name, fatal },
@@ -1583,6 +1584,7 @@ enum chan_word { CW_READY, CW_START, CW_END, CW_BACK, CW_ACK, CW_MARK, CW_PATTER
 #define CHAN_DEFAULT_VECTOR 0x50              /* a channel line's vector= when it names none */
 #define RET_OPCODE 0xc3
 #define STORM_RINGS 3000
+#define STORM_CHANNELS 2 /* the target's, and an echo's */
 /* chan-target's LAPIC timer: periodic at TIMER_VECTOR, counted by irq_stub (SDM Vol 3A 11.5.4). */
 #define TIMER_VECTOR 0x40
 #define LVT_TIMER_PERIODIC (1u << 17)
@@ -1761,39 +1763,89 @@ static void chan_ring_stranger(void)
 	expect_fault(try_wrmsr(X2APIC_ICR, icr), VECTOR_GP);
 }
 
+/* What the rings on one channel came to; the TSC before each accepted one gives the shortest and
+ * longest gap between two (an unanswered ring's interval, within one ring's cost). */
+struct ring_count {
+	uint64_t accepted, rung, busy, last, least, most;
+};
+
+static void ring_counted(uint64_t k, struct ring_count *c)
+{
+	uint64_t now = rdtsc();
+	int64_t ret = vmcall3(HC_DOORBELL, k, 0, 0);
+
+	c->busy += ret == HC_ERR_BUSY;
+	if (ret < 0)
+		return;
+	if (c->accepted++) {
+		c->least = now - c->last < c->least ? now - c->last : c->least;
+		c->most = now - c->last > c->most ? now - c->last : c->most;
+	}
+	c->last = now;
+	c->rung += (uint64_t)ret;
+}
+
 /*
- * HC_DOORBELL on channel 0 rings= times back to back, between its peer's flags; the TSC before
- * each accepted ring gives the shortest and longest gap between two (the hypervisor's interval,
- * within one ring's cost).
+ * HC_DOORBELL rings= times back to back on each of its channels in turn (at most STORM_CHANNELS),
+ * between the flags of its peers: channel 0's target, and an echo on channel 1 that answers
+ * every ring, so the rings there are answers and not held back, while channel 0's still are.
  */
 static void chan_storm(void)
 {
-	uint64_t rings = arg_number("rings", STORM_RINGS), accepted = 0, rung = 0, busy = 0;
-	uint64_t start, last = 0, least = ~0ul, most = 0;
+	uint64_t rings = arg_number("rings", STORM_RINGS), start;
+	unsigned n = chan_count();
+	struct ring_count count[STORM_CHANNELS] = { 0 };
+
+	n = n < STORM_CHANNELS ? n : STORM_CHANNELS;
+	for (unsigned k = 0; k < n; k++) {
+		chan_get(k);
+		count[k].least = ~0ul;
+		chan_wait(CW_READY, "a peer of the storm");
+	}
+	for (unsigned k = 0; k < n; k++) {
+		chan_get(k);
+		*chan_word(CW_START) = 1;
+	}
+	start = rdtsc();
+	for (uint64_t i = 0; i < rings; i++)
+		for (unsigned k = 0; k < n; k++)
+			ring_counted(k, &count[k]);
+	start = rdtsc() - start;
+	for (unsigned k = 0; k < n; k++) {
+		chan_get(k);
+		*chan_word(CW_END) = 1;
+		head();
+		kprint("channel %s: %lu doorbells in %lu ticks: %lu accepted, %lu peers rung, %lu busy; accepted "
+		       "%lu-%lu ticks apart\n", chan.name, rings, start, count[k].accepted, count[k].rung, count[k].busy,
+		       count[k].least, count[k].most);
+	}
+}
+
+/* chan-storm's echo: a ring back on its channel for every doorbell, until the storm ends. */
+static void chan_echo(void)
+{
+	uint64_t start = rdtsc(), answered = 0, busy = 0;
+	unsigned seen = 0;
 
 	chan_get(0);
-	chan_wait(CW_READY, "the target");
-	*chan_word(CW_START) = 1;
-	start = rdtsc();
-	for (uint64_t i = 0; i < rings; i++) {
-		uint64_t now = rdtsc();
-		int64_t ret = vmcall3(HC_DOORBELL, 0, 0, 0);
+	chan_listen();
+	*chan_word(CW_READY) = 1;
+	while (!*chan_word(CW_END)) {
+		int64_t ret;
 
-		busy += ret == HC_ERR_BUSY;
-		if (ret < 0)
+		if (rdtsc() - start > CHAN_WAIT_TICKS)
+			chan_timed_out("the storm's end");
+		if (hostile_bells == seen) {
+			cpu_relax();
 			continue;
-		if (accepted++) {
-			least = now - last < least ? now - last : least;
-			most = now - last > most ? now - last : most;
 		}
-		last = now;
-		rung += (uint64_t)ret;
+		seen = hostile_bells;
+		ret = vmcall3(HC_DOORBELL, 0, 0, 0);
+		answered += ret >= 0;
+		busy += ret == HC_ERR_BUSY;
 	}
-	start = rdtsc() - start;
-	*chan_word(CW_END) = 1;
 	head();
-	kprint("%lu doorbells in %lu ticks: %lu accepted, %lu peers rung, %lu busy; accepted %lu-%lu ticks apart\n",
-	       rings, start, accepted, rung, busy, least, most);
+	kprint("%u doorbells, %lu answered, %lu busy\n", hostile_bells, answered, busy);
 }
 
 /* Timer ticks (irq_stub) until the peer raises flag w of the current channel, and their TSC span. */
@@ -1945,6 +1997,7 @@ static void run(enum attack_id id)
 	case ATTACK_CHAN_KEEPER: chan_keeper(); break;
 	case ATTACK_CHAN_TARGET: chan_target(); break;
 	case ATTACK_CHAN_SURVIVOR: chan_survivor(); break;
+	case ATTACK_CHAN_ECHO: chan_echo(); break;
 	default: probe_attack(id); break;
 	}
 }
