@@ -99,6 +99,7 @@
 	X(NOISE_EXITS, "noise-exits", true)      /* rounds= CPUID, port and ICR exits */    \
 	X(CHAN_WRITE_RO, "chan-write-ro", true)  /* a write to a channel it only reads */   \
 	X(CHAN_EXEC, "chan-exec", true)          /* a call into a channel without exec= */  \
+	X(CHAN_DEPUTY, "chan-deputy", true)      /* hypercalls told to write into a channel */ \
 	X(CHAN_BELOW, "chan-below", true)        /* the word just below its first channel */ \
 	X(CHAN_ABOVE, "chan-above", true)        /* the word at that channel's end */       \
 	X(CHAN_STORM, "chan-storm", true)        /* rings= doorbells back to back */        \
@@ -1747,6 +1748,31 @@ static void chan_exec(void)
 	escaped("the code in the channel ran");
 }
 
+/*
+ * The hypervisor as a deputy: its answers written into the read-only channel (and across the
+ * slice's end), a console write read out of it. Every address must lie in the slice; the
+ * writer's pattern stays as it was (chan-keeper checks).
+ */
+static void chan_deputy(void)
+{
+	struct hc_channel_info got = { 0 };
+	uint64_t into;
+
+	chan_attack_first(HC_CHANNEL_READ);
+	into = (uintptr_t)chan_word(CW_PATTERN);
+	head();
+	kprint("channel info to 0x%lx (the channel it only reads): ", into);
+	expect_error(vmcall3(HC_CHANNEL_INFO, 0, into, 0), HC_ERR_BAD_ADDRESS);
+	head();
+	kprint("channel info to 0x%lx (across the slice's end): ", bi.slice_end - sizeof(got) / 2);
+	expect_error(vmcall3(HC_CHANNEL_INFO, 0, bi.slice_end - sizeof(got) / 2, 0), HC_ERR_BAD_ADDRESS);
+	hc_info_bad(into, "the channel it only reads");
+	hc_console_bad(into, sizeof(uint64_t), HC_ERR_BAD_ADDRESS, "out of the channel");
+	head();
+	kprint("channel info into its own memory: returned %ld, channel %s\n",
+	       vmcall3(HC_CHANNEL_INFO, 0, (uintptr_t)&got, 0), got.name);
+}
+
 /* Rings that must not reach anyone: past its channels, and an IPI of its own to another core. */
 static void chan_ring_stranger(void)
 {
@@ -1990,6 +2016,7 @@ static void run(enum attack_id id)
 	case ATTACK_CHAN_RING_STRANGER: chan_ring_stranger(); break;
 	case ATTACK_CHAN_WRITE_RO: chan_write_ro(); break;
 	case ATTACK_CHAN_EXEC: chan_exec(); break;
+	case ATTACK_CHAN_DEPUTY: chan_deputy(); break;
 	case ATTACK_CHAN_BELOW:
 	case ATTACK_CHAN_ABOVE: chan_edge(id == ATTACK_CHAN_ABOVE); break;
 	case ATTACK_CHAN_STORM: chan_storm(); break;

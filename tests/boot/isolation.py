@@ -609,6 +609,7 @@ ISOLATION_SCENARIOS = [scenario(a) for a in _ALL]
 RO_BASE, RO_SIZE = 0xa400000, 64 << 10     # channel-attacks.cfg's ro
 CW_PATTERN = 6                             # hostile.c enum chan_word: the pattern's first word
 PATTERN_WORDS = 256                        # hostile.c CHAN_PATTERN_WORDS
+CHANNEL_INFO_SIZE = 16 + 2 * 8 + 6 * 4     # hv/hypercall.h struct hc_channel_info: name, 2 u64, 6 u32
 DOORBELL_INTERVAL_US = 20                  # hv/hypercall.h HC_DOORBELL_INTERVAL_US
 TSC_PER_US = engine.BOCHS_IPS / 1_000_000  # Bochs's TSC counts its ips= (the storm's gaps agree)
 CALIBRATION = 0.02                         # slicehv's tsc_per_ms against the PIT: within 2 %
@@ -776,6 +777,20 @@ CHANNEL_ATTACKS = [
                   expect=parked_by(evil_says("chan-above", RO_SAYS,
                                              rf"write {RO_BASE + RO_SIZE:#x} \(just past the channel's end\)")),
                   why="the word at a channel's end, in free RAM"),
+    ChannelAttack("deputy", "attack=chan-deputy", KEEPER, "channel-attacks.cfg",
+                  expect=ATTACKS_CONFIG + keeper_found(0, 0)
+                  + evil_says("chan-deputy", RO_SAYS,
+                              rf"channel info to {RO_BASE + 8 * CW_PATTERN:#x} \(the channel it only reads\): "
+                              r"refused: returned -2",
+                              rf"channel info to {EVIL_END - CHANNEL_INFO_SIZE // 2:#x} \(across the slice's end\): "
+                              r"refused: returned -2",
+                              rf"partition info to {RO_BASE + 8 * CW_PATTERN:#x} \(the channel it only reads\): "
+                              r"refused: returned -2",
+                              rf"console write {RO_BASE + 8 * CW_PATTERN:#x} len 0x8 \(out of the channel\): "
+                              r"refused: returned -2",
+                              r"channel info into its own memory: returned 0, channel ro"),
+                  why="HC_CHANNEL_INFO and HC_PARTITION_INFO into a read-only channel and across the slice's end, "
+                      "a console write out of the channel"),
     # The peer is at APIC id 0: the fixed IPI at its core is ICR 0 << 32 | the channel's vector.
     ChannelAttack("ring-stranger", "attack=chan-ring-stranger", KEEPER, "channel-attacks.cfg", denials=3,
                   expect=ATTACKS_CONFIG + keeper_found(0, 0)
@@ -787,8 +802,9 @@ CHANNEL_ATTACKS = [
                                 r"^slicehv: partition evil: denied "),
                   why="HC_DOORBELL past its channels, a fixed IPI through the ICR at the peer's core"),
     ChannelAttack("storm", "attack=chan-storm", "target attack=chan-target", "channel-storm.cfg", denials=None,
-                  expect=(storm_bounded(True), NO_TARGET_EXITS, (r"^slicehv: partition evil: denied doorbell on channel bell within "
-                                          r"20 us of the last" + LAST_DENIAL, 8),),
+                  expect=(storm_bounded(True), NO_TARGET_EXITS,
+                          (r"^slicehv: partition evil: denied doorbell on channel bell within 20 us of the last"
+                           + LAST_DENIAL, 8)),
                   why="thousands of HC_DOORBELL back to back at a peer with its own periodic timer"),
     ChannelAttack("answer-storm", "attack=chan-storm", "target attack=chan-target", "channel-answer-storm.cfg",
                   others=("echo attack=chan-echo",), denials=None,
