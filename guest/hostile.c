@@ -1580,7 +1580,7 @@ enum chan_word { CW_READY, CW_START, CW_END, CW_BACK, CW_ACK, CW_MARK, CW_PATTER
 #define CHAN_PATTERN_WORDS 256
 #define CHAN_PATTERN_BASE 0x6368616e00000000ul /* "chan", then the word's index */
 #define CHAN_RESTART_MARK 0x6c6566742e2e2e31ul /* "left...1": chan-restart's first run was here */
-#define CHAN_WAIT_TICKS 1000000000ul
+#define CHAN_WAIT_TICKS 1000000000ul        /* 20 s of Bochs (50 M ticks a second), a few on hardware */
 #define CHAN_POLL_TICKS 100000                /* between two HC_CHANNEL_INFO of a waiting peer */
 #define CHAN_DEFAULT_VECTOR 0x50              /* a channel line's vector= when it names none */
 #define RET_OPCODE 0xc3
@@ -1638,7 +1638,7 @@ static void chan_wait(unsigned w, const char *what)
 			cpu_relax();
 }
 
-/* Until channel k has running peers (rereading chan), for a peer that parks or ends. */
+/* Until `running` peers of channel k run (rereading chan into chan): a peer parked or ended. */
 static void chan_wait_running(uint64_t k, uint32_t running, const char *what)
 {
 	uint64_t start = rdtsc();
@@ -1681,6 +1681,7 @@ static void chan_keeper(void)
 
 	for (unsigned k = 0; k < n; k++) {
 		chan_get(k);
+		chan_listen();
 		if (chan.rights & HC_CHANNEL_WRITE) {
 			chan_fill();
 			*chan_word(CW_READY) = 1;
@@ -1688,7 +1689,6 @@ static void chan_keeper(void)
 	}
 	head();
 	kprint("%u channels, a pattern of %u words in each it writes\n", n, CHAN_PATTERN_WORDS);
-	chan_listen();
 	chan_wait_running(0, 0, "the attacker's end");
 	for (unsigned k = 0; k < n; k++) {
 		chan_get(k);
