@@ -1,5 +1,6 @@
 /* The channels guest (chan.elf): two partitions talking through slicehv channels and doorbells. */
 #include "rt.h"
+#include "hello.h"
 #include "../arch/x86/msr.h"
 
 /*
@@ -12,10 +13,13 @@
  *             through its out channel and rings back;
  *   ping      rounds=<n> doorbell round trips, each timed in TSC ticks, then stream=<n> times
  *             fills all of out after its head, rings and waits for pong's checksum of it. A
- *             round trip rings both channels once, and slicehv refuses a second ring within
- *             HC_DOORBELL_INTERVAL_US (HC_ERR_BUSY), so warm-up rounds first find the gap between
- *             rounds (in TSC ticks: the guest knows no time unit) at which neither side is busy;
- *   pong      answers each ping, and checksums each stream.
+ *             round trip rings both channels once; slicehv passes a ring that answers the peer's
+ *             at once and holds others to one per HC_DOORBELL_INTERVAL_US (HC_ERR_BUSY), so
+ *             warm-up rounds check that rounds need no gap between them (in TSC ticks: the guest
+ *             knows no time unit), or find the one at which neither side is busy;
+ *   pong      answers each ping, and checksums each stream;
+ *   hello     greets a Linux partition's /init on its first channel (guest/hello.h), which reads
+ *             and answers it through /dev/mem, and waits for the answer: seq=<n> is its number.
  * Both sides wait for the other's head (magic) before they start, so a stale channel from an
  * earlier boot is not read as work. wait=hlt|spin: how producer and consumer wait between
  * doorbells (HLT takes an exit each; spinning on in's count takes none); ping and pong
@@ -36,7 +40,7 @@
 #define MIX 0x9e3779b97f4a7c15ull /* Fibonacci hashing's constant: payload and checksum mixing */
 #define BUSY_BACKOFF 1000      /* TSC ticks before the first retry of a busy doorbell, doubling */
 #define BUSY_BACKOFF_MAX 1000000
-#define PACE_START 1000        /* TSC ticks: ping's first gap between rounds, doubled while busy */
+#define PACE_STEP 1000         /* TSC ticks: ping's gap between rounds once a ring was busy, doubled while busy */
 #define PACE_QUIET 100         /* warm-up rounds in a row without a busy ring that settle the gap */
 #define PACE_ROUNDS_MAX 10000  /* warm-up rounds at most */
 #define TICKS_PER 1000         /* throughput per 1000 TSC ticks */
@@ -67,9 +71,9 @@ struct chan {
 	uint64_t data_words;
 };
 
-enum role { PRODUCER, CONSUMER, PING, PONG, ROLES };
+enum role { PRODUCER, CONSUMER, PING, PONG, HELLO, ROLES };
 
-static const char role_names[ROLES][ARG_LEN] = { "producer", "consumer", "ping", "pong" };
+static const char role_names[ROLES][ARG_LEN] = { "producer", "consumer", "ping", "pong", "hello" };
 static struct chan in, out;
 static struct boot_info bi;
 static bool wait_hlt;
@@ -165,17 +169,18 @@ static void wait_count(uint64_t seen)
 			cpu_relax();
 }
 
-/* Until in's count is target, looking after each doorbell, spinning with interrupts on: no exit. */
+/*
+ * Until in's count is target and the doorbell telling of it has come, spinning with interrupts on:
+ * no exit. The count is written before the peer's ring: answering on the count alone could ring
+ * before slicehv has passed the peer's ring, and find ours unanswered (busy).
+ */
 static void await_count(uint64_t target)
 {
-	for (;;) {
-		uint64_t seen = doorbells;
+	static uint64_t taken; /* doorbells when the last wait ended */
 
-		if (in.head->count == target)
-			return;
-		while (doorbells == seen)
-			cpu_relax();
-	}
+	while (in.head->count != target || doorbells == taken)
+		cpu_relax();
+	taken = doorbells;
 }
 
 /* Our head set up and the peer rung, then until the peer's head is too. */
@@ -329,12 +334,12 @@ static uint64_t round_trip(uint64_t n, uint64_t gap)
 /* Warm-up rounds from 1: the gap doubles on every busy ring (pong's seen a round late). */
 static uint64_t pace(uint64_t *n)
 {
-	uint64_t gap = PACE_START, quiet = 0;
+	uint64_t gap = 0, quiet = 0;
 
 	for (uint64_t seen = 0; quiet < PACE_QUIET && *n < PACE_ROUNDS_MAX; ++*n) {
 		round_trip(*n + 1, gap);
 		quiet = busy + in.head->busy == seen ? quiet + 1 : 0;
-		gap = quiet ? gap : gap * 2;
+		gap = quiet ? gap : gap ? gap * 2 : PACE_STEP;
 		seen = busy + in.head->busy;
 	}
 	return gap;
@@ -422,8 +427,35 @@ static enum role role_find(void)
 	while (r < ROLES && !str_eq(name, role_names[r]))
 		r++;
 	if (r == ROLES)
-		fail("role= must be producer, consumer, ping or pong");
+		fail("role= must be producer, consumer, ping, pong or hello");
 	return (enum role)r;
+}
+
+/* role=hello: our half of the channel's first page, then Linux's answer in its half (no doorbell:
+ * the answer comes from Linux's userspace, which cannot ring). */
+static void hello(void)
+{
+	static const char greeting[] = "hello from a toy through a slicehv channel";
+	uint32_t seq = (uint32_t)boot_arg_number(&bi, "seq", 1);
+	struct hc_channel_info ci;
+	struct hello_page *page;
+
+	if (hypercall2(HC_CHANNEL_INFO, 0, (uintptr_t)&ci) || !(ci.rights & HC_CHANNEL_WRITE) ||
+	    ci.size < sizeof(*page))
+		fail("hello needs a first channel it writes, of a page at least");
+	page = (struct hello_page *)(uintptr_t)ci.base;
+	for (unsigned i = 0; i < sizeof(greeting); i++)
+		page->from_toy.text[i] = greeting[i];
+	page->from_toy.seq = seq;
+	__asm__ volatile("" ::: "memory");
+	page->from_toy.magic = HELLO_MAGIC_TOY;
+	kprint("chan: %s: hello: greeting %u in channel %s at 0x%lx\n", bi.name, seq, ci.name, ci.base);
+	while (page->from_linux.magic != HELLO_MAGIC_LINUX)
+		cpu_relax();
+	page->from_linux.text[HELLO_TEXT - 1] = '\0';
+	kprint("chan: %s: hello: linux answered '%s' (seq %u)\n", bi.name, page->from_linux.text,
+	       page->from_linux.seq);
+	guest_finish(page->from_linux.seq == seq ? 0 : 1);
 }
 
 void guest_main(uint32_t info)
@@ -439,6 +471,8 @@ void guest_main(uint32_t info)
 	if (!partitioned)
 		fail("needs slicehv's channels: not partitioned");
 	role = role_find();
+	if (role == HELLO)
+		hello();
 	boot_arg(&bi, "wait", wait, sizeof(wait));
 	wait_hlt = wait[0] == 'h';
 	idt_install("chan");

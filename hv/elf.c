@@ -151,10 +151,6 @@ int elf_load(const void *file, uint64_t size, uint64_t slice_base, uint64_t slic
 	struct elf_file f = { .data = file, .size = size };
 	uint64_t entry = 0;
 
-	if (slice_base > UINT64_MAX - slice_size || load_base < slice_base ||
-	    load_base >= slice_base + slice_size)
-		return err_set(e, "elf: load base 0x%lx is outside the slice 0x%lx+0x%lx", load_base,
-			       slice_base, slice_size);
 	if (check_header(&f, e) || check_segments(&f, e) ||
 	    place_segments(&f, slice_base + slice_size, load_base, false, e) ||
 	    find_entry(&f, load_base, &entry, e))

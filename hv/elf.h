@@ -51,6 +51,7 @@ struct elf_image {
  * bytes past p_filesz are zeroed. e_entry is translated through the PT_LOAD segment whose
  * virtual range holds it, else the one whose physical range does (a Linux vmlinux's ENTRY is the
  * physical phys_startup_64). Everything is checked before anything is written (through phys_ptr).
+ * load_base lies inside the slice, a partition's that hv/config.c has checked does not wrap.
  */
 int elf_load(const void *file, uint64_t size, uint64_t slice_base, uint64_t slice_size,
 	     uint64_t load_base, struct elf_image *out, err_t *e);

@@ -31,7 +31,7 @@ static void out_repeat(struct fmt_out *o, char c, size_t n)
 		out_char(o, c);
 }
 
-/* One field: prefix (sign or "0x") then body, padded to the width; '0' pads between the two. */
+/* One field: prefix (a sign) then body, padded to the width; '0' pads between the two. */
 static void out_field(struct fmt_out *o, const struct fmt_spec *sp, const char *prefix,
 		      const char *body, size_t n)
 {
@@ -51,9 +51,9 @@ static void out_field(struct fmt_out *o, const struct fmt_spec *sp, const char *
 }
 
 static void out_number(struct fmt_out *o, const struct fmt_spec *sp, uint64_t v, unsigned base,
-		       bool upper, const char *prefix)
+		       const char *prefix)
 {
-	const char *digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
+	const char *digits = "0123456789abcdef";
 	char tmp[FMT_DIGITS_MAX];
 	size_t i = sizeof(tmp);
 
@@ -97,17 +97,12 @@ static void out_conv(struct fmt_out *o, struct fmt_spec *sp, char conv, va_list 
 	sp->zero &= conv != 's' && conv != 'c'; /* '0' pads numbers only */
 	switch (conv) {
 	case 'd':
-	case 'i':
 		v = (int64_t)arg_int(ap, sp, true);
-		out_number(o, sp, v < 0 ? 0 - (uint64_t)v : (uint64_t)v, 10, false, v < 0 ? "-" : "");
+		out_number(o, sp, v < 0 ? 0 - (uint64_t)v : (uint64_t)v, 10, v < 0 ? "-" : "");
 		return;
 	case 'u':
 	case 'x':
-	case 'X':
-		out_number(o, sp, arg_int(ap, sp, false), conv == 'u' ? 10 : 16, conv == 'X', "");
-		return;
-	case 'p':
-		out_number(o, sp, (uintptr_t)va_arg(*ap, void *), 16, false, "0x");
+		out_number(o, sp, arg_int(ap, sp, false), conv == 'u' ? 10 : 16, "");
 		return;
 	case 's':
 		s = va_arg(*ap, const char *);

@@ -1,4 +1,4 @@
-/* A small printf engine of our own: %d %i %u %x %X %p %s %c %%, with l/ll/z, width, '0' and '-'. */
+/* A small printf engine of our own: %d %u %x %s %c %%, with l/ll/z, width, '0' and '-'. */
 #ifndef HV_FMT_H
 #define HV_FMT_H
 

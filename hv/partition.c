@@ -57,8 +57,13 @@ static int load_linux(struct partition *p, const void *file, err_t *e)
 {
 	const struct partition_cfg *c = p->cfg;
 	const struct boot_module *k = p->module, *rd = p->initrd;
+	struct hvm_memmap_table_entry channels[CFG_MAX_CHANNELS];
 	struct linux_boot b = { c->base, c->size, file, k->end - k->start, NULL, 0, module_args(k),
-				cpus[c->cpu].apic_id };
+				cpus[c->cpu].apic_id, channels, p->chan_count };
+
+	_Static_assert(CFG_MAX_CHANNELS <= LINUX_E820_EXTRA_MAX, "a Linux partition's map holds all its channels");
+	for (unsigned i = 0; i < p->chan_count; i++)
+		channels[i] = (struct hvm_memmap_table_entry){ p->chan[i].gpa, p->chan[i].cfg->size, E820_RESERVED, 0 };
 
 	if (rd && rd->end > rd->start && !(b.initrd = phys_ptr(rd->start, rd->end - rd->start)))
 		return err_set(e, "initrd %s is not in mapped memory", rd->name);

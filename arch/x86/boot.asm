@@ -79,22 +79,19 @@ no_long_mode:
 .next:
 	lodsb
 	test al, al
-	jz .halt
+	jz .stop
 	mov dx, COM1_PORT
 	out dx, al
 	jmp .next
-.halt:
-	hlt
-	jmp .halt
+.stop:
+	HALT_FOREVER
 
 bits 64
 long_mode:
 	LOAD_DATA_SEGMENTS BOOT_DS
 	mov rsp, [rel bsp_stack_top]
 	call hv_main                    ; hv_main(magic, info) ends the machine; it never returns
-.hang:
-	hlt
-	jmp .hang
+	HALT_FOREVER
 
 section .data
 align 8

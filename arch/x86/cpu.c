@@ -7,9 +7,6 @@
 #include "msr.h"
 #include "x86.h"
 
-/* Flat 64-bit code and data descriptors (SDM Vol 3A 3.4.5). */
-#define DESC_CODE64 0x00af9a000000ffffull
-#define DESC_DATA 0x00cf92000000ffffull
 #define DESC_TSS_AVAILABLE 0x89ull /* present, DPL 0, type 9: 64-bit TSS (available) */
 #define GATE_INTERRUPT 0x8e         /* present, DPL 0, type 14: 64-bit interrupt gate */
 

@@ -49,12 +49,11 @@ struct cpu_arch {
 
 /* What isr.asm pushes, lowest address first. */
 struct exception_frame {
-	uint64_t r15, r14, r13, r12, r11, r10, r9, r8, rbp, rdi, rsi, rdx, rcx, rbx, rax;
+	uint64_t rax, rcx, rdx, rbx, rbp, rsi, rdi, r8, r9, r10, r11, r12, r13, r14, r15; /* boot.inc GPRS */
 	uint64_t vector, error;
 	uint64_t rip, cs, rflags, rsp, ss; /* pushed by the CPU */
 };
 
-struct cpu;
 void exception_handler(struct exception_frame *f);
 
 #endif

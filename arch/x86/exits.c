@@ -7,7 +7,6 @@
 #include "../../hv/heap.h"
 #include "../../hv/hypercall.h"
 #include "../../hv/partition.h"
-#include "../../hv/phys.h"
 #include "../../hv/string.h"
 #include "apic.h"
 #include "lapic.h"
@@ -120,15 +119,14 @@ static void msr_pass_lapic(uint32_t msr)
 
 int exits_init(err_t *e)
 {
-	exit_bitmaps.io_a = heap_alloc_page(NULL);
-	exit_bitmaps.io_b = heap_alloc_page(NULL);
-	exit_bitmaps.msr = heap_alloc_page(NULL);
-	if (!exit_bitmaps.io_a || !exit_bitmaps.io_b || !exit_bitmaps.msr)
-		return err_set(e, "no heap pages left for the exit bitmaps");
-	/* Every port exits: COM1 is virtual, everything else is denied. */
-	memset(exit_bitmaps.io_a, 0xff, PAGE_SIZE);
-	memset(exit_bitmaps.io_b, 0xff, PAGE_SIZE);
-	memset(exit_bitmaps.msr, 0xff, PAGE_SIZE);
+	uint8_t **bitmaps[] = { &exit_bitmaps.io_a, &exit_bitmaps.io_b, &exit_bitmaps.msr };
+
+	/* Every port exits (COM1 is virtual, everything else is denied), and every MSR but those below. */
+	for (unsigned i = 0; i < ARRAY_SIZE(bitmaps); i++) {
+		if (!(*bitmaps[i] = heap_alloc_page(NULL)))
+			return err_set(e, "no heap pages left for the exit bitmaps");
+		memset(*bitmaps[i], 0xff, PAGE_SIZE);
+	}
 	/* Any entry that allows an access passes it (PAT lies inside the MTRR range). */
 	for (unsigned i = 0; i < ARRAY_SIZE(msr_passthrough); i++)
 		for (uint32_t msr = msr_passthrough[i].first; msr <= msr_passthrough[i].last; msr++)
@@ -140,10 +138,12 @@ int exits_init(err_t *e)
 	return 0;
 }
 
-static void skip_instruction(void)
+/* Past the instruction that exited; also the handler of exits whose instruction is skipped. */
+static void skip_instruction(struct vcpu *v)
 {
 	uint32_t blocking = vmcs_read32(GUEST_INTERRUPTIBILITY_INFO);
 
+	(void)v;
 	vmcs_write64(GUEST_RIP, vmcs_read64(GUEST_RIP) + vmcs_read32(VM_EXIT_INSTRUCTION_LEN));
 	/* The emulated instruction retired: STI/MOV SS blocking ends with it (SDM Vol 3C 25.4.2). */
 	if (blocking & (BLOCKING_BY_STI | BLOCKING_BY_MOV_SS))
@@ -159,7 +159,8 @@ static void inject_exception(unsigned vector, bool has_error, uint32_t error)
 		vmcs_write32(VM_ENTRY_EXCEPTION_ERROR_CODE, error);
 }
 
-static void inject_ud(void) { inject_exception(VECTOR_UD, false, 0); }
+/* #UD, also the handler of exits whose instruction a CPU without VMX or SMX refuses. */
+static void inject_ud(struct vcpu *v) { (void)v; inject_exception(VECTOR_UD, false, 0); }
 static void inject_gp(void) { inject_exception(VECTOR_GP, true, 0); }
 
 /* Registers by the number exit qualifications use: RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8... */
@@ -204,8 +205,17 @@ static void dump_guest(const struct vcpu *v)
 	       name, r->r8, r->r9, r->r10, r->r11, r->r12, r->r13, r->r14, r->r15);
 }
 
-static void __attribute__((noreturn)) park_with_dump(const struct vcpu *v, const char *what)
+#define PARK_WHAT_MAX 128
+
+/* Parks the partition for what fmt says, after its console lines and a dump of its registers. */
+static void __attribute__((noreturn, format(printf, 2, 3))) park_with_dump(const struct vcpu *v, const char *fmt, ...)
 {
+	char what[PARK_WHAT_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	kvsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
 	partition_console_flush(v->p);
 	dump_guest(v);
 	partition_park(v->p, "%s at rip 0x%lx", what, vmcs_read64(GUEST_RIP));
@@ -247,7 +257,7 @@ static void handle_cpuid(struct vcpu *v)
 	v->regs->rbx = c.ebx;
 	v->regs->rcx = c.ecx;
 	v->regs->rdx = c.edx;
-	skip_instruction();
+	skip_instruction(v);
 }
 
 /*
@@ -258,7 +268,7 @@ static void handle_cpuid(struct vcpu *v)
 static void handle_hlt(struct vcpu *v)
 {
 	if ((vmcs_read64(GUEST_RFLAGS) & RFLAGS_IF) && (vmx_msrs.misc & VMX_MISC_ACTIVITY_HLT)) {
-		skip_instruction();
+		skip_instruction(v);
 		vmcs_write32(GUEST_ACTIVITY_STATE, ACTIVITY_HLT);
 		return;
 	}
@@ -316,7 +326,7 @@ static void handle_io_instruction(struct vcpu *v)
 	}
 	if (in)
 		v->regs->rax = (size == 4) ? val : ((v->regs->rax & ~mask) | (val & mask));
-	skip_instruction();
+	skip_instruction(v);
 }
 
 /* Trapped RDMSR: VMX reads as locked off, everything else that exits is refused. */
@@ -333,7 +343,7 @@ static void handle_rdmsr(struct vcpu *v)
 	val = msr == IA32_APIC_BASE ? rdmsr(IA32_APIC_BASE) : IA32_FEATURE_CONTROL_LOCK;
 	v->regs->rax = (uint32_t)val;
 	v->regs->rdx = val >> 32;
-	skip_instruction();
+	skip_instruction(v);
 }
 
 /* ICR and LVT writes that exit: only what stays on this core goes through; refusals reported once. */
@@ -353,7 +363,7 @@ static void lapic_write(struct vcpu *v, uint32_t msr, uint64_t val)
 	if (verdict == LAPIC_REFUSED)
 		inject_gp();
 	else
-		skip_instruction();
+		skip_instruction(v);
 }
 
 /* EFER bits a guest may set: NXE only where the CPU has execute-disable (SDM Vol 4, IA32_EFER). */
@@ -380,7 +390,7 @@ static void handle_wrmsr(struct vcpu *v)
 	uint64_t val = ((uint64_t)(uint32_t)v->regs->rdx << 32) | (uint32_t)v->regs->rax;
 
 	if (msr == IA32_EFER && efer_write(val)) {
-		skip_instruction();
+		skip_instruction(v);
 		return;
 	}
 	if (msr >= X2APIC_FIRST && msr <= X2APIC_LAST) {
@@ -405,13 +415,10 @@ static void handle_wrmsr(struct vcpu *v)
 static bool load_pdptes(const struct vcpu *v)
 {
 	uint64_t base = vmcs_read64(GUEST_CR3) & PAE_CR3_MASK, reserved;
-	const uint64_t *pdpt;
-	char what[96];
+	const uint64_t *pdpt = partition_mem(v->p, base, PDPTE_COUNT * sizeof(uint64_t));
 
-	if (!(pdpt = partition_mem(v->p, base, PDPTE_COUNT * sizeof(uint64_t)))) {
-		ksnprintf(what, sizeof(what), "ept-violation: read of the PAE PDPT at guest-physical 0x%lx", base);
-		park_with_dump(v, what);
-	}
+	if (!pdpt)
+		park_with_dump(v, "ept-violation: read of the PAE PDPT at guest-physical 0x%lx", base);
 	reserved = PDPTE_RESERVED | ~((1ull << vmx_msrs.phys_addr_bits) - 1);
 	for (unsigned i = 0; i < PDPTE_COUNT; i++)
 		if ((pdpt[i] & PDPTE_PRESENT) && (pdpt[i] & reserved))
@@ -482,7 +489,7 @@ static void handle_cr_access(struct vcpu *v)
 
 	if (CR_QUAL_TYPE(v->qual) == CR_MOV_FROM && cr == 3) {
 		gpr_write(v->regs, reg, vmcs_read64(GUEST_CR3));
-		skip_instruction();
+		skip_instruction(v);
 		return;
 	}
 	if (CR_QUAL_TYPE(v->qual) != CR_MOV_TO)
@@ -496,7 +503,7 @@ static void handle_cr_access(struct vcpu *v)
 	else
 		park_with_dump(v, "unexpected control-register exit");
 	if (ok)
-		skip_instruction();
+		skip_instruction(v);
 	else
 		inject_gp();
 }
@@ -507,10 +514,10 @@ static void handle_vmcall(struct vcpu *v)
 
 	/* Hypercalls are for the guest kernel (CPL 0), as on a CPU where VMCALL would #UD (hypercall.h). */
 	if (AR_DPL(vmcs_read32(GUEST_SS_AR_BYTES)) != 0 && !HC_ANY_CPL(r->rax)) {
-		inject_ud();
+		inject_ud(v);
 		return;
 	}
-	skip_instruction(); /* first: HC_DONE does not come back */
+	skip_instruction(v); /* first: HC_DONE does not come back */
 	r->rax = (uint64_t)hypercall(v->p, r->rax, r->rdi, r->rsi);
 }
 
@@ -558,7 +565,7 @@ static void handle_xsetbv(struct vcpu *v)
 		inject_exception((unsigned)fault, fault == VECTOR_GP, 0);
 		return;
 	}
-	skip_instruction();
+	skip_instruction(v);
 }
 
 /*
@@ -594,13 +601,10 @@ static void exit_end(struct vcpu *v)
 	struct partition *p = v->p;
 	bool output_waits = console_pump();
 	uint64_t now = rdtsc(), spent = now - p->budget_since;
-	char what[64];
 
 	if (p->cfg->budget_ms) {
-		if (spent >= p->budget_left) {
-			ksnprintf(what, sizeof(what), "run-time budget of %u ms used up", p->cfg->budget_ms);
-			park_with_dump(v, what);
-		}
+		if (spent >= p->budget_left)
+			park_with_dump(v, "run-time budget of %u ms used up", p->cfg->budget_ms);
 		p->budget_left -= spent;
 	}
 	p->budget_since = now;
@@ -612,22 +616,10 @@ static void handle_ept_violation(struct vcpu *v)
 	uint64_t gpa = vmcs_read64(GUEST_PHYSICAL_ADDRESS);
 	const char *access = (v->qual & EPT_QUAL_FETCH) ? "instruction fetch" :
 			     (v->qual & EPT_QUAL_WRITE) ? "write"             : "read";
-	char what[128];
 
-	ksnprintf(what, sizeof(what), "ept-violation: %s at guest-physical 0x%lx%s (slice 0x%lx-0x%lx)", access,
-		  gpa, (v->qual & EPT_QUAL_LINEAR_VALID) ? "" : " (no linear address)", v->p->gpa_base,
-		  v->p->gpa_base + v->p->cfg->size - 1);
-	park_with_dump(v, what);
-}
-
-/*
- * WBINVD would write back and flush the caches the partitions share, a timing channel between
- * them; slicehv's memory is all write-back and coherent, so skipping it changes nothing else.
- */
-static void handle_wbinvd(struct vcpu *v)
-{
-	(void)v;
-	skip_instruction();
+	park_with_dump(v, "ept-violation: %s at guest-physical 0x%lx%s (slice 0x%lx-0x%lx)", access, gpa,
+		       (v->qual & EPT_QUAL_LINEAR_VALID) ? "" : " (no linear address)", v->p->gpa_base,
+		       v->p->gpa_base + v->p->cfg->size - 1);
 }
 
 /*
@@ -651,13 +643,6 @@ static void handle_external_interrupt(struct vcpu *v)
 	}
 }
 
-/* Reasons that refuse the instruction as a CPU without VMX or SMX would. */
-static void handle_undefined(struct vcpu *v)
-{
-	(void)v;
-	inject_ud();
-}
-
 /* INIT and SIPI come from outside: a partition owns its core, so they are refused. */
 static void handle_init_sipi(struct vcpu *v)
 {
@@ -672,7 +657,7 @@ static void handle_task_switch(struct vcpu *v)
 
 static void handle_fatal(struct vcpu *v)
 {
-	park_with_dump(v, arch_exit_reason_name(v->reason));
+	park_with_dump(v, "%s", arch_exit_reason_name(v->reason));
 }
 
 static void (*const handlers[EXIT_REASON_COUNT])(struct vcpu *) = {
@@ -683,22 +668,26 @@ static void (*const handlers[EXIT_REASON_COUNT])(struct vcpu *) = {
 	[EXIT_REASON_SIPI] = handle_init_sipi,
 	[EXIT_REASON_TASK_SWITCH] = handle_task_switch,
 	[EXIT_REASON_CPUID] = handle_cpuid,
-	[EXIT_REASON_GETSEC] = handle_undefined,
+	[EXIT_REASON_GETSEC] = inject_ud,
 	[EXIT_REASON_HLT] = handle_hlt,
 	[EXIT_REASON_INVD] = handle_fatal, /* would drop other partitions' dirty cache lines */
 	[EXIT_REASON_VMCALL] = handle_vmcall,
 	/* VMCLEAR, VMLAUNCH, VMPTRLD, VMPTRST, VMREAD, VMRESUME, VMWRITE, VMXOFF, VMXON (19-27). */
-	[EXIT_REASON_VMCLEAR ... EXIT_REASON_VMXON] = handle_undefined,
-	[EXIT_REASON_INVEPT] = handle_undefined,
-	[EXIT_REASON_INVVPID] = handle_undefined,
-	[EXIT_REASON_VMFUNC] = handle_undefined,
+	[EXIT_REASON_VMCLEAR ... EXIT_REASON_VMXON] = inject_ud,
+	[EXIT_REASON_INVEPT] = inject_ud,
+	[EXIT_REASON_INVVPID] = inject_ud,
+	[EXIT_REASON_VMFUNC] = inject_ud,
 	[EXIT_REASON_CR_ACCESS] = handle_cr_access,
 	[EXIT_REASON_IO_INSTRUCTION] = handle_io_instruction,
 	[EXIT_REASON_RDMSR] = handle_rdmsr,
 	[EXIT_REASON_WRMSR] = handle_wrmsr,
 	[EXIT_REASON_EPT_VIOLATION] = handle_ept_violation,
 	[EXIT_REASON_XSETBV] = handle_xsetbv,
-	[EXIT_REASON_WBINVD] = handle_wbinvd,
+	/*
+	 * WBINVD would write back and flush the caches the partitions share, a timing channel between
+	 * them; slicehv's memory is all write-back and coherent, so skipping it changes nothing else.
+	 */
+	[EXIT_REASON_WBINVD] = skip_instruction,
 	[EXIT_REASON_PREEMPTION_TIMER] = handle_nothing,
 };
 
@@ -713,14 +702,10 @@ void vmexit_handler(struct guest_regs *regs)
 	v.p->exits_total++;
 	if (basic < EXIT_REASON_COUNT)
 		v.p->exits[basic]++;
-	if ((reason & EXIT_REASON_ENTRY_FAILURE) || basic >= EXIT_REASON_COUNT || !handlers[basic]) {
-		char what[80];
-
-		ksnprintf(what, sizeof(what), "%s %s (exit reason %u, qualification 0x%lx)",
-			  (reason & EXIT_REASON_ENTRY_FAILURE) ? "VM entry failed:" : "unexpected exit",
-			  arch_exit_reason_name(basic), basic, v.qual);
-		park_with_dump(&v, what);
-	}
+	if ((reason & EXIT_REASON_ENTRY_FAILURE) || basic >= EXIT_REASON_COUNT || !handlers[basic])
+		park_with_dump(&v, "%s %s (exit reason %u, qualification 0x%lx)",
+			       (reason & EXIT_REASON_ENTRY_FAILURE) ? "VM entry failed:" : "unexpected exit",
+			       arch_exit_reason_name(basic), basic, v.qual);
 	handlers[basic](&v);
 	exit_end(&v);
 }

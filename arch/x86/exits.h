@@ -5,7 +5,6 @@
 #include "../../hv/err.h"
 #include "vmcs.h"
 
-struct cpu;
 struct partition;
 
 struct exit_bitmaps {

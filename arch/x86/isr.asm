@@ -2,6 +2,8 @@
 ; handler returns only for a fault it fixed up (an instruction run for a guest, arch/x86/x86.h
 ; GUEST_SAFE); then the frame, changed by it, is restored and IRETQ resumes at the fixup.
 
+%include "arch/x86/boot.inc"
+
 extern exception_handler
 global isr_table
 
@@ -23,41 +25,13 @@ isr_ %+ v:
 
 ; Frame layout must match struct exception_frame in arch/x86/cpu.h.
 isr_common:
-	push rax
-	push rbx
-	push rcx
-	push rdx
-	push rsi
-	push rdi
-	push rbp
-	push r8
-	push r9
-	push r10
-	push r11
-	push r12
-	push r13
-	push r14
-	push r15
+	PUSH_REVERSED GPRS
 	mov rdi, rsp
 	mov rbx, rsp                    ; callee-saved: the frame, across the call
 	and rsp, -16                    ; the C ABI wants a 16-byte aligned stack
 	call exception_handler          ; a fault it cannot fix up is reported and ends the machine
 	mov rsp, rbx
-	pop r15
-	pop r14
-	pop r13
-	pop r12
-	pop r11
-	pop r10
-	pop r9
-	pop r8
-	pop rbp
-	pop rdi
-	pop rsi
-	pop rdx
-	pop rcx
-	pop rbx
-	pop rax
+	POP_IN_ORDER GPRS
 	add rsp, 16                     ; vector and error code
 	iretq
 

@@ -4,20 +4,13 @@
 #include "../../hv/elf.h"
 #include "../../hv/phys.h"
 #include "../../hv/string.h"
+#include "x86.h"
 
 /* The vmlinux's PVH entry: the ELF note "Xen" XEN_ELFNOTE_PHYS32_ENTRY, 4 or 8 bytes. */
 #define XEN_NOTE_OWNER "Xen"
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
 
-/* 4-level paging with 2 MiB pages (SDM vol. 3A 4.5): one PML4, one PDPT, a PD per GiB. */
-#define PTE_PRESENT BIT(0)
-#define PTE_WRITE   BIT(1)
-#define PTE_LARGE   BIT(7)
-#define PT_ENTRIES  512
-
 /* The boot GDT: null, unused, then __BOOT_CS (64-bit code) and __BOOT_DS (flat data). */
-#define GDT_CODE64 0x00AF9A000000FFFFull /* P, DPL 0, code execute/read, L, G, limit 0xFFFFF */
-#define GDT_DATA   0x00CF92000000FFFFull /* P, DPL 0, data read/write, D/B, G, limit 0xFFFFF */
 #define GDT_ENTRIES (LINUX_BOOT_DS / sizeof(uint64_t) + 1)
 
 static uint64_t min_u64(uint64_t a, uint64_t b)
@@ -35,16 +28,6 @@ static void *guest_ptr(const struct linux_boot *b, uint64_t gpa, uint64_t len, c
 		err_set(e, "linux: %s at guest 0x%lx+0x%lx is outside the slice's accessible memory",
 			what, gpa, len);
 	return p;
-}
-
-static int check_slice(const struct linux_boot *b, err_t *e)
-{
-	if (b->base % PAGE_SIZE || b->base > UINT64_MAX - b->size)
-		return err_set(e, "linux: slice 0x%lx+0x%lx is not page aligned or wraps", b->base,
-			       b->size);
-	if (b->size <= LINUX_HIGH_RAM_GPA)
-		return err_set(e, "linux: a slice of 0x%lx bytes has no RAM above 1 MiB", b->size);
-	return 0;
 }
 
 static int check_cmdline(const struct linux_boot *b, uint64_t max_len, err_t *e)
@@ -72,14 +55,20 @@ static int place_initrd(const struct linux_boot *b, uint64_t end, uint64_t *gpa,
 	return 0;
 }
 
-/* Both routes' map: low RAM, the reserved hole holding slicehv's tables, RAM from 1 MiB. */
-static void memory_map(uint64_t size, struct hvm_memmap_table_entry map[LINUX_E820_ENTRIES])
+/*
+ * Both routes' map: low RAM, the reserved hole holding slicehv's tables, RAM from 1 MiB, then the
+ * caller's extra ranges (its channels). Returns how many entries.
+ */
+static unsigned memory_map(const struct linux_boot *b, struct hvm_memmap_table_entry *map)
 {
 	map[0] = (struct hvm_memmap_table_entry){ 0, LINUX_LOW_RAM_END, E820_RAM, 0 };
 	map[1] = (struct hvm_memmap_table_entry){ LINUX_LOW_RAM_END,
 						  LINUX_HIGH_RAM_GPA - LINUX_LOW_RAM_END, E820_RESERVED, 0 };
-	map[2] = (struct hvm_memmap_table_entry){ LINUX_HIGH_RAM_GPA, size - LINUX_HIGH_RAM_GPA,
+	map[2] = (struct hvm_memmap_table_entry){ LINUX_HIGH_RAM_GPA, b->size - LINUX_HIGH_RAM_GPA,
 						  E820_RAM, 0 };
+	if (b->extra_count)
+		memcpy(map + LINUX_E820_ENTRIES, b->extra, b->extra_count * sizeof(*map));
+	return LINUX_E820_ENTRIES + b->extra_count;
 }
 
 /*
@@ -129,10 +118,9 @@ static void write_pvh_info(const struct linux_boot *b, uint8_t *low, uint64_t in
 		.modlist_paddr = LINUX_BOOT_INFO_GPA + offsetof(struct linux_pvh_info, initrd),
 		.cmdline_paddr = LINUX_CMDLINE_GPA, .rsdp_paddr = LINUX_ACPI_GPA,
 		.memmap_paddr = LINUX_BOOT_INFO_GPA + offsetof(struct linux_pvh_info, map),
-		.memmap_entries = LINUX_E820_ENTRIES,
 	};
 	p->initrd = (struct hvm_modlist_entry){ .paddr = initrd, .size = b->initrd_size };
-	memory_map(b->size, p->map);
+	p->start.memmap_entries = memory_map(b, p->map);
 }
 
 static int load_pvh(const struct linux_boot *b, struct linux_entry *out, err_t *e)
@@ -142,8 +130,6 @@ static int load_pvh(const struct linux_boot *b, struct linux_entry *out, err_t *
 	struct elf_image img;
 	uint8_t *mem;
 
-	if (check_slice(b, e))
-		return -1;
 	if (low < LINUX_HIGH_RAM_GPA || high > b->size)
 		return err_set(e, "linux: the vmlinux's PT_LOADs span [0x%lx, 0x%lx), outside RAM [1 MiB, "
 			       "0x%lx): a PVH kernel loads at its link address", low, high, b->size);
@@ -250,7 +236,7 @@ static void bz_zero_page(const struct linux_boot *b, const struct bz_image *z, u
 			 uint64_t load, uint64_t initrd)
 {
 	struct bz_boot_params *bp = (void *)(low + LINUX_BOOT_INFO_GPA); /* zeroed with low memory */
-	struct hvm_memmap_table_entry map[LINUX_E820_ENTRIES];
+	struct hvm_memmap_table_entry map[LINUX_E820_ENTRIES + LINUX_E820_EXTRA_MAX];
 
 	memcpy(&bp->hdr, (const uint8_t *)b->kernel + BZ_HEADER_OFFSET, z->header_end - BZ_HEADER_OFFSET);
 	bp->hdr.type_of_loader = BZ_LOADER_UNKNOWN;
@@ -263,24 +249,23 @@ static void bz_zero_page(const struct linux_boot *b, const struct bz_image *z, u
 	bp->hdr.cmd_line_ptr = LINUX_CMDLINE_GPA;
 	bp->hdr.setup_data = 0;
 	bp->acpi_rsdp_addr = LINUX_ACPI_GPA;
-	memory_map(b->size, map);
-	for (unsigned i = 0; i < LINUX_E820_ENTRIES; i++)
+	bp->e820_entries = (uint8_t)memory_map(b, map);
+	for (unsigned i = 0; i < bp->e820_entries; i++)
 		bp->e820_table[i] = (struct bz_e820_entry){ map[i].addr, map[i].size, map[i].type };
-	bp->e820_entries = LINUX_E820_ENTRIES;
 }
 
 _Static_assert(LINUX_PAGE_TABLES_GPA + (2 + LINUX_IDENT_MAP_END / GiB(1)) * PAGE_SIZE <=
 	       (LINUX_RESET_VECTOR_GPA & ~(PAGE_SIZE - 1)), "the identity map's tables fit below the reset vector");
 
-/* The GDT with __BOOT_CS and __BOOT_DS, and the identity map: PML4, PDPT, then its PDs. */
+/* The GDT with __BOOT_CS and __BOOT_DS, and the identity map in 2 MiB pages: PML4, PDPT, then a PD per GiB. */
 static void bz_boot_tables(uint64_t size, uint8_t *low)
 {
 	uint64_t *gdt = (void *)(low + LINUX_GDT_GPA);
 	uint64_t *pml4 = (void *)(low + LINUX_PAGE_TABLES_GPA), *pdpt = pml4 + PT_ENTRIES;
 	uint64_t *pd = pdpt + PT_ENTRIES, end = min_u64(size, LINUX_IDENT_MAP_END);
 
-	gdt[LINUX_BOOT_CS / sizeof(*gdt)] = GDT_CODE64;
-	gdt[LINUX_BOOT_DS / sizeof(*gdt)] = GDT_DATA;
+	gdt[LINUX_BOOT_CS / sizeof(*gdt)] = DESC_CODE64;
+	gdt[LINUX_BOOT_DS / sizeof(*gdt)] = DESC_DATA;
 	pml4[0] = (LINUX_PAGE_TABLES_GPA + PAGE_SIZE) | PTE_PRESENT | PTE_WRITE;
 	for (uint64_t g = 0; g < ALIGN_UP(end, GiB(1)) / GiB(1); g++)
 		pdpt[g] = (LINUX_PAGE_TABLES_GPA + (2 + g) * PAGE_SIZE) | PTE_PRESENT | PTE_WRITE;
@@ -294,7 +279,7 @@ static int load_bzimage(const struct linux_boot *b, struct linux_entry *out, err
 	uint64_t initrd, load;
 	uint8_t *mem, *dst;
 
-	if (check_slice(b, e) || bz_check(b, &z, e) ||
+	if (bz_check(b, &z, e) ||
 	    place_initrd(b, (uint64_t)z.h.initrd_addr_max + 1, &initrd, e) ||
 	    bz_place(b, &z, initrd, &load, e))
 		return -1;

@@ -13,9 +13,9 @@
 #define LINUX_LOW_RAM_END     0xA0000u
 #define LINUX_HIGH_RAM_GPA    0x100000u
 #define LINUX_E820_ENTRIES    3
+#define LINUX_E820_EXTRA_MAX  8 /* reserved ranges above the slice: its channels */
 
 /* What slicehv writes, inside the reserved hole; [0, LINUX_HIGH_RAM_GPA) is zeroed first. */
-#define LINUX_TABLES_GPA      0xE0000u
 #define LINUX_ACPI_GPA        0xE0000u /* the RSDP first: 16-byte aligned, found by a BIOS-area scan too */
 #define LINUX_BOOT_INFO_GPA   0xE1000u /* PVH: struct linux_pvh_info; bzImage: the zero page */
 #define LINUX_GDT_GPA         0xE2000u /* bzImage: the boot GDT */
@@ -76,7 +76,7 @@ struct hvm_memmap_table_entry { uint64_t addr, size; uint32_t type, reserved; };
 struct linux_pvh_info {
 	struct hvm_start_info start;
 	struct hvm_modlist_entry initrd;
-	struct hvm_memmap_table_entry map[LINUX_E820_ENTRIES];
+	struct hvm_memmap_table_entry map[LINUX_E820_ENTRIES + LINUX_E820_EXTRA_MAX];
 };
 
 /* Documentation/arch/x86/boot.rst: the real-mode kernel header at 0x1f1 of a bzImage. */
@@ -134,6 +134,7 @@ struct bz_boot_params {
 } __attribute__((packed));
 
 /* What a Linux partition boots: the slice, the images (GRUB modules) and the partition's core. */
+/* The slice is a partition's as hv/config.c checks it: 2 MiB multiples, not wrapping, not empty. */
 struct linux_boot {
 	uint64_t base, size;          /* guest-physical [0, size) is host-physical [base, base + size) */
 	const void *kernel;           /* a vmlinux ELF (PVH) or a bzImage */
@@ -142,6 +143,8 @@ struct linux_boot {
 	uint64_t initrd_size;
 	const char *cmdline;          /* NUL-terminated */
 	uint32_t x2apic_id;           /* the partition's core, for the MADT */
+	const struct hvm_memmap_table_entry *extra; /* more of the map, above the slice (E820_RESERVED) */
+	unsigned extra_count;         /* at most LINUX_E820_EXTRA_MAX */
 };
 
 enum linux_route { LINUX_NONE, LINUX_PVH, LINUX_BZIMAGE };

@@ -7,15 +7,8 @@
 #include "msr.h"
 #include "x86.h"
 
-/* 4-level paging entries (SDM Vol 3A 4.5, Tables 4-15 to 4-20). */
-#define PTE_PRESENT BIT(0)
-#define PTE_WRITE BIT(1)
-#define PTE_LARGE BIT(7)
-#define PTE_NX BIT(63)
-#define PTE_ADDR_MASK 0x000ffffffffff000ull
-#define ENTRIES 512
 #define MAPPED_MIN GiB(4) /* the boot map's reach: the LAPIC and firmware lie below it */
-#define MAPPED_MAX GiB(ENTRIES) /* one PDPT */
+#define MAPPED_MAX GiB(PT_ENTRIES) /* one PDPT */
 
 extern uint8_t __image_start[], __text_end[], __rodata_end[];
 
@@ -44,7 +37,7 @@ static int map_2m(uint64_t *pd_entry, uint64_t region, err_t *e)
 	}
 	if (!(pt = table()))
 		return err_set(e, "no heap page for the hypervisor's page tables");
-	for (unsigned i = 0; i < ENTRIES; i++)
+	for (unsigned i = 0; i < PT_ENTRIES; i++)
 		pt[i] = (region + (uint64_t)i * PAGE_SIZE) | image_page_rights(region + (uint64_t)i * PAGE_SIZE);
 	*pd_entry = (uint64_t)pt | PTE_PRESENT | PTE_WRITE;
 	return 0;
@@ -55,7 +48,7 @@ static unsigned count_wx(const uint64_t *t, unsigned level)
 {
 	unsigned n = 0;
 
-	for (unsigned i = 0; i < ENTRIES; i++) {
+	for (unsigned i = 0; i < PT_ENTRIES; i++) {
 		uint64_t entry = t[i];
 
 		if (!(entry & PTE_PRESENT))
@@ -91,7 +84,7 @@ int arch_memory_init(uint64_t top, err_t *e)
 		if (!pd)
 			return err_set(e, "no heap page for the hypervisor's page tables");
 		pdpt[g] = (uint64_t)pd | PTE_PRESENT | PTE_WRITE;
-		for (unsigned i = 0; i < ENTRIES; i++)
+		for (unsigned i = 0; i < PT_ENTRIES; i++)
 			if (map_2m(&pd[i], GiB(g) + MiB(2) * i, e) < 0)
 				return -1;
 	}

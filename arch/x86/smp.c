@@ -1,5 +1,4 @@
 /* AP start-up: place the trampoline below 1 MiB, fill its fields, INIT-SIPI-SIPI, wait. */
-#include "smp.h"
 #include "../../hv/arch.h"
 #include "../../hv/console.h"
 #include "../../hv/cpu.h"

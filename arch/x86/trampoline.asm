@@ -41,9 +41,7 @@ tramp_lm:
 	mov rsp, [rbx + OFF(tramp_stack)]
 	mov edi, [rbx + OFF(tramp_cpu)]
 	call [rbx + OFF(tramp_entry)]   ; ap_main never returns
-.hang:
-	hlt
-	jmp .hang
+	HALT_FOREVER
 
 ; ---- Data the BSP fills in the copy (addresses are of the copy, not of this image).
 align 8

@@ -27,11 +27,17 @@ struct vmcheck_env {
  * Each returns 0 when every check passes; else -1 with e->msg naming the first rule broken, e.g.
  * "guest CR0: bit 5 (NE) is 0 but IA32_VMX_CR0_FIXED0 requires it (SDM 27.3.1.1)".
  * Sections are those of SDM Vol 3C chapter 27 ("VM Entries"; chapter 26 in older editions).
- * The host checks assume slicehv's own situation: VMLAUNCH from IA-32e mode, outside SMM.
+ * Left out, as their rules cannot fail: the host state, the running core's own (CR0, CR3, CR4,
+ * IA32_PAT and IA32_EFER as read in IA-32e mode after VMXON, which already held CR0 and CR4 to
+ * their fixed bits; its GDT, TSS, IDT and code in the identity-mapped image; selectors vmcs.c
+ * asserts at compile time); the I/O and MSR bitmaps, pages of its heap; unrestricted guest
+ * always with EPT, VPIDs from 1; and the guest fields vmcs.c writes as the same architectural
+ * values at every launch: no event to inject, no MSR-load/store areas, no CR3 targets; RFLAGS
+ * bit 1 only (so no virtual-8086 mode), DR7 not loaded, the PAT at its power-on value, the LDTR
+ * unusable, TR and IDTR as at reset; active and uninterrupted, no shadow VMCS.
  */
 int vmcheck_controls(const struct vmcheck_env *env, err_t *e); /* 27.2.1 */
-int vmcheck_host(const struct vmcheck_env *env, err_t *e);     /* 27.2.2 - 27.2.4 */
 int vmcheck_guest(const struct vmcheck_env *env, err_t *e);    /* 27.3.1 */
-int vmcheck_all(const struct vmcheck_env *env, err_t *e);      /* controls, host, guest in that order */
+int vmcheck_all(const struct vmcheck_env *env, err_t *e);      /* controls, then guest */
 
 #endif

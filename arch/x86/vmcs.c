@@ -3,7 +3,6 @@
 #include "../../hv/arch.h"
 #include "../../hv/console.h"
 #include "../../hv/cpu.h"
-#include "../../hv/hypercall.h"
 #include "../../hv/partition.h"
 #include "../../hv/power.h"
 #include "apic.h"
@@ -24,11 +23,10 @@
 #define TSS_LIMIT 0xffu
 #define GUEST_SEL_CODE 0x08
 #define GUEST_SEL_DATA 0x10
+#define SEL_RPL_TI 7u /* a selector's RPL (bits 1:0) and TI (bit 2) */
 
 /* Guest-owned CR bits the hypervisor must keep (fixed bits) or see change (PG: EFER.LMA). */
 uint64_t guest_cr0_fixed1, guest_cr0_forced, guest_cr4_forced;
-
-static bool vmx_ok(bool cf, bool zf) { return !cf && !zf; }
 
 uint64_t vmcs_read_field(uint32_t field)
 {
@@ -36,7 +34,7 @@ uint64_t vmcs_read_field(uint32_t field)
 	bool cf, zf;
 
 	__asm__ volatile("vmread %3, %0" : "=r"(v), "=@ccc"(cf), "=@ccz"(zf) : "r"((uint64_t)field));
-	if (!vmx_ok(cf, zf)) {
+	if (cf || zf) {
 		printk("slicehv: cpu %u: VMREAD of field 0x%x failed\n", this_cpu()->index, field);
 		machine_exit(HV_EXIT_PANIC);
 	}
@@ -48,27 +46,11 @@ void vmcs_write_field(uint32_t field, uint64_t value)
 	bool cf, zf;
 
 	__asm__ volatile("vmwrite %2, %3" : "=@ccc"(cf), "=@ccz"(zf) : "r"(value), "r"((uint64_t)field));
-	if (!vmx_ok(cf, zf)) {
+	if (cf || zf) {
 		printk("slicehv: cpu %u: VMWRITE of 0x%lx to field 0x%x failed (VM-instruction error %lu)\n",
 		       this_cpu()->index, value, field, zf ? vmcs_read_field(VM_INSTRUCTION_ERROR) : 0);
 		machine_exit(HV_EXIT_PANIC);
 	}
-}
-
-static bool vmclear(uint64_t vmcs)
-{
-	bool cf, zf;
-
-	__asm__ volatile("vmclear %2" : "=@ccc"(cf), "=@ccz"(zf) : "m"(vmcs) : "memory");
-	return vmx_ok(cf, zf);
-}
-
-static bool vmptrld(uint64_t vmcs)
-{
-	bool cf, zf;
-
-	__asm__ volatile("vmptrld %2" : "=@ccc"(cf), "=@ccz"(zf) : "m"(vmcs) : "memory");
-	return vmx_ok(cf, zf);
 }
 
 /* Settings a control field must (low half) and may (high half) have, from vmx_msrs. */
@@ -135,6 +117,9 @@ static int setup_controls(struct partition *p, bool drain, err_t *e)
 	return 0;
 }
 
+/* Host selectors need RPL and TI 0, and CS and TR not null (SDM Vol 3C 27.2.3). */
+_Static_assert(SEL_CS && SEL_TSS && !((SEL_CS | SEL_DS | SEL_TSS) & SEL_RPL_TI), "host selectors");
+
 /* Host state: this core's own tables and stack; an exit lands in vmx_exit_entry. */
 static void setup_host(struct cpu *c)
 {
@@ -164,13 +149,13 @@ static void setup_host(struct cpu *c)
 	vmcs_write64(HOST_RIP, (uint64_t)vmx_exit_entry);
 }
 
-static void setup_segment(uint32_t sel_field, uint16_t sel, uint32_t ar)
+/* One segment register's selector, limit, access rights and base 0: its fields are evenly spaced. */
+static void setup_segment(uint32_t sel_field, uint16_t sel, uint32_t limit, uint32_t ar)
 {
-	/* The selector, limit, access-rights and base fields of one register are evenly spaced. */
 	uint32_t index = (sel_field - GUEST_ES_SELECTOR) / 2;
 
 	vmcs_write_field(sel_field, sel);
-	vmcs_write_field(GUEST_ES_LIMIT + 2 * index, FLAT_LIMIT);
+	vmcs_write_field(GUEST_ES_LIMIT + 2 * index, limit);
 	vmcs_write_field(GUEST_ES_AR_BYTES + 2 * index, ar);
 	vmcs_write_field(GUEST_ES_BASE + 2 * index, 0);
 }
@@ -200,18 +185,12 @@ static void setup_guest(const struct partition *p)
 	vmcs_write64(GUEST_CR4, cr4 | guest_cr4_forced);
 	vmcs_write64(GUEST_CR3, p->boot.cr3); /* 0 but for a bzImage, as the GDTR */
 	vmcs_write64(GUEST_IA32_EFER, lm ? IA32_EFER_LME | IA32_EFER_LMA : 0);
-	setup_segment(GUEST_CS_SELECTOR, lm ? LINUX_BOOT_CS : GUEST_SEL_CODE, code);
+	setup_segment(GUEST_CS_SELECTOR, lm ? LINUX_BOOT_CS : GUEST_SEL_CODE, FLAT_LIMIT, code);
 	for (uint32_t f = GUEST_ES_SELECTOR; f <= GUEST_GS_SELECTOR; f += 2)
 		if (f != GUEST_CS_SELECTOR)
-			setup_segment(f, lm ? LINUX_BOOT_DS : GUEST_SEL_DATA, data);
-	vmcs_write16(GUEST_LDTR_SELECTOR, 0);
-	vmcs_write32(GUEST_LDTR_LIMIT, 0);
-	vmcs_write32(GUEST_LDTR_AR_BYTES, AR_UNUSABLE);
-	vmcs_write64(GUEST_LDTR_BASE, 0);
-	vmcs_write16(GUEST_TR_SELECTOR, 0);
-	vmcs_write32(GUEST_TR_LIMIT, TSS_LIMIT);
-	vmcs_write32(GUEST_TR_AR_BYTES, AR_TYPE_TSS_BUSY | AR_P);
-	vmcs_write64(GUEST_TR_BASE, 0);
+			setup_segment(f, lm ? LINUX_BOOT_DS : GUEST_SEL_DATA, FLAT_LIMIT, data);
+	setup_segment(GUEST_LDTR_SELECTOR, 0, 0, AR_UNUSABLE);
+	setup_segment(GUEST_TR_SELECTOR, 0, TSS_LIMIT, AR_TYPE_TSS_BUSY | AR_P);
 	vmcs_write32(GUEST_GDTR_LIMIT, p->boot.gdt_limit);
 	vmcs_write64(GUEST_GDTR_BASE, p->boot.gdt_base);
 	vmcs_write32(GUEST_IDTR_LIMIT, 0);
@@ -235,14 +214,6 @@ static uint64_t vmcs_reader(uint32_t field, void *ctx)
 {
 	(void)ctx;
 	return vmcs_read_field(field);
-}
-
-/* Bochs accepts some states silicon rejects: check ours against the SDM before trusting it. */
-static int check_entry_state(err_t *e)
-{
-	struct vmcheck_env env = { &vmx_msrs, vmcs_reader, NULL };
-
-	return vmcheck_all(&env, e);
 }
 
 /*
@@ -302,6 +273,7 @@ int arch_partition_launch(struct cpu *c, struct partition *p, err_t *e)
 {
 	struct guest_regs regs __attribute__((aligned(16))) = { 0 };
 	uint64_t vmcs = (uint64_t)c->arch.vmcs;
+	struct vmcheck_env entry_state = { &vmx_msrs, vmcs_reader, NULL };
 
 	*(uint32_t *)c->arch.vmcs = vmx_caps.revision;
 	if (!vmclear(vmcs) || !vmptrld(vmcs))
@@ -310,7 +282,8 @@ int arch_partition_launch(struct cpu *c, struct partition *p, err_t *e)
 		return -1;
 	setup_host(c);
 	setup_guest(p);
-	if (check_entry_state(e) < 0)
+	/* Bochs accepts some states silicon rejects: check ours against the SDM before trusting it. */
+	if (vmcheck_all(&entry_state, e) < 0)
 		return -1;
 	if (vmx_caps.vpid)
 		invvpid_all();

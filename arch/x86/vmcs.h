@@ -34,9 +34,6 @@ enum vmcs_field {
 	IO_BITMAP_A = 0x2000,
 	IO_BITMAP_B = 0x2002,
 	MSR_BITMAP = 0x2004,
-	VM_EXIT_MSR_STORE_ADDR = 0x2006,
-	VM_EXIT_MSR_LOAD_ADDR = 0x2008,
-	VM_ENTRY_MSR_LOAD_ADDR = 0x200a,
 	EPT_POINTER = 0x201a,
 	/* 64-bit read-only data field (B.2.2) */
 	GUEST_PHYSICAL_ADDRESS = 0x2400,
@@ -61,7 +58,6 @@ enum vmcs_field {
 	VM_ENTRY_MSR_LOAD_COUNT = 0x4014,
 	VM_ENTRY_INTR_INFO_FIELD = 0x4016,
 	VM_ENTRY_EXCEPTION_ERROR_CODE = 0x4018,
-	VM_ENTRY_INSTRUCTION_LEN = 0x401a,
 	SECONDARY_VM_EXEC_CONTROL = 0x401e,
 	/* 32-bit read-only data fields (B.3.2) */
 	VM_INSTRUCTION_ERROR = 0x4400,
@@ -164,7 +160,6 @@ enum activity_state { ACTIVITY_ACTIVE, ACTIVITY_HLT, ACTIVITY_SHUTDOWN, ACTIVITY
 #define AR_TYPE_DATA_RW_ACCESSED 0x3
 #define AR_TYPE_TSS_BUSY 0xb
 #define AR_TYPE_MASK 0xf
-#define AR_TYPE_LDT 0x2
 #define AR_S BIT(4)       /* code or data, not system */
 #define AR_P BIT(7)       /* present */
 #define AR_L BIT(13)      /* 64-bit code */

@@ -1,44 +1,18 @@
 ; VM entry and exit: the guest's general-purpose registers live in a struct guest_regs frame
-; (arch/x86/vmcs.h) whose field order is the push order below. Everything else is C.
+; (arch/x86/vmcs.h) in boot.inc's GPRS order. Everything else is C.
+
+%include "arch/x86/boot.inc"
 
 extern vmexit_handler, vmentry_failed
 global vmx_launch, vmx_exit_entry
 
 %macro PUSH_GUEST_REGS 0
 	push 0                          ; pad: a 16-byte multiple
-	push r15
-	push r14
-	push r13
-	push r12
-	push r11
-	push r10
-	push r9
-	push r8
-	push rdi
-	push rsi
-	push rbp
-	push rbx
-	push rdx
-	push rcx
-	push rax
+	PUSH_REVERSED GPRS
 %endmacro
 
 %macro POP_GUEST_REGS 0
-	pop rax
-	pop rcx
-	pop rdx
-	pop rbx
-	pop rbp
-	pop rsi
-	pop rdi
-	pop r8
-	pop r9
-	pop r10
-	pop r11
-	pop r12
-	pop r13
-	pop r14
-	pop r15
+	POP_IN_ORDER GPRS
 	add rsp, 8                      ; pad
 %endmacro
 
@@ -65,6 +39,4 @@ entry_failed:
 	PUSH_GUEST_REGS
 	mov rdi, rsp
 	call vmentry_failed             ; parks this core's partition; never returns
-.hang:
-	hlt
-	jmp .hang
+	HALT_FOREVER

@@ -107,15 +107,6 @@ static int feature_control_enable(struct cpu *c, err_t *e)
 /* SDM Vol 3C 24.8: CR0 and CR4 must honour the fixed-0 (must be 1) and fixed-1 (may be 1) MSRs. */
 static uint64_t apply_fixed(uint64_t v, uint64_t fixed0, uint64_t fixed1) { return (v | fixed0) & fixed1; }
 
-/* VMXON fails with CF (VMfailInvalid) or ZF (VMfailValid) set (SDM Vol 3C 31.2). */
-static bool vmxon(uint64_t region)
-{
-	bool cf, zf;
-
-	__asm__ volatile("vmxon %2" : "=@ccc"(cf), "=@ccz"(zf) : "m"(region) : "memory");
-	return !cf && !zf;
-}
-
 int arch_virt_enable(struct cpu *c, err_t *e)
 {
 	if (!(cpuid(1, 0).ecx & CPUID_1_ECX_VMX))

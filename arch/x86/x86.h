@@ -21,6 +21,18 @@
 #define CR4_VMXE BIT(13)
 #define CR4_OSXSAVE BIT(18)
 
+/* 4-level paging entries (SDM Vol 3A 4.5, Tables 4-15 to 4-20). */
+#define PTE_PRESENT BIT(0)
+#define PTE_WRITE BIT(1)
+#define PTE_LARGE BIT(7)
+#define PTE_NX BIT(63)
+#define PTE_ADDR_MASK 0x000ffffffffff000ull
+#define PT_ENTRIES 512
+
+/* Flat descriptors (SDM Vol 3A 3.4.5): present, DPL 0, limit 0xFFFFF in 4 KiB units. */
+#define DESC_CODE64 0x00af9a000000ffffull /* code execute/read, L */
+#define DESC_DATA 0x00cf92000000ffffull   /* data read/write, D/B */
+
 /* RFLAGS bits (SDM Vol 1 3.4.3). */
 #define RFLAGS_FIXED1 BIT(1) /* always 1 */
 #define RFLAGS_IF BIT(9)

@@ -665,11 +665,14 @@ LINUX_HIGH_MEMORY = 4608
 LINUX_CRASH_BEFORE = 2_400_000_000
 
 
-def linux_isolated(name, base, size):
+def linux_isolated(name, base, size, channel_pages=()):
     """Linux partition name's EPT, built and self-checked: its slice [base, base + size) in 2 MiB
-    leaves, seen at guest-physical 0, the kernel at its link address inside it."""
+    leaves, seen at guest-physical 0, the kernel at its link address inside it; and as many
+    channels as channel_pages has entries, mapped with that many 4 KiB leaves each."""
+    with_channels = f" and {len(channel_pages)} channel{'s' if len(channel_pages) > 1 else ''}" if channel_pages else ""
     return ((rf"^slicehv: isolation: partition {name}: ept maps only its slice 0x{base:x}-"
-             rf"0x{base + size - 1:x}, at guest-physical 0x0, {size // MiB(2)} leaves$", 1),
+             rf"0x{base + size - 1:x}{with_channels}, at guest-physical 0x0, "
+             rf"{size // MiB(2) + sum(channel_pages)} leaves$", 1),
             (rf"^slicehv: partition {name}: ept .* image \[0x{base + LINUX_IMAGE[0]:x}-"
              rf"0x{base + LINUX_IMAGE[1]:x}\) entry 0x{LINUX_PVH_ENTRY:x}$", 1))
 
@@ -898,7 +901,15 @@ SCENARIOS = [
              forbid=(EPT_VIOLATION, NOT_STARTED, r"^slicehv: partition toy\d: denied",
                      r"^slicehv: partition (high|toy\d) parked"),
              expect=vmx_on(4) + ((r"^slicehv: config: linux-pair\.cfg$", 1),)
-             + linux_isolated("high", 0x100000000, MiB(160))
+             + linux_isolated("high", 0x100000000, MiB(160), channel_pages=(1,))
+             + ((r"^slicehv: isolation: partition high: channel hello 0x[0-9a-f]+-0x[0-9a-f]+fff at "
+                 r"guest-physical 0xa000000, read-write$", 1),
+                (r"^slicehv: isolation: partition toy1: channel hello (0x[0-9a-f]+)-0x[0-9a-f]+fff at "
+                 r"guest-physical \1, read-write$", 1),
+                (r"^\[high\] \[ *[0-9.]+\] linux-init: channel 0xa000000: the toy says 'hello from a toy "
+                 r"through a slicehv channel' \(seq 7\)$", 1),
+                (r"^\[toy1\] chan: toy1: hello: linux answered 'linux /init read seq 7 through /dev/mem' "
+                 r"\(seq 7\)$", 1))
              + linux_isolated("crash", 0x10000000, MiB(160))
              + (linux_ran("high", boots=1), linux_ran("crash", boots=2),
                 (r"^\[high\] " + LINUX_UP + "$", 1), (r"^\[crash\] " + LINUX_UP + "$", 2),
@@ -906,7 +917,7 @@ SCENARIOS = [
                 (r"^slicehv: partition \S+ restarting ", 1),
                 (r"^slicehv: all partitions done$", 1))
              + tuple(partition_done(f"toy{i}") for i in (1, 2))
-             + tuple(guest_ran(f"toy{i}", i + 1, 4, i + 1) for i in (1, 2))),
+             + (guest_ran("toy2", 3, 4, 3),)),
 ]
 
 
@@ -957,16 +968,17 @@ def rt_partitioned(args):
         (CONFIGS / "rt.cfg",))
 
 
-def linux_variant(config, kernels):
+def linux_variant(config, kernels, extra=()):
     """The menu's linux entry as the default, with configs/<config> for its linux.cfg and a module
     line of Debian's kernel for each (module name, words added to the entry's command line) in
-    kernels instead of its one."""
+    kernels instead of its one, then the module lines in extra."""
     def edit(cfg):
         vmlinux = re.search(r"^(\s*)module2 /boot/vmlinux vmlinux (.*)$", cfg, re.M)
         if not vmlinux:
             raise ValueError("grub.cfg has no `module2 /boot/vmlinux vmlinux` line")
-        lines = "\n".join(f"{vmlinux[1]}module2 /boot/vmlinux {name} {vmlinux[2]}{' ' + extra if extra else ''}"
-                          for name, extra in kernels)
+        lines = "\n".join(f"{vmlinux[1]}module2 /boot/vmlinux {name} {vmlinux[2]}{' ' + words if words else ''}"
+                          for name, words in kernels)
+        lines += "".join(f"\n{vmlinux[1]}{line}" for line in extra)
         cfg = cfg[:vmlinux.start()] + lines + cfg[vmlinux.end():]
         cfg = cfg.replace("module2 /boot/linux.cfg linux.cfg", f"module2 /boot/{config} {config}")
         return re.sub(r"^set default=.*$", "set default=linux", cfg, flags=re.M)
@@ -1011,7 +1023,8 @@ GRUB_VARIANTS = {
                         (lambda b: b / "linux" / "vmlinux", lambda b: b / "linux" / "initrd.cpio")),
     # Two Linux partitions (one panics once: LINUX_CRASH_BEFORE) and two toys (make test-linux).
     "linux-pair": linux_variant("linux-pair.cfg", (
-        ("vmlinux", ""), ("vmlinux-crash", f"linux-init.crash-before={LINUX_CRASH_BEFORE}"))),
+        ("vmlinux", ""), ("vmlinux-crash", f"linux-init.crash-before={LINUX_CRASH_BEFORE}")),
+        ("module2 /boot/chan.elf hello role=hello seq=7",)),
     # slicehv's command line asks for a ud2 right after the boot information.
     "test-exception": IsoVariant(lambda cfg: re.sub(r"(multiboot2 /boot/hv\.elf)", r"\1 test-exception", cfg)),
     # A wrong config or broken image next to a good partition (BAD_INPUTS).

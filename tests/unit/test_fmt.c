@@ -28,9 +28,9 @@
 static void test_integers(void **state)
 {
 	(void)state;
-	CHECK("0 -1 42 2147483647 -2147483648", "%d %i %d %d %d", 0, -1, 42, INT32_MAX, INT32_MIN);
+	CHECK("0 -1 42 2147483647 -2147483648", "%d %d %d %d %d", 0, -1, 42, INT32_MAX, INT32_MIN);
 	CHECK("4294967295 0", "%u %u", UINT32_MAX, 0u);
-	CHECK("deadbeef DEADBEEF 0", "%x %X %x", 0xdeadbeefu, 0xdeadbeefu, 0u);
+	CHECK("deadbeef 0", "%x %x", 0xdeadbeefu, 0u);
 	CHECK("-9223372036854775808", "%lld", (long long)INT64_MIN);
 	CHECK("18446744073709551615", "%llu", (unsigned long long)UINT64_MAX);
 	CHECK("ffffffffffffffff -5", "%lx %ld", UINT64_MAX, -5L);
@@ -51,10 +51,9 @@ static void test_width_and_flags(void **state)
 	CHECK_ODD("[   ab]", "[%05s]", "ab"); /* '0' pads numbers only */
 }
 
-static void test_pointers_strings_percent(void **state)
+static void test_strings_percent(void **state)
 {
 	(void)state;
-	CHECK("0x1234 0x0", "%p %p", (void *)0x1234, (void *)0);
 	CHECK_ODD("(null)", "%s", (const char *)NULL);
 	CHECK("", "%s", "");
 	CHECK("100% a", "100%% %c", 'a');
@@ -65,6 +64,7 @@ static void test_odd_formats(void **state)
 	(void)state;
 	/* An unknown conversion and a trailing '%' are printed as written, so the mistake shows. */
 	CHECK_ODD("%q", "%q", 1);
+	CHECK_ODD("%p %X", "%p %X", (void *)0, 1u); /* not conversions of this engine */
 	CHECK_ODD("50%", "50%", 1);
 }
 
@@ -117,7 +117,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_integers),
 		cmocka_unit_test(test_width_and_flags),
-		cmocka_unit_test(test_pointers_strings_percent),
+		cmocka_unit_test(test_strings_percent),
 		cmocka_unit_test(test_odd_formats),
 		cmocka_unit_test(test_huge_width_is_clamped),
 		cmocka_unit_test(test_truncation),
