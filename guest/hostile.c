@@ -19,8 +19,9 @@
 
 /*
  * The attacks: name, and whether attack=all leaves it out: it can only end with the partition
- * parked (one per run), or it is noise for a neighbour that runs rounds= times (the GRUB menu's
- * rt entry). attack=all runs the others in this order, then ALL_LAST. The last three probe the hypervisor's
+ * parked (one per run), it needs a peer on a channel (the chan- roles, whose configs name both
+ * sides), or it is noise for a neighbour that runs rounds= times (the GRUB menu's rt entry).
+ * attack=all runs the others in this order, then ALL_LAST. The last three probe the hypervisor's
  * emulation of EFER, CR0 and XCR0, where a mistake ends the run early, so they come late.
  */
 #define ATTACKS(X)                                                                          \
@@ -78,6 +79,7 @@
 	X(HC_CONSOLE, "hc-console", false)                                                  \
 	X(HC_INFO, "hc-info", false)                                                        \
 	X(HC_UNKNOWN, "hc-unknown", false)                                                  \
+	X(CHAN_RING_STRANGER, "chan-ring-stranger", false) /* a doorbell past its channels, an IPI */ \
 	X(CONSOLE_SPOOF, "console-spoof", false) /* fake hypervisor lines */                \
 	X(FAULT_STORM, "fault-storm", false)     /* #UD, #BP and #GP by the 100,000 */      \
 	X(MSR_EFER, "msr-efer", false)           /* EFER.LME off while paging */            \
@@ -94,7 +96,18 @@
 	X(WEDGE, "wedge", true)                  /* IF=0, TPR 15, LVTs masked, no IDT */    \
 	X(CONSOLE_FLOOD, "console-flood", true)  /* 4000-byte console writes, forever */    \
 	X(NOISE_CONSOLE, "noise-console", true)  /* rounds= console lines */                \
-	X(NOISE_EXITS, "noise-exits", true)      /* rounds= CPUID, port and ICR exits */
+	X(NOISE_EXITS, "noise-exits", true)      /* rounds= CPUID, port and ICR exits */    \
+	X(CHAN_WRITE_RO, "chan-write-ro", true)  /* a write to a channel it only reads */   \
+	X(CHAN_EXEC, "chan-exec", true)          /* a call into a channel without exec= */  \
+	X(CHAN_DEPUTY, "chan-deputy", true)      /* hypercalls told to write into a channel */ \
+	X(CHAN_BELOW, "chan-below", true)        /* the word just below its first channel */ \
+	X(CHAN_ABOVE, "chan-above", true)        /* the word at that channel's end */       \
+	X(CHAN_STORM, "chan-storm", true)        /* rings= doorbells back to back */        \
+	X(CHAN_RESTART, "chan-restart", true)    /* on-fault=restart: a pattern left, found again */ \
+	X(CHAN_KEEPER, "chan-keeper", true)      /* the peer: its pattern kept while the attacker ends */ \
+	X(CHAN_TARGET, "chan-target", true)      /* the storm's peer: its timer and doorbells counted */ \
+	X(CHAN_SURVIVOR, "chan-survivor", true)  /* chan-restart's peer: told of each park */ \
+	X(CHAN_ECHO, "chan-echo", true)          /* a storm's second peer: every ring answered */
 
 #define ATTACK_ID(id, name, fatal) ATTACK_##id,
 #define ATTACK_ENTRY(id, name, fatal) { name, fatal },
@@ -261,8 +274,9 @@ static volatile int fault_vector;
 #define TRY(...) (arm(), ({ __asm__ volatile(__VA_ARGS__); }), disarm())
 
 void hostile_exception(struct frame *f);
-extern const char isr_stubs[], irq_stub[];
-volatile unsigned hostile_irqs; /* interrupts taken at vectors 32-255 (irq_stub), each EOIed */
+extern const char isr_stubs[], irq_stub[], bell_stub[];
+volatile unsigned hostile_irqs;  /* interrupts taken at vectors 32-255 (irq_stub), each EOIed */
+volatile unsigned hostile_bells; /* doorbells taken at a channel's vector (bell_stub), likewise */
 
 /* 32 stubs, 16 bytes apart: an error code (or 0 where the CPU pushes none), the vector, then C. */
 __asm__(".pushsection .text\n"
@@ -287,12 +301,16 @@ __asm__(".pushsection .text\n"
 	"pop %rbp\n pop %rdi\n pop %rsi\n pop %rdx\n pop %rcx\n pop %rbx\n pop %rax\n"
 	"add $16, %rsp\n"
 	"iretq\n"
-	"irq_stub:\n"
+	".macro counting_stub name, counter\n"
+	"\\name:\n"
 	"push %rax\n push %rcx\n push %rdx\n"
-	"incl hostile_irqs(%rip)\n"
+	"incl \\counter(%rip)\n"
 	"mov $0x80b, %ecx\n xor %eax, %eax\n xor %edx, %edx\n wrmsr\n" /* X2APIC_EOI */
 	"pop %rdx\n pop %rcx\n pop %rax\n"
 	"iretq\n"
+	".endm\n"
+	"counting_stub irq_stub, hostile_irqs\n"
+	"counting_stub bell_stub, hostile_bells\n"
 	".popsection\n");
 
 
@@ -330,18 +348,20 @@ void hostile_exception(struct frame *f)
 	guest_finish(1);
 }
 
-static void idt_init(void)
+static void gate_set(unsigned v, uint64_t at)
 {
-	struct table_register idtr = { sizeof(idt) - 1, (uintptr_t)idt };
 	uint16_t cs;
 
 	__asm__ volatile("mov %%cs, %0" : "=r"(cs));
-	for (unsigned v = 0; v < IDT_VECTORS; v++) {
-		uint64_t at = v < VECTORS ? (uintptr_t)isr_stubs + v * ISR_STUB_SIZE : (uintptr_t)irq_stub;
+	idt[v] = (struct idt_gate){ (uint16_t)at, cs, 0, IDT_INTERRUPT_GATE, (uint16_t)(at >> 16), (uint32_t)(at >> 32), 0 };
+}
 
-		idt[v] = (struct idt_gate){ (uint16_t)at, cs, 0, IDT_INTERRUPT_GATE, (uint16_t)(at >> 16),
-					    (uint32_t)(at >> 32), 0 };
-	}
+static void idt_init(void)
+{
+	struct table_register idtr = { sizeof(idt) - 1, (uintptr_t)idt };
+
+	for (unsigned v = 0; v < IDT_VECTORS; v++)
+		gate_set(v, v < VECTORS ? (uintptr_t)isr_stubs + v * ISR_STUB_SIZE : (uintptr_t)irq_stub);
 	__asm__ volatile("lidt %0" ::"m"(idtr));
 }
 
@@ -1548,6 +1568,395 @@ static void console_flood(void)
 		vmcall3(HC_CONSOLE_WRITE, (uintptr_t)flood, FLOOD_BYTES, 0);
 }
 
+/* ---- Channels (README, hypercall.h): the memory a partition shares, and the doorbells it rings. */
+
+/*
+ * What the two sides of a channel agree on, in 64-bit words from its base: flags one side raises
+ * for the other (a reader raises none), then a pattern of words its writer leaves there and
+ * checks later. Every wait for a peer ends after CHAN_WAIT_TICKS: a peer that never comes fails
+ * the run, it does not hang it.
+ */
+enum chan_word { CW_READY, CW_START, CW_END, CW_BACK, CW_ACK, CW_MARK, CW_PATTERN };
+#define CHAN_PATTERN_WORDS 256
+#define CHAN_PATTERN_BASE 0x6368616e00000000ul /* "chan", then the word's index */
+#define CHAN_RESTART_MARK 0x6c6566742e2e2e31ul /* "left...1": chan-restart's first run was here */
+#define CHAN_WAIT_TICKS 1000000000ul        /* 20 s of Bochs (50 M ticks a second), a few on hardware */
+#define CHAN_POLL_TICKS 100000                /* between two HC_CHANNEL_INFO of a waiting peer */
+#define CHAN_DEFAULT_VECTOR 0x50              /* a channel line's vector= when it names none */
+#define RET_OPCODE 0xc3
+#define STORM_RINGS 3000
+#define STORM_CHANNELS 2 /* the target's, and an echo's */
+/* chan-target's LAPIC timer: periodic at TIMER_VECTOR, counted by irq_stub (SDM Vol 3A 11.5.4). */
+#define TIMER_VECTOR 0x40
+#define LVT_TIMER_PERIODIC (1u << 17)
+#define TIMER_DIVIDE_BY_1 0xb
+#define TARGET_PERIOD 20000  /* timer counts between ticks */
+#define TARGET_QUIET 4000000 /* TSC ticks of ticking before the storm, the rate to keep */
+
+static struct hc_channel_info chan; /* the channel an attack works on, as HC_CHANNEL_INFO told */
+
+static volatile uint64_t *chan_word(unsigned w) { return (volatile uint64_t *)chan.base + w; }
+
+static void chan_get(uint64_t k)
+{
+	int64_t ret = vmcall3(HC_CHANNEL_INFO, k, (uintptr_t)&chan, 0);
+
+	if (ret) {
+		head();
+		kprint("channel %lu: HC_CHANNEL_INFO returned %ld\n", k, ret);
+		guest_finish(1);
+	}
+}
+
+/* How many channels the caller has: HC_CHANNEL_INFO refuses the first index past them. */
+static unsigned chan_count(void)
+{
+	struct hc_channel_info c;
+	unsigned n = 0;
+
+	while (vmcall3(HC_CHANNEL_INFO, n, (uintptr_t)&c, 0) == 0)
+		n++;
+	return n;
+}
+
+static __attribute__((noreturn)) void chan_timed_out(const char *what)
+{
+	head();
+	kprint("timed out waiting for %s\n", what);
+	guest_finish(1);
+}
+
+/* Until the peer raises flag w of the current channel. */
+static void chan_wait(unsigned w, const char *what)
+{
+	uint64_t start = rdtsc();
+
+	while (!*chan_word(w))
+		if (rdtsc() - start > CHAN_WAIT_TICKS)
+			chan_timed_out(what);
+		else
+			cpu_relax();
+}
+
+/* Until `running` peers of channel k run (rereading chan into chan): a peer parked or ended. */
+static void chan_wait_running(uint64_t k, uint32_t running, const char *what)
+{
+	uint64_t start = rdtsc();
+
+	for (chan_get(k); chan.peers_running != running; chan_get(k))
+		if (rdtsc() - start > CHAN_WAIT_TICKS)
+			chan_timed_out(what);
+		else
+			tsc_wait(CHAN_POLL_TICKS);
+}
+
+static void chan_fill(void)
+{
+	for (unsigned i = 0; i < CHAN_PATTERN_WORDS; i++)
+		*chan_word(CW_PATTERN + i) = CHAN_PATTERN_BASE | i;
+}
+
+static unsigned chan_intact(void)
+{
+	unsigned same = 0;
+
+	for (unsigned i = 0; i < CHAN_PATTERN_WORDS; i++)
+		same += *chan_word(CW_PATTERN + i) == (CHAN_PATTERN_BASE | i);
+	return same;
+}
+
+/* Doorbells on: the APIC software-enabled, bell_stub at the channel's vector, interrupts on. */
+static void chan_listen(void)
+{
+	gate_set(chan.vector, (uintptr_t)bell_stub);
+	wrmsr(X2APIC_SVR, SVR_ENABLED | SPURIOUS_VECTOR);
+	__asm__ volatile("sti" ::: "memory");
+}
+
+/* chan-keeper, the peer of the attacks on channel memory: the pattern in every channel it writes,
+ * then, once no peer runs any more, each channel as it finds it. */
+static void chan_keeper(void)
+{
+	unsigned n = chan_count();
+
+	for (unsigned k = 0; k < n; k++) {
+		chan_get(k);
+		chan_listen();
+		if (chan.rights & HC_CHANNEL_WRITE) {
+			chan_fill();
+			*chan_word(CW_READY) = 1;
+		}
+	}
+	head();
+	kprint("%u channels, a pattern of %u words in each it writes\n", n, CHAN_PATTERN_WORDS);
+	chan_wait_running(0, 0, "the attacker's end");
+	for (unsigned k = 0; k < n; k++) {
+		chan_get(k);
+		head();
+		kprint("channel %s: %u of %u words as written, generation %u, peers running %u\n", chan.name,
+		       chan_intact(), CHAN_PATTERN_WORDS, chan.generation, chan.peers_running);
+	}
+	head();
+	kprint("%u doorbells\n", hostile_bells);
+}
+
+/* The first channel with exactly these rights, once its writer has left the pattern there. */
+static void chan_attack_first(uint32_t rights)
+{
+	unsigned k = 0, n = chan_count();
+
+	while (k < n && (chan_get(k), chan.rights != rights))
+		k++;
+	head();
+	if (k == n) {
+		kprint("none of its %u channels has rights %u\n", n, rights);
+		guest_finish(1);
+	}
+	kprint("channel %s at 0x%lx+0x%lx rights %u\n", chan.name, chan.base, chan.size, chan.rights);
+	chan_wait(CW_READY, "the writer's pattern");
+}
+
+static void chan_write_ro(void)
+{
+	chan_attack_first(HC_CHANNEL_READ);
+	touch((uintptr_t)chan_word(CW_PATTERN), "a channel it only reads");
+}
+
+/* The words on either side of a channel: outside it, and outside the slice. */
+static void chan_edge(bool above)
+{
+	chan_attack_first(HC_CHANNEL_READ);
+	if (above)
+		touch(chan.base + chan.size, "just past the channel's end");
+	else
+		touch(chan.base - sizeof(uint64_t), "just below the channel");
+}
+
+/* A RET written into the last word of a channel it writes, then called: it must not run. */
+static void chan_exec(void)
+{
+	volatile uint8_t *code;
+
+	chan_attack_first(HC_CHANNEL_READ | HC_CHANNEL_WRITE);
+	code = (volatile uint8_t *)(chan.base + chan.size - sizeof(uint64_t));
+	*code = RET_OPCODE;
+	head();
+	kprint("call 0x%lx (a ret written into a channel mapped without exec=)\n", (uintptr_t)code);
+	__asm__ volatile("call *%0" ::"r"(code) : "memory", "cc", "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9",
+			 "r10", "r11");
+	head();
+	escaped("the code in the channel ran");
+}
+
+/*
+ * The hypervisor as a deputy: its answers written into the read-only channel (and across the
+ * slice's end), a console write read out of it. Every address must lie in the slice; the
+ * writer's pattern stays as it was (chan-keeper checks).
+ */
+static void chan_deputy(void)
+{
+	struct hc_channel_info got = { 0 };
+	uint64_t into;
+
+	chan_attack_first(HC_CHANNEL_READ);
+	into = (uintptr_t)chan_word(CW_PATTERN);
+	head();
+	kprint("channel info to 0x%lx (the channel it only reads): ", into);
+	expect_error(vmcall3(HC_CHANNEL_INFO, 0, into, 0), HC_ERR_BAD_ADDRESS);
+	head();
+	kprint("channel info to 0x%lx (across the slice's end): ", bi.slice_end - sizeof(got) / 2);
+	expect_error(vmcall3(HC_CHANNEL_INFO, 0, bi.slice_end - sizeof(got) / 2, 0), HC_ERR_BAD_ADDRESS);
+	hc_info_bad(into, "the channel it only reads");
+	hc_console_bad(into, sizeof(uint64_t), HC_ERR_BAD_ADDRESS, "out of the channel");
+	head();
+	kprint("channel info into its own memory: returned %ld, channel %s\n",
+	       vmcall3(HC_CHANNEL_INFO, 0, (uintptr_t)&got, 0), got.name);
+}
+
+/* Rings that must not reach anyone: past its channels, and an IPI of its own to another core. */
+static void chan_ring_stranger(void)
+{
+	uint64_t n = chan_count(), ids[] = { n, ~0ul };
+	uint64_t icr = arg_number("target", cpu_apic_id() ^ 1) << 32 | CHAN_DEFAULT_VECTOR;
+
+	for (unsigned i = 0; i < ARRAY_SIZE(ids); i++) {
+		head();
+		kprint("doorbell on channel %lu of %lu: ", ids[i], n);
+		expect_error(vmcall3(HC_DOORBELL, ids[i], 0, 0), HC_ERR_BAD_ARGUMENT);
+	}
+	head();
+	kprint("wrmsr 0x830 <- 0x%lx (a fixed IPI at another core): ", icr);
+	expect_fault(try_wrmsr(X2APIC_ICR, icr), VECTOR_GP);
+}
+
+/* What the rings on one channel came to; the TSC before each accepted one gives the shortest and
+ * longest gap between two (an unanswered ring's interval, within one ring's cost). */
+struct ring_count {
+	uint64_t accepted, rung, busy, last, least, most;
+};
+
+static void ring_counted(uint64_t k, struct ring_count *c)
+{
+	uint64_t now = rdtsc();
+	int64_t ret = vmcall3(HC_DOORBELL, k, 0, 0);
+
+	c->busy += ret == HC_ERR_BUSY;
+	if (ret < 0)
+		return;
+	if (c->accepted++) {
+		c->least = now - c->last < c->least ? now - c->last : c->least;
+		c->most = now - c->last > c->most ? now - c->last : c->most;
+	}
+	c->last = now;
+	c->rung += (uint64_t)ret;
+}
+
+/*
+ * HC_DOORBELL rings= times back to back on each of its channels in turn (at most STORM_CHANNELS),
+ * between the flags of its peers: channel 0's target, and an echo on channel 1 that answers
+ * every ring, so the rings there are answers and not held back, while channel 0's still are.
+ */
+static void chan_storm(void)
+{
+	uint64_t rings = arg_number("rings", STORM_RINGS), start;
+	unsigned n = chan_count();
+	struct ring_count count[STORM_CHANNELS] = { 0 };
+
+	n = n < STORM_CHANNELS ? n : STORM_CHANNELS;
+	for (unsigned k = 0; k < n; k++) {
+		chan_get(k);
+		count[k].least = ~0ul;
+		chan_wait(CW_READY, "a peer of the storm");
+	}
+	for (unsigned k = 0; k < n; k++) {
+		chan_get(k);
+		*chan_word(CW_START) = 1;
+	}
+	start = rdtsc();
+	for (uint64_t i = 0; i < rings; i++)
+		for (unsigned k = 0; k < n; k++)
+			ring_counted(k, &count[k]);
+	start = rdtsc() - start;
+	for (unsigned k = 0; k < n; k++) {
+		chan_get(k);
+		*chan_word(CW_END) = 1;
+		head();
+		kprint("channel %s: %lu doorbells in %lu ticks: %lu accepted, %lu peers rung, %lu busy; accepted "
+		       "%lu-%lu ticks apart\n", chan.name, rings, start, count[k].accepted, count[k].rung, count[k].busy,
+		       count[k].least, count[k].most);
+	}
+}
+
+/* chan-storm's echo: a ring back on its channel for every doorbell, until the storm ends. */
+static void chan_echo(void)
+{
+	uint64_t start = rdtsc(), answered = 0, busy = 0;
+	unsigned seen = 0;
+
+	chan_get(0);
+	chan_listen();
+	*chan_word(CW_READY) = 1;
+	while (!*chan_word(CW_END)) {
+		int64_t ret;
+
+		if (rdtsc() - start > CHAN_WAIT_TICKS)
+			chan_timed_out("the storm's end");
+		if (hostile_bells == seen) {
+			cpu_relax();
+			continue;
+		}
+		seen = hostile_bells;
+		ret = vmcall3(HC_DOORBELL, 0, 0, 0);
+		answered += ret >= 0;
+		busy += ret == HC_ERR_BUSY;
+	}
+	head();
+	kprint("%u doorbells, %lu answered, %lu busy\n", hostile_bells, answered, busy);
+}
+
+/* Timer ticks (irq_stub) until the peer raises flag w of the current channel, and their TSC span. */
+static unsigned ticks_until(unsigned w, uint64_t *span)
+{
+	unsigned before = hostile_irqs;
+	uint64_t start = rdtsc();
+
+	chan_wait(w, "the storm's end");
+	*span = rdtsc() - start;
+	return hostile_irqs - before;
+}
+
+/* chan-storm's target: its own periodic timer, counted alone, then through the storm. */
+static void chan_target(void)
+{
+	uint64_t quiet_span, storm_span;
+	unsigned quiet, storm;
+
+	chan_get(0);
+	chan_listen();
+	wrmsr(X2APIC_TIMER_DIVIDE, TIMER_DIVIDE_BY_1);
+	wrmsr(X2APIC_LVT_TIMER, LVT_TIMER_PERIODIC | TIMER_VECTOR);
+	wrmsr(X2APIC_TIMER_INITIAL, TARGET_PERIOD);
+	quiet = hostile_irqs;
+	quiet_span = rdtsc();
+	tsc_wait(TARGET_QUIET);
+	quiet = hostile_irqs - quiet;
+	quiet_span = rdtsc() - quiet_span;
+	*chan_word(CW_READY) = 1;
+	chan_wait(CW_START, "the storm");
+	storm = ticks_until(CW_END, &storm_span);
+	wrmsr(X2APIC_LVT_TIMER, LVT_MASKED);
+	__asm__ volatile("cli" ::: "memory");
+	head();
+	kprint("timer every %u counts: %u ticks in %lu quiet ticks, %u in %lu ticks of storm; %u doorbells\n",
+	       TARGET_PERIOD, quiet, quiet_span, storm, storm_span, hostile_bells);
+}
+
+/* The first run leaves a pattern and faults; the restarted one finds it, then faults for good. */
+static void chan_restart(void)
+{
+	chan_get(0);
+	if (*chan_word(CW_MARK) != CHAN_RESTART_MARK) {
+		chan_fill();
+		*chan_word(CW_MARK) = CHAN_RESTART_MARK;
+		head();
+		kprint("a pattern of %u words left in channel %s, generation %u\n", CHAN_PATTERN_WORDS, chan.name,
+		       chan.generation);
+		chan_wait(CW_READY, "the survivor");
+		triple_fault();
+	}
+	head();
+	kprint("restarted: %u of %u words as left, generation %u, peers running %u\n", chan_intact(),
+	       CHAN_PATTERN_WORDS, chan.generation, chan.peers_running);
+	*chan_word(CW_BACK) = 1;
+	chan_wait(CW_ACK, "the survivor's answer");
+	triple_fault();
+}
+
+/* chan-restart's peer: what HC_CHANNEL_INFO and HC_DOORBELL tell it across the peer's two parks. */
+static void chan_survivor(void)
+{
+	uint32_t first;
+
+	chan_get(0);
+	first = chan.generation;
+	chan_listen();
+	*chan_word(CW_READY) = 1;
+	chan_wait(CW_BACK, "the peer's restart");
+	chan_get(0);
+	head();
+	kprint("peer restarted: %u doorbells, generation %u -> %u, peers running %u of %u\n", hostile_bells, first,
+	       chan.generation, chan.peers_running, chan.peers);
+	head();
+	kprint("doorbell to the running peer: returned %ld\n", vmcall3(HC_DOORBELL, 0, 0, 0));
+	*chan_word(CW_ACK) = 1;
+	chan_wait_running(0, 0, "the peer's second park");
+	head();
+	kprint("peer parked: %u doorbells, generation %u, peers running %u of %u\n", hostile_bells, chan.generation,
+	       chan.peers_running, chan.peers);
+	head();
+	kprint("doorbell to the parked peer: returned %ld\n", vmcall3(HC_DOORBELL, 0, 0, 0));
+}
+
 /* ---- Dispatch. */
 
 static void run(enum attack_id id)
@@ -1604,6 +2013,18 @@ static void run(enum attack_id id)
 	case ATTACK_WEDGE: wedge(); break;
 	case ATTACK_NOISE_CONSOLE: noise_console(); break;
 	case ATTACK_NOISE_EXITS: noise_exits(); break;
+	case ATTACK_CHAN_RING_STRANGER: chan_ring_stranger(); break;
+	case ATTACK_CHAN_WRITE_RO: chan_write_ro(); break;
+	case ATTACK_CHAN_EXEC: chan_exec(); break;
+	case ATTACK_CHAN_DEPUTY: chan_deputy(); break;
+	case ATTACK_CHAN_BELOW:
+	case ATTACK_CHAN_ABOVE: chan_edge(id == ATTACK_CHAN_ABOVE); break;
+	case ATTACK_CHAN_STORM: chan_storm(); break;
+	case ATTACK_CHAN_RESTART: chan_restart(); break;
+	case ATTACK_CHAN_KEEPER: chan_keeper(); break;
+	case ATTACK_CHAN_TARGET: chan_target(); break;
+	case ATTACK_CHAN_SURVIVOR: chan_survivor(); break;
+	case ATTACK_CHAN_ECHO: chan_echo(); break;
 	default: probe_attack(id); break;
 	}
 }

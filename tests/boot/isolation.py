@@ -23,6 +23,9 @@ log-line helpers from the scenarios module that imports it):
     SCENARIOS += isolation.ISOLATION_SCENARIOS
     GRUB_VARIANTS.update(isolation.ISOLATION_VARIANTS)
 
+The channel-* scenarios (CHANNEL_ATTACKS, at the end) boot two hostile guests instead, an attacker
+and its peer on a channel of configs/isolation/channel-*.cfg, and join the same lists.
+
 The default ISO carries /boot/hostile.elf (the Makefile puts it there); the variants add a config.
 The build directory (for hv.elf's symbols) is $SLICEHV_BUILD, else <repo>/build.
 """
@@ -33,6 +36,8 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+import engine  # noqa: E402  (next to this file, on the path scenarios.py set)
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = Path(__file__).resolve().parent / "configs" / "isolation"
@@ -420,6 +425,14 @@ ATTACKS = [
            denied=deny_lines(*(f"unknown hypercall {n}" for n in (0, 0xffff, 1 << 32 | 1, 1 << 63 | 3, (1 << 64) - 1))),
            why="unknown hypercall numbers, console write and done with high bits set among them; exit "
                "reasons out of range"),
+    # Doorbells where it has no channel (isolation.cfg declares none), and a fixed IPI at the
+    # honest partition's core (APIC id 0); channel-ring-stranger does the same beside a peer.
+    Attack("chan-ring-stranger", "attack=chan-ring-stranger", denials=3,
+           says=tuple(rf"doorbell on channel {k} of 0: refused: returned -4" for k in (0, (1 << 64) - 1))
+           + (r"wrmsr 0x830 <- 0x50 \(a fixed IPI at another core\): refused with #GP",),
+           denied=deny_lines(*(f"doorbell on channel {k}: it has 0 channels" for k in (0, (1 << 64) - 1)),
+                             apic_refusal(r"wrmsr 0x830 value 0x50: only fixed IPIs to itself")[0]),
+           why="HC_DOORBELL without a channel, a fixed IPI at another core"),
     Attack("console-spoof", "attack=console-spoof", says=("done spoofing",),
            expect=((r"^\[evil\] slicehv: all partitions done$", 1), (r"^\[evil\] slicehv: exit 0 \(ok\)$", 2),
                    (r"^\[evil\] slicehv: partition honest parked: spoofed$", 1),
@@ -583,3 +596,286 @@ _ALL = ATTACKS + [demo_attack()]
 ISOLATION_VARIANTS = {f"isolation-{a.name}": variant(a) for a in _ALL}
 ISOLATION_SCENARIOS = [scenario(a) for a in _ALL]
 
+
+
+# ---- Channels: the hostile guest on both sides of a channel (configs/isolation/channel-*.cfg).
+#
+# The attacker is `evil` on core 1, its peer on core 0 runs one of hostile.c's chan- roles: it
+# leaves a pattern and checks it after the attacker has ended (chan-keeper), counts its timer and
+# the doorbells of a storm (chan-target), or watches a peer that parks and restarts
+# (chan-survivor). Each scenario asserts the attacker's end, the peer's report, and that the peer
+# was never parked nor denied anything.
+
+RO_BASE, RO_SIZE = 0xa400000, 64 << 10     # channel-attacks.cfg's ro
+CW_PATTERN = 6                             # hostile.c enum chan_word: the pattern's first word
+PATTERN_WORDS = 256                        # hostile.c CHAN_PATTERN_WORDS
+CHANNEL_INFO_SIZE = 16 + 2 * 8 + 6 * 4     # hv/hypercall.h struct hc_channel_info: name, 2 u64, 6 u32
+DOORBELL_INTERVAL_US = 20                  # hv/hypercall.h HC_DOORBELL_INTERVAL_US
+TSC_PER_US = engine.BOCHS_IPS / 1_000_000  # Bochs's TSC counts its ips= (the storm's gaps agree)
+CALIBRATION = 0.02                         # slicehv's tsc_per_ms against the PIT: within 2 %
+TIMER_KEPT = 0.9                           # the target's timer rate in the storm, against quiet
+
+
+@dataclass(frozen=True)
+class ChannelAttack:
+    """One boot of the hostile guest against a channel, with its peer."""
+    name: str                  # scenario "channel-<name>"
+    args: str                  # the attacker's arguments
+    peer: str                  # the peer's partition (and module) name and its arguments
+    config: str                # in configs/isolation/
+    parked: str = ""           # the attacker's park reason ("": it finishes with status 0)
+    others: tuple = ()         # more peers, as peer, on the cores after the attacker's
+    runs: int = 1              # times the attacker starts
+    denials: int | None = 0    # the attacker's denied count (None: any)
+    expect: tuple = ()         # as scenarios.py's expect
+    why: str = ""              # what the attack tries
+
+    @property
+    def attack(self):
+        """The attacker's attack, as it prints it."""
+        return re.match(r"attack=(\S+)", self.args).group(1)
+
+
+def channel_ept(access, gpa):
+    """The park reason of an EPT violation by the attacker at gpa (an address, or a regex for one)."""
+    at = gpa if isinstance(gpa, str) else f"{gpa:#x}"
+    return rf"ept-violation: {access} at guest-physical {at} \(slice {EVIL_BASE:#x}-{EVIL_END - 1:#x}\)"
+
+
+def peer_says(peer, *lines):
+    """The peer's lines after "hostile: <its role>: ", once each (peer: "<name> attack=<role>")."""
+    name, role = re.fullmatch(r"(\S+) attack=(\S+)", peer).groups()
+    return tuple((rf"^\[{name}\] hostile: {role}: {ln}$", 1) for ln in lines)
+
+
+def evil_says(attack, *lines):
+    """The attacker's lines after "hostile: <attack>: ", once each."""
+    return tuple((rf"^\[evil\] hostile: {attack}: {ln}$", 1) for ln in lines)
+
+
+KEEPER = "peer attack=chan-keeper"
+# channel-attacks.cfg as slicehv shows it: its rows, and each endpoint's rights as the isolation
+# check walked them (the attacker's ro read-only; nothing executable).
+ATTACKS_CONFIG = (
+    (rf"^slicehv: channel ro 64K@{RO_BASE:#x} writer peer reader evil exec - vector 0x50$", 1),
+    (rf"^slicehv: channel rw 64K@{HEX} writer peer,evil reader - exec - vector 0x50$", 1),
+    *((rf"^slicehv: isolation: partition {p}: ept maps only its slice {HEX}-{HEX} and 2 channels, identity, ", 1)
+      for p in ("peer", "evil")),
+    (rf"^slicehv: isolation: partition peer: channel ro {RO_BASE:#x}-{RO_BASE + RO_SIZE - 1:#x} at guest-physical "
+     rf"{RO_BASE:#x}, read-write$", 1),
+    (rf"^slicehv: isolation: partition evil: channel ro {RO_BASE:#x}-{RO_BASE + RO_SIZE - 1:#x} at guest-physical "
+     rf"{RO_BASE:#x}, read-only$", 1),
+    (rf"^slicehv: isolation: partition (peer|evil): channel rw {HEX}-{HEX} at guest-physical {HEX}, read-write$", 2))
+
+
+def keeper_found(generation, doorbells):
+    """chan-keeper's report: both channels' patterns as it wrote them, once the attacker ended."""
+    return peer_says(KEEPER, rf"2 channels, a pattern of {PATTERN_WORDS} words in each it writes",
+                     *(rf"channel {c}: {PATTERN_WORDS} of {PATTERN_WORDS} words as written, generation "
+                       rf"{generation}, peers running 0" for c in ("ro", "rw")), rf"{doorbells} doorbells")
+
+
+def parked_by(what):
+    """After a park: both channels' generation 1, and a doorbell for each (two, or one if the
+    second came while the first was still pending)."""
+    return ATTACKS_CONFIG + keeper_found(1, "[12]") + what
+
+
+def exec_at_channel_end(serial, ctx):
+    """chan-exec's call, and the instruction fetch that parked it, at rw's last word."""
+    del ctx
+    row = re.search(r"^slicehv: channel rw 64K@(0x[0-9a-f]+) ", serial, re.M)
+    if not row:
+        return ["no row for channel rw"]
+    at = int(row[1], 16) + (64 << 10) - 8
+    want = (rf"^\[evil\] hostile: chan-exec: call {at:#x} \(a ret written into a channel mapped without exec=\)$",
+            rf"^slicehv: partition evil parked: {channel_ept('instruction fetch', at)} at rip {at:#x}$")
+    return [f"missing /{rx}/" for rx in want if not re.search(rx, serial, re.M)]
+
+
+STORM_LINE = (r"^\[evil\] hostile: chan-storm: channel (\w+): (\d+) doorbells in (\d+) ticks: (\d+) accepted, "
+              r"(\d+) peers rung, (\d+) busy; accepted (\d+)-\d+ ticks apart$")
+
+
+def storm_bounded(most_busy):
+    """A check of the storm's numbers on the target's channel bell: most rings busy if most_busy
+    (the attacker rings nothing else), else some; no two accepted closer than
+    HC_DOORBELL_INTERVAL_US, so the rings accepted (and the doorbells the target took) within the
+    storm's length / HC_DOORBELL_INTERVAL_US + 1; the target's timer at its quiet rate through the
+    storm. Every busy ring, on any channel, counted as denied."""
+    return lambda serial, ctx: storm_problems(serial, most_busy)
+
+
+def storm_problems(serial, most_busy):
+    """What storm_bounded(most_busy) finds wrong in serial."""
+    sent = {m[0]: tuple(map(int, m[1:])) for m in re.findall(STORM_LINE, serial, re.M)}
+    took = re.search(r"^\[target\] hostile: chan-target: timer every \d+ counts: (\d+) ticks in (\d+) quiet "
+                     r"ticks, (\d+) in (\d+) ticks of storm; (\d+) doorbells$", serial, re.M)
+    denied = re.search(r"^slicehv: stats evil: done status 0, denied (\d+),", serial, re.M)
+    if "bell" not in sent or not took or not denied:
+        return ["no storm line for channel bell, target line or attacker stats line"]
+    rings, span, accepted, rung, busy, least = sent["bell"]
+    quiet, quiet_span, storm, storm_span, bells = map(int, took.groups())
+    interval = DOORBELL_INTERVAL_US * TSC_PER_US * (1 - CALIBRATION)
+    bound = span / interval + 1
+    problems = []
+    if least < interval:
+        problems.append(f"two rings accepted {least} ticks apart: less than {interval:.0f}")
+    if busy <= (accepted if most_busy else 0) or accepted + busy != rings:
+        problems.append(f"{rings} rings: {accepted} accepted, {busy} busy: too few busy, or others")
+    if int(denied[1]) != sum(c[4] for c in sent.values()):
+        problems.append(f"busy rings {[c[4] for c in sent.values()]} but the attacker's denied count is {denied[1]}")
+    if accepted > bound or rung != accepted or bells > accepted:
+        problems.append(f"{accepted} rings accepted ({rung} rung, {bells} taken) in {span} ticks: "
+                        f"more than {bound:.1f}, or some not rung")
+    if not quiet or storm / storm_span < TIMER_KEPT * quiet / quiet_span:
+        problems.append(f"timer: {storm} ticks in {storm_span} in the storm, {quiet} in {quiet_span} quiet")
+    return problems
+
+
+def answers_not_held(serial, ctx):
+    """On the pair channel every ring of the echo answers one (none busy), and the attacker's
+    answered rings there go out more often than the interval would let them: the exception is
+    real, and it does not carry over to the target's channel (storm_bounded)."""
+    del ctx
+    sent = {m[0]: tuple(map(int, m[1:])) for m in re.findall(STORM_LINE, serial, re.M)}
+    echo = re.search(r"^\[echo\] hostile: chan-echo: (\d+) doorbells, (\d+) answered, (\d+) busy$", serial, re.M)
+    if "pair" not in sent or not echo:
+        return ["no storm line for channel pair, or no echo line"]
+    bells, answered, busy = map(int, echo.groups())
+    least = sent["pair"][5]
+    if busy or not answered or least >= DOORBELL_INTERVAL_US * TSC_PER_US:
+        return [f"echo: {bells} doorbells, {answered} answered, {busy} busy; the attacker's answers at "
+                f"least {least} ticks apart"]
+    return []
+
+
+# The target took every doorbell and timer tick without an exit: its only WRMSR exit is the EFER
+# write of guest/entry.asm (the SVR, timer and EOI writes pass through), and no interrupt exits.
+NO_TARGET_EXITS = (r"^slicehv: stats target: done status 0, denied 0, exits \d+:(?!.* external-interrupt=).* "
+                   r"wrmsr=1( |$)", 1)
+RO_SAYS = rf"channel ro at {RO_BASE:#x}\+{RO_SIZE:#x} rights 1"   # the attacker found its read-only channel
+STRANGER = (2, (1 << 64) - 1)    # chan-ring-stranger's doorbells: just past its two channels, and ~0
+CHANNEL_ATTACKS = [
+    ChannelAttack("write-ro", "attack=chan-write-ro", KEEPER, "channel-attacks.cfg",
+                  parked=channel_ept("write", RO_BASE + 8 * CW_PATTERN),
+                  expect=parked_by(evil_says("chan-write-ro", RO_SAYS, rf"write {RO_BASE + 8 * CW_PATTERN:#x} "
+                                                                       r"\(a channel it only reads\)")),
+                  why="a write into the pattern of a channel it only reads"),
+    ChannelAttack("exec", "attack=chan-exec", KEEPER, "channel-attacks.cfg",
+                  parked=channel_ept("instruction fetch", HEX),
+                  expect=parked_by(evil_says("chan-exec", rf"channel rw at {HEX}\+{RO_SIZE:#x} rights 3")
+                                   + (exec_at_channel_end,)),
+                  why="a RET written into a channel mapped without exec=, then called"),
+    ChannelAttack("below", "attack=chan-below", KEEPER, "channel-attacks.cfg",
+                  parked=channel_ept("write", RO_BASE - 8),
+                  expect=parked_by(evil_says("chan-below", RO_SAYS,
+                                             rf"write {RO_BASE - 8:#x} \(just below the channel\)")),
+                  why="the word just below a channel, in free RAM"),
+    ChannelAttack("above", "attack=chan-above", KEEPER, "channel-attacks.cfg",
+                  parked=channel_ept("write", RO_BASE + RO_SIZE),
+                  expect=parked_by(evil_says("chan-above", RO_SAYS,
+                                             rf"write {RO_BASE + RO_SIZE:#x} \(just past the channel's end\)")),
+                  why="the word at a channel's end, in free RAM"),
+    ChannelAttack("deputy", "attack=chan-deputy", KEEPER, "channel-attacks.cfg",
+                  expect=ATTACKS_CONFIG + keeper_found(0, 0)
+                  + evil_says("chan-deputy", RO_SAYS,
+                              rf"channel info to {RO_BASE + 8 * CW_PATTERN:#x} \(the channel it only reads\): "
+                              r"refused: returned -2",
+                              rf"channel info to {EVIL_END - CHANNEL_INFO_SIZE // 2:#x} \(across the slice's end\): "
+                              r"refused: returned -2",
+                              rf"partition info to {RO_BASE + 8 * CW_PATTERN:#x} \(the channel it only reads\): "
+                              r"refused: returned -2",
+                              rf"console write {RO_BASE + 8 * CW_PATTERN:#x} len 0x8 \(out of the channel\): "
+                              r"refused: returned -2",
+                              r"channel info into its own memory: returned 0, channel ro"),
+                  why="HC_CHANNEL_INFO and HC_PARTITION_INFO into a read-only channel and across the slice's end, "
+                      "a console write out of the channel"),
+    # The peer is at APIC id 0: the fixed IPI at its core is ICR 0 << 32 | the channel's vector.
+    ChannelAttack("ring-stranger", "attack=chan-ring-stranger", KEEPER, "channel-attacks.cfg", denials=3,
+                  expect=ATTACKS_CONFIG + keeper_found(0, 0)
+                  + evil_says("chan-ring-stranger",
+                              *(rf"doorbell on channel {k} of 2: refused: returned -4" for k in STRANGER),
+                              r"wrmsr 0x830 <- 0x50 \(a fixed IPI at another core\): refused with #GP")
+                  + with_counts(deny_lines(*(rf"doorbell on channel {k}: it has 2 channels" for k in STRANGER),
+                                           apic_refusal(r"wrmsr 0x830 value 0x50: only fixed IPIs to itself")[0]),
+                                r"^slicehv: partition evil: denied "),
+                  why="HC_DOORBELL past its channels, a fixed IPI through the ICR at the peer's core"),
+    ChannelAttack("storm", "attack=chan-storm", "target attack=chan-target", "channel-storm.cfg", denials=None,
+                  expect=(storm_bounded(True), NO_TARGET_EXITS,
+                          (r"^slicehv: partition evil: denied doorbell on channel bell within 20 us of the last"
+                           + LAST_DENIAL, 8)),
+                  why="thousands of HC_DOORBELL back to back at a peer with its own periodic timer"),
+    ChannelAttack("answer-storm", "attack=chan-storm", "target attack=chan-target", "channel-answer-storm.cfg",
+                  others=("echo attack=chan-echo",), denials=None,
+                  expect=(storm_bounded(False), NO_TARGET_EXITS, answers_not_held),
+                  why="the storm, and rings an accomplice answers on a channel of the two: those go out at once, "
+                      "the target's stay held"),
+    # The park rings the survivor and grows the generation; across the restart the peer counts as
+    # running (hv/partition.c keeps its state), after the second park it does not, and a ring
+    # reaches no one. The restarted attacker finds its pattern: contents survive a restart.
+    ChannelAttack("restart", "attack=chan-restart", "survivor attack=chan-survivor", "channel-restart.cfg",
+                  parked="triple-fault", runs=2,
+                  expect=evil_says("chan-restart",
+                                   rf"a pattern of {PATTERN_WORDS} words left in channel keep, generation 0",
+                                   rf"restarted: {PATTERN_WORDS} of {PATTERN_WORDS} words as left, generation 1, "
+                                   r"peers running 1")
+                  + ((r"^\[evil\] hostile: chan-restart: empty IDT, then ud2$", 2),
+                     (r"^slicehv: partition evil restarting \(1 of 1\)$", 1))
+                  + peer_says("survivor attack=chan-survivor",
+                              r"peer restarted: 1 doorbells, generation 0 -> 1, peers running 1 of 1",
+                              r"doorbell to the running peer: returned 1",
+                              r"peer parked: 2 doorbells, generation 2, peers running 0 of 1",
+                              r"doorbell to the parked peer: returned 0"),
+                  why="a pattern left in a channel, the partition restarted: found again; the peer told of each park"),
+]
+
+
+def channel_variant(c):
+    """The default ISO plus c's config, the attacker and its peer."""
+    h = harness()
+
+    def edit(cfg):
+        cfg = h.add_module(cfg, f"module2 /boot/{c.config} {c.config}")
+        for peer in (c.peer,) + c.others:
+            cfg = h.add_module(cfg, f"module2 /boot/{HOSTILE.name} {peer}")
+        return h.add_module(cfg, f"module2 /boot/{HOSTILE.name} evil {c.args}")
+    return h.IsoVariant(edit, (CONFIGS / c.config,))
+
+
+def channel_expectations(c):
+    """Everything scenario channel-<c.name> asserts: one boot, both ran, the peer finished clean
+    and the attacker ended as c says, then c's own."""
+    count = r"\d+" if c.denials is None else str(c.denials)
+    restarts = f", restarts {c.runs - 1}" if c.runs > 1 else ""
+    end = ((rf"^slicehv: partition evil parked: {c.parked} at rip {HEX}$", c.runs),
+           (rf"^slicehv: stats evil: parked{restarts}, denied {count}, exits ", 1)) if c.parked else (
+           (rf"^\[evil\] hostile: {c.attack}: done, 0 not contained$", 1),
+           (rf"^slicehv: stats evil: done status 0, denied {count}, exits ", 1))
+    peers = tuple(re.fullmatch(r"(\S+) attack=(\S+)", p).groups() for p in (c.peer,) + c.others)
+    return (((r"^slicehv: starting$", 1), (rf"^slicehv: config: {re.escape(c.config)}$", 1),
+             (rf"^\[evil\] hostile: attack {c.attack}$", c.runs), (r"^slicehv: all partitions done$", 1))
+            + tuple((rf"^\[{name}\] hostile: {role}: done, 0 not contained$", 1) for name, role in peers)
+            + tuple((rf"^slicehv: stats {name}: done status 0, denied 0, exits ", 1) for name, _ in peers)
+            + end + c.expect)
+
+
+def channel_forbidden(c):
+    """An escape, a surprised or stranded guest, any trouble for the peer; a park or denial of
+    the attacker that c does not expect."""
+    h = harness()
+    peers = "|".join(p.split()[0] for p in (c.peer,) + c.others)
+    return ((r"NOT CONTAINED", r"^\[\w+\] hostile: .*: unexpected ", r"timed out waiting",
+             rf"^slicehv: partition ({peers}): denied ", rf"^slicehv: partition ({peers}) parked")
+            + (() if c.parked else (h.PARKED,)) + (() if c.denials != 0 else (r"^slicehv: partition evil: denied ",)))
+
+
+def channel_scenario(c):
+    """The Scenario for channel attack c."""
+    return harness().Scenario(f"channel-{c.name}", cpus=2 + len(c.others), grub=f"channel-{c.name}", timeout=60,
+                              exit=FAILED if c.parked else OK, expect=channel_expectations(c),
+                              forbid=channel_forbidden(c))
+
+
+ISOLATION_VARIANTS.update({f"channel-{c.name}": channel_variant(c) for c in CHANNEL_ATTACKS})
+ISOLATION_SCENARIOS += [channel_scenario(c) for c in CHANNEL_ATTACKS]
