@@ -71,11 +71,10 @@ static unsigned running_peers(const struct partition *p, const struct channel_cf
 
 		if (!q || q == p || q->state != PARTITION_RUNNING)
 			continue;
-		if (ring && !arch_send_ipi(cpus[q->cfg->cpu].apic_id, c->vector))
-			continue;
 		if (ring)
-			answerable(q, p);
-		n++;
+			answerable(q, p); /* first: q's answer may come back before this returns */
+		if (!ring || arch_send_ipi(cpus[q->cfg->cpu].apic_id, c->vector))
+			n++;
 	}
 	return n;
 }

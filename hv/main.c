@@ -334,7 +334,7 @@ static void start_cpus(void)
 			       cpus[i].apic_id);
 	}
 	printk("slicehv: %u cpus online\n", online);
-	printk("slicehv: timing: cpus online +%lu ticks\n", boot_ticks());
+	printk("slicehv: timing: cpus online +%lu ticks, %lu ticks per ms\n", boot_ticks(), tsc_per_ms);
 }
 
 /* The end of the highest usable RAM: slices may lie anywhere below it. */

@@ -268,8 +268,11 @@ static void restart(struct partition *p)
 
 	p->restarts++;
 	printk("slicehv: partition %s restarting (%u of %u)\n", p->cfg->name, p->restarts, p->cfg->restarts);
-	if (partition_load(p, &e) < 0 || arch_partition_launch(c, p, &e) < 0)
-		printk("slicehv: partition %s parked: restart failed: %s\n", p->cfg->name, e.msg);
+	if (partition_load(p, &e) == 0) {
+		p->state = PARTITION_RUNNING;
+		arch_partition_launch(c, p, &e); /* returns only if the launch failed */
+	}
+	printk("slicehv: partition %s parked: restart failed: %s\n", p->cfg->name, e.msg);
 }
 
 void partition_park(struct partition *p, const char *fmt, ...)
@@ -282,6 +285,7 @@ void partition_park(struct partition *p, const char *fmt, ...)
 	va_end(ap);
 	partition_console_flush(p);
 	printk("slicehv: partition %s parked: %s\n", p->cfg->name, reason);
+	p->state = PARTITION_PARKED; /* so its peers, rung now, see it gone (until a restart relaunches it) */
 	channel_tell_peers(p);
 	if (p->cfg->on_fault == FAULT_RESTART && p->restarts < p->cfg->restarts)
 		restart(p);
