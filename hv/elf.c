@@ -79,8 +79,8 @@ static int check_segments(struct elf_file *f, err_t *e)
 			continue;
 		if (check_segment(f, i, &a, e))
 			return -1;
-		f->low = a.p_paddr < f->low ? a.p_paddr : f->low;
-		f->high = a.p_paddr + a.p_memsz > f->high ? a.p_paddr + a.p_memsz : f->high;
+		f->low = MIN(a.p_paddr, f->low);
+		f->high = MAX(a.p_paddr + a.p_memsz, f->high);
 		for (unsigned j = 0; j < i; j++) {
 			if (read_load(f, j, &b) &&
 			    range_overlaps(a.p_paddr, a.p_paddr + a.p_memsz, b.p_paddr, b.p_paddr + b.p_memsz))

@@ -16,6 +16,9 @@
 #define ALIGN_UP(x, a) (((x) + (a) - 1) & ~((uint64_t)(a) - 1))
 #define ALIGN_DOWN(x, a) ((x) & ~((uint64_t)(a) - 1))
 #define BIT(n) (1ull << (n))
+/* Arguments without side effects: each is evaluated twice. */
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
 
 /* Most cores slicehv drives; Bochs tops out at 8, real boxes at more. */
 #define HV_MAX_CPUS 16

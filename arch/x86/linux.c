@@ -13,11 +13,6 @@
 /* The boot GDT: null, unused, then __BOOT_CS (64-bit code) and __BOOT_DS (flat data). */
 #define GDT_ENTRIES (LINUX_BOOT_DS / sizeof(uint64_t) + 1)
 
-static uint64_t min_u64(uint64_t a, uint64_t b)
-{
-	return a < b ? a : b;
-}
-
 /* A host pointer to guest-physical [gpa, gpa + len), checked to lie inside the slice. */
 static void *guest_ptr(const struct linux_boot *b, uint64_t gpa, uint64_t len, const char *what,
 		       err_t *e)
@@ -36,14 +31,14 @@ static int check_cmdline(const struct linux_boot *b, uint64_t max_len, err_t *e)
 
 	if (len > max_len || len >= LINUX_CMDLINE_AREA)
 		return err_set(e, "linux: the command line's %lu bytes exceed the kernel's limit of %lu",
-			       len, min_u64(max_len, LINUX_CMDLINE_AREA - 1));
+			       len, MIN(max_len, LINUX_CMDLINE_AREA - 1));
 	return 0;
 }
 
 /* The initrd at the top of RAM below end, page aligned, in usable RAM above 1 MiB. */
 static int place_initrd(const struct linux_boot *b, uint64_t end, uint64_t *gpa, err_t *e)
 {
-	end = min_u64(end, b->size);
+	end = MIN(end, b->size);
 	*gpa = 0;
 	if (!b->initrd_size)
 		return 0;
@@ -206,7 +201,7 @@ static int bz_check(const struct linux_boot *b, struct bz_image *z, err_t *e)
 	if (!h->kernel_alignment || (h->kernel_alignment & (h->kernel_alignment - 1)))
 		return err_set(e, "bzImage: kernel_alignment 0x%x is not a power of two",
 			       h->kernel_alignment);
-	z->align = h->kernel_alignment > LINUX_BZ_MIN_ALIGN ? h->kernel_alignment : LINUX_BZ_MIN_ALIGN;
+	z->align = MAX(h->kernel_alignment, LINUX_BZ_MIN_ALIGN);
 	return bz_check_layout(b, z, e) || check_cmdline(b, h->cmdline_size, e);
 }
 
@@ -217,11 +212,11 @@ static int bz_check(const struct linux_boot *b, struct bz_image *z, err_t *e)
 static int bz_place(const struct linux_boot *b, const struct bz_image *z, uint64_t initrd,
 		    uint64_t *load, err_t *e)
 {
-	uint64_t end = min_u64(b->size, LINUX_IDENT_MAP_END), rd_end = initrd + b->initrd_size;
+	uint64_t end = MIN(b->size, LINUX_IDENT_MAP_END), rd_end = initrd + b->initrd_size;
 	uint64_t from[] = { z->h.pref_address, LINUX_BZ_MIN_LOAD, rd_end };
 
 	for (unsigned i = 0; i < ARRAY_SIZE(from); i++) {
-		uint64_t at = from[i] > LINUX_BZ_MIN_LOAD ? from[i] : LINUX_BZ_MIN_LOAD;
+		uint64_t at = MAX(from[i], LINUX_BZ_MIN_LOAD);
 
 		*load = at <= end ? ALIGN_UP(at, z->align) : end + 1;
 		if (*load <= end && z->h.init_size <= end - *load &&
@@ -262,7 +257,7 @@ static void bz_boot_tables(uint64_t size, uint8_t *low)
 {
 	uint64_t *gdt = (void *)(low + LINUX_GDT_GPA);
 	uint64_t *pml4 = (void *)(low + LINUX_PAGE_TABLES_GPA), *pdpt = pml4 + PT_ENTRIES;
-	uint64_t *pd = pdpt + PT_ENTRIES, end = min_u64(size, LINUX_IDENT_MAP_END);
+	uint64_t *pd = pdpt + PT_ENTRIES, end = MIN(size, LINUX_IDENT_MAP_END);
 
 	gdt[LINUX_BOOT_CS / sizeof(*gdt)] = DESC_CODE64;
 	gdt[LINUX_BOOT_DS / sizeof(*gdt)] = DESC_DATA;

@@ -104,12 +104,6 @@ static int setup_controls(struct partition *p, bool drain, err_t *e)
 	vmcs_write64(IO_BITMAP_A, (uint64_t)exit_bitmaps.io_a);
 	vmcs_write64(IO_BITMAP_B, (uint64_t)exit_bitmaps.io_b);
 	vmcs_write64(MSR_BITMAP, (uint64_t)exit_bitmaps.msr);
-	vmcs_write32(EXCEPTION_BITMAP, 0);
-	vmcs_write32(CR3_TARGET_COUNT, 0);
-	vmcs_write32(VM_EXIT_MSR_STORE_COUNT, 0);
-	vmcs_write32(VM_EXIT_MSR_LOAD_COUNT, 0);
-	vmcs_write32(VM_ENTRY_MSR_LOAD_COUNT, 0);
-	vmcs_write32(VM_ENTRY_INTR_INFO_FIELD, 0);
 	if (p->cfg->budget_ms) {
 		p->budget_left = p->cfg->budget_ms * tsc_per_ms;
 		budget_arm(p, false);
@@ -132,17 +126,11 @@ static void setup_host(struct cpu *c)
 	vmcs_write16(HOST_SS_SELECTOR, SEL_DS);
 	vmcs_write16(HOST_DS_SELECTOR, SEL_DS);
 	vmcs_write16(HOST_ES_SELECTOR, SEL_DS);
-	vmcs_write16(HOST_FS_SELECTOR, 0);
-	vmcs_write16(HOST_GS_SELECTOR, 0);
 	vmcs_write16(HOST_TR_SELECTOR, SEL_TSS);
-	vmcs_write64(HOST_FS_BASE, 0);
 	vmcs_write64(HOST_GS_BASE, (uint64_t)c);
 	vmcs_write64(HOST_TR_BASE, (uint64_t)&c->arch.tss);
 	vmcs_write64(HOST_GDTR_BASE, (uint64_t)c->arch.gdt);
 	vmcs_write64(HOST_IDTR_BASE, (uint64_t)c->arch.idt);
-	vmcs_write32(HOST_IA32_SYSENTER_CS, 0);
-	vmcs_write64(HOST_IA32_SYSENTER_ESP, 0);
-	vmcs_write64(HOST_IA32_SYSENTER_EIP, 0);
 	vmcs_write64(HOST_IA32_PAT, rdmsr(IA32_PAT));
 	vmcs_write64(HOST_IA32_EFER, rdmsr(IA32_EFER));
 	vmcs_write64(HOST_RSP, (uint64_t)cpu_stack_top(c));
@@ -193,22 +181,27 @@ static void setup_guest(const struct partition *p)
 	setup_segment(GUEST_TR_SELECTOR, 0, TSS_LIMIT, AR_TYPE_TSS_BUSY | AR_P);
 	vmcs_write32(GUEST_GDTR_LIMIT, p->boot.gdt_limit);
 	vmcs_write64(GUEST_GDTR_BASE, p->boot.gdt_base);
-	vmcs_write32(GUEST_IDTR_LIMIT, 0);
-	vmcs_write64(GUEST_IDTR_BASE, 0);
 	vmcs_write64(GUEST_DR7, DR7_INIT);
 	vmcs_write64(GUEST_RFLAGS, RFLAGS_FIXED1);
-	vmcs_write64(GUEST_RSP, 0);
 	vmcs_write64(GUEST_RIP, p->image.entry);
-	vmcs_write64(GUEST_PENDING_DBG_EXCEPTIONS, 0);
-	vmcs_write32(GUEST_INTERRUPTIBILITY_INFO, 0);
 	vmcs_write32(GUEST_ACTIVITY_STATE, ACTIVITY_ACTIVE);
-	vmcs_write32(GUEST_SYSENTER_CS, 0);
-	vmcs_write64(GUEST_SYSENTER_ESP, 0);
-	vmcs_write64(GUEST_SYSENTER_EIP, 0);
-	vmcs_write64(GUEST_IA32_DEBUGCTL, 0);
 	vmcs_write64(GUEST_IA32_PAT, PAT_POWER_ON);
 	vmcs_write64(VMCS_LINK_POINTER, VMCS_LINK_POINTER_NONE);
 }
+
+/*
+ * Fields that start at 0, of every width (VMCLEAR leaves the rest of the VMCS undefined): no
+ * exceptions, CR3 targets, MSR lists or event to inject; the host's unused FS, GS and SYSENTER;
+ * the guest's IDTR, RSP, pending debug exceptions, blocking, SYSENTER and DEBUGCTL.
+ */
+static const uint32_t zero_fields[] = {
+	EXCEPTION_BITMAP, CR3_TARGET_COUNT, VM_EXIT_MSR_STORE_COUNT, VM_EXIT_MSR_LOAD_COUNT,
+	VM_ENTRY_MSR_LOAD_COUNT, VM_ENTRY_INTR_INFO_FIELD,
+	HOST_FS_SELECTOR, HOST_GS_SELECTOR, HOST_FS_BASE, HOST_IA32_SYSENTER_CS, HOST_IA32_SYSENTER_ESP,
+	HOST_IA32_SYSENTER_EIP,
+	GUEST_IDTR_LIMIT, GUEST_IDTR_BASE, GUEST_RSP, GUEST_PENDING_DBG_EXCEPTIONS, GUEST_INTERRUPTIBILITY_INFO,
+	GUEST_SYSENTER_CS, GUEST_SYSENTER_ESP, GUEST_SYSENTER_EIP, GUEST_IA32_DEBUGCTL,
+};
 
 static uint64_t vmcs_reader(uint32_t field, void *ctx)
 {
@@ -280,6 +273,8 @@ int arch_partition_launch(struct cpu *c, struct partition *p, err_t *e)
 		return err_set(e, "VMCLEAR/VMPTRLD of the VMCS at 0x%lx failed", vmcs);
 	if (setup_controls(p, lapic_hand_over(), e) < 0)
 		return -1;
+	for (unsigned i = 0; i < ARRAY_SIZE(zero_fields); i++)
+		vmcs_write_field(zero_fields[i], 0);
 	setup_host(c);
 	setup_guest(p);
 	/* Bochs accepts some states silicon rejects: check ours against the SDM before trusting it. */

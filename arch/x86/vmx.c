@@ -61,12 +61,13 @@ static void vmx_read_caps(struct vmx_caps *v, const struct vmx_msrs *m)
 
 static void vmx_print_caps(const struct vmx_caps *v)
 {
+	static const char *const invept[] = { "none", "single", "all", "single,all" };
+
 	printk("slicehv: vmx caps: ept=%s ept-2m=%s ept-1g=%s vpid=%s unrestricted=%s "
-	       "preempt-timer=%s true-ctls=%s invept=%s%s%s\n",
+	       "preempt-timer=%s true-ctls=%s invept=%s\n",
 	       yes_no(v->ept), yes_no(v->ept_2m), yes_no(v->ept_1g), yes_no(v->vpid),
 	       yes_no(v->unrestricted), yes_no(v->preempt_timer), yes_no(v->true_ctls),
-	       v->invept_single ? "single" : "", v->invept_single && v->invept_all ? "," : "",
-	       v->invept_all ? "all" : (v->invept_single ? "" : "none"));
+	       invept[v->invept_single | v->invept_all << 1]);
 }
 
 int arch_virt_probe(err_t *e)
