@@ -10,7 +10,6 @@
 #define SDM_EXIT "SDM 27.2.1.2"
 #define SDM_ENTRY "SDM 27.2.1.3"
 #define SDM_GUEST_REGS "SDM 27.3.1.1"
-#define SDM_GUEST_SEGS "SDM 27.3.1.2"
 #define SDM_GUEST_DTRS "SDM 27.3.1.3"
 #define SDM_GUEST_RIP "SDM 27.3.1.4"
 
@@ -27,15 +26,7 @@
 #define LINEAR_BITS_4LEVEL 48
 #define LINEAR_BITS_5LEVEL 57
 
-/* Selectors and access rights beyond vmcs.h's (SDM Vol 3A 3.4.2, Vol 3C 25.4.1). */
-#define SEL_RPL_MASK 3u
-#define AR_TYPE(ar) ((unsigned)(ar) & 0xf)
-#define AR_TYPE_CONFORMING BIT(2) /* code segments */
-#define AR_TYPE_CODE BIT(3)
-#define AR_RESERVED 0xfffe0f00ull /* bits 31:17 and 11:8 */
-#define LIMIT_PAGE_BITS 0xfffu      /* limit bits 11:0, all 1 when G = 1 */
-#define LIMIT_HIGH_BITS 0xfff00000u /* limit bits 31:20, all 0 when G = 0 */
-#define DTR_LIMIT_MAX 0xffffu
+#define DTR_LIMIT_MAX 0xffffu /* descriptor-table limits are 16 bits (SDM Vol 3C 27.3.1.3) */
 
 /* The rules read as a list: the condition that breaks one, then the message naming it. */
 #define BROKEN(r, cond, ...) do { if (cond) return err_set((r)->e, __VA_ARGS__); } while (0)
@@ -176,7 +167,7 @@ int vmcheck_controls(const struct vmcheck_env *env, err_t *e)
 /* Guest facts several rules share. */
 struct guest {
 	uint64_t cr0, cr4;
-	uint32_t cs_ar, ss_ar;
+	uint32_t cs_ar;
 	bool ug, ia32e;
 };
 
@@ -203,97 +194,6 @@ static int guest_regs(const struct run *r, const struct guest *g)
 	return 0;
 }
 
-/* SS against CS: RPL and DPL rules that hold whether or not SS is usable (27.3.1.2). */
-static int guest_ss(const struct run *r, const struct guest *g)
-{
-	unsigned ss_rpl = rd(r, GUEST_SS_SELECTOR) & SEL_RPL_MASK, cs_rpl = rd(r, GUEST_CS_SELECTOR) & SEL_RPL_MASK;
-	unsigned dpl = AR_DPL(g->ss_ar);
-
-	BROKEN(r, !g->ug && (ss_rpl != cs_rpl || dpl != ss_rpl),
-	       "guest SS: RPL %u, DPL %u and CS RPL %u must be equal without unrestricted guest (" SDM_GUEST_SEGS ")",
-	       ss_rpl, dpl, cs_rpl);
-	BROKEN(r, dpl && (AR_TYPE(g->cs_ar) == AR_TYPE_DATA_RW_ACCESSED || !(g->cr0 & CR0_PE)),
-	       "guest SS: DPL %u must be 0 when CS type is 3 or CR0.PE is 0 (" SDM_GUEST_SEGS ")", dpl);
-	return 0;
-}
-
-enum seg_kind { SEG_CODE, SEG_STACK, SEG_DATA };
-enum base_rule { BASE_LOW32, BASE_CANONICAL_EVEN_UNUSABLE };
-
-static const struct seg {
-	const char *name;
-	uint32_t sel, base, limit, ar;
-	uint8_t kind, base_rule;
-} guest_segs[] = {
-#define SEG(n, kind, rule) \
-	{ #n, GUEST_##n##_SELECTOR, GUEST_##n##_BASE, GUEST_##n##_LIMIT, GUEST_##n##_AR_BYTES, kind, rule }
-	SEG(CS, SEG_CODE, BASE_LOW32), SEG(SS, SEG_STACK, BASE_LOW32),
-	SEG(DS, SEG_DATA, BASE_LOW32), SEG(ES, SEG_DATA, BASE_LOW32),
-	SEG(FS, SEG_DATA, BASE_CANONICAL_EVEN_UNUSABLE), SEG(GS, SEG_DATA, BASE_CANONICAL_EVEN_UNUSABLE),
-#undef SEG
-};
-
-/* The access-rights types each kind may have (bit n: type n), and that rule as messages state it. */
-static const struct {
-	uint16_t types;
-	const char *rule;
-} seg_types[] = {
-	[SEG_CODE] = { BIT(9) | BIT(11) | BIT(13) | BIT(15),
-		       "type must be 9, 11, 13 or 15 (3 with unrestricted guest)" },
-	[SEG_STACK] = { BIT(3) | BIT(7), "type must be 3 or 7" },
-	[SEG_DATA] = { BIT(1) | BIT(3) | BIT(5) | BIT(7) | BIT(11) | BIT(15),
-		       "type must be accessed, and readable if code" },
-};
-
-/* Why the access rights of one segment break its type and DPL rules, or NULL (27.3.1.2). */
-static const char *seg_type_error(const struct guest *g, const struct seg *s, uint64_t sel, uint64_t ar)
-{
-	unsigned type = AR_TYPE(ar), dpl = AR_DPL(ar), ss_dpl = AR_DPL(g->ss_ar);
-	bool code = type & AR_TYPE_CODE, conforming = code && (type & AR_TYPE_CONFORMING);
-	bool type3_too = s->kind == SEG_CODE && g->ug; /* a CS of type 3 under unrestricted guest */
-
-	if (!(seg_types[s->kind].types & BIT(type)) && !(type3_too && type == AR_TYPE_DATA_RW_ACCESSED))
-		return seg_types[s->kind].rule;
-	if (s->kind == SEG_DATA)
-		return !g->ug && type <= AR_TYPE_CODE_XR_ACCESSED && dpl < (sel & SEL_RPL_MASK)
-			       ? "DPL below the selector's RPL" : NULL;
-	if (s->kind != SEG_CODE)
-		return NULL;
-	if (!code && dpl)
-		return "DPL must be 0 for type 3";
-	if (code && (conforming ? dpl > ss_dpl : dpl != ss_dpl))
-		return conforming ? "DPL above SS DPL" : "DPL differs from SS DPL";
-	return g->ia32e && (ar & AR_L) && (ar & AR_DB) ? "L and D/B both 1 in IA-32e mode" : NULL;
-}
-
-/* Why a usable segment's access rights are malformed, or NULL (27.3.1.2). */
-static const char *seg_ar_error(const struct guest *g, const struct seg *s, uint64_t sel, uint64_t ar)
-{
-	if (ar & AR_RESERVED)
-		return "reserved bits 11:8 or 31:17 set";
-	if (!(ar & AR_S))
-		return "S must be 1 (code or data)";
-	return ar & AR_P ? seg_type_error(g, s, sel, ar) : "P must be 1";
-}
-
-static int guest_seg(const struct run *r, const struct guest *g, const struct seg *s)
-{
-	uint64_t sel = rd(r, s->sel), base = rd(r, s->base), ar = rd(r, s->ar);
-	uint32_t limit = (uint32_t)rd(r, s->limit);
-	bool usable = s->kind == SEG_CODE || !(ar & AR_UNUSABLE);
-	const char *why = usable ? seg_ar_error(g, s, sel, ar) : NULL;
-
-	BROKEN(r, (usable || s->base_rule == BASE_CANONICAL_EVEN_UNUSABLE) &&
-		  (s->base_rule == BASE_LOW32 ? base >> 32 : !canonical(r, base)),
-	       "guest %s base 0x%lx: %s (" SDM_GUEST_SEGS ")", s->name, base,
-	       s->base_rule == BASE_LOW32 ? "bits 63:32 must be 0" : "not canonical");
-	BROKEN(r, why, "guest %s access rights 0x%lx: %s (" SDM_GUEST_SEGS ")", s->name, ar, why);
-	BROKEN(r, usable && ((ar & AR_G) ? (limit & LIMIT_PAGE_BITS) != LIMIT_PAGE_BITS : (limit & LIMIT_HIGH_BITS)),
-	       "guest %s limit 0x%x: %s (" SDM_GUEST_SEGS ")", s->name, limit,
-	       ar & AR_G ? "G is 1 but bits 11:0 are not all 1" : "G is 0 but bits 31:20 are not all 0");
-	return 0;
-}
-
 static int guest_gdtr(const struct run *r)
 {
 	uint64_t base = rd(r, GUEST_GDTR_BASE), limit = rd(r, GUEST_GDTR_LIMIT);
@@ -311,15 +211,10 @@ int vmcheck_guest(const struct vmcheck_env *env, err_t *e)
 	run_init(&r, env, e);
 	g = (struct guest){
 		.cr0 = rd(&r, GUEST_CR0), .cr4 = rd(&r, GUEST_CR4),
-		.cs_ar = (uint32_t)rd(&r, GUEST_CS_AR_BYTES), .ss_ar = (uint32_t)rd(&r, GUEST_SS_AR_BYTES),
+		.cs_ar = (uint32_t)rd(&r, GUEST_CS_AR_BYTES),
 		.ug = has(&r, PROC2, SECONDARY_UNRESTRICTED_GUEST), .ia32e = has(&r, ENTRY, ENTRY_IA32E_MODE_GUEST),
 	};
-	if (guest_regs(&r, &g) < 0 || guest_ss(&r, &g) < 0)
-		return -1;
-	for (size_t i = 0; i < ARRAY_SIZE(guest_segs); i++)
-		if (guest_seg(&r, &g, &guest_segs[i]) < 0)
-			return -1;
-	return guest_gdtr(&r);
+	return guest_regs(&r, &g) < 0 ? -1 : guest_gdtr(&r);
 }
 
 int vmcheck_all(const struct vmcheck_env *env, err_t *e)

@@ -32,9 +32,11 @@ struct vmcheck_env {
  * their fixed bits; its GDT, TSS, IDT and code in the identity-mapped image; selectors vmcs.c
  * asserts at compile time); the I/O and MSR bitmaps, pages of its heap; unrestricted guest
  * always with EPT, VPIDs from 1; and the guest fields vmcs.c writes as the same architectural
- * values at every launch: no event to inject, no MSR-load/store areas, no CR3 targets; RFLAGS
- * bit 1 only (so no virtual-8086 mode), DR7 not loaded, the PAT at its power-on value, the LDTR
- * unusable, TR and IDTR as at reset; active and uninterrupted, no shadow VMCS.
+ * values at every launch: the segment registers, flat (32-bit for a toy and PVH, 64-bit for a
+ * bzImage; the boot scenarios enter each route under Bochs's own VM-entry checks), no event to
+ * inject, no MSR-load/store areas, no CR3 targets; RFLAGS bit 1 only (so no virtual-8086 mode),
+ * DR7 not loaded, the PAT at its power-on value, the LDTR unusable, TR and IDTR as at reset;
+ * active and uninterrupted, no shadow VMCS.
  */
 int vmcheck_controls(const struct vmcheck_env *env, err_t *e); /* 27.2.1 */
 int vmcheck_guest(const struct vmcheck_env *env, err_t *e);    /* 27.3.1 */
