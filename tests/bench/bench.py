@@ -269,7 +269,7 @@ class Hv:
 
 
 HV_LINES = (
-    ("online", re.compile(r"^slicehv: timing: cpus online \+(\d+) ticks$", re.M)),
+    ("online", re.compile(r"^slicehv: timing: cpus online \+(\d+) ticks, \d+ ticks per ms$", re.M)),
     ("timing", re.compile(r"^slicehv: timing (\S+): ept-build (\d+) launched \+(\d+) "
                           r"first-output \+(\d+) stopped \+\d+ ticks$", re.M)),
     ("ept", re.compile(r"^slicehv: partition (\S+): ept (\d+) table pages, leaves 1G=(\d+) "
