@@ -14,6 +14,11 @@ _Static_assert(HC_CHANNEL_READ == EPT_READ && HC_CHANNEL_WRITE == EPT_WRITE && H
 static const struct config *config;              /* the one every partition was built from */
 static uint32_t generation[CFG_MAX_CHANNELS];
 
+uint64_t channel_rights(const struct channel_cfg *c, uint32_t self)
+{
+	return EPT_READ | (c->writers & self ? EPT_WRITE : 0) | (c->exec & self ? EPT_EXEC : 0);
+}
+
 int channel_attach(struct partition *p, const struct config *cfg, err_t *e)
 {
 	uint32_t self = BIT(p->cfg - cfg->part);
@@ -27,9 +32,7 @@ int channel_attach(struct partition *p, const struct config *cfg, err_t *e)
 
 		if (!c->valid || !((c->writers | c->readers) & self))
 			continue;
-		*pc = (struct partition_channel){ c, i, p->is_linux ? above : c->base,
-						  EPT_READ | (c->writers & self ? EPT_WRITE : 0) |
-							  (c->exec & self ? EPT_EXEC : 0), 0 };
+		*pc = (struct partition_channel){ c, i, p->is_linux ? above : c->base, channel_rights(c, self), 0 };
 		above += ALIGN_UP(c->size, CFG_SLICE_ALIGN);
 		if (ept_map(&p->ept, pc->gpa, c->base, c->size, pc->rights, e) < 0)
 			return -1;
@@ -99,21 +102,22 @@ int64_t channel_info(struct partition *p, uint64_t k, uint64_t buf)
 }
 
 /*
- * A ring that answers one (on a channel of two, the peer rang the sender since its last ring there,
- * on any channel) goes out at once: a ping-pong is never held back, on one channel or on two. Unanswered rings go out at most once per
- * HC_DOORBELL_INTERVAL_US by one sender on one channel, so a flood reaches a peer no faster, each
- * ring coalesced in its IRR until it takes it, and its own timer's interrupts still come through.
+ * A ring that answers one (on a channel of two, the peer rang the sender since its last ring
+ * there, on any channel) goes out at once: a ping-pong is never held back, on one channel or on
+ * two. Other rings go out at most once per HC_DOORBELL_INTERVAL_US by one sender on one channel,
+ * so a flood reaches a peer no faster, each ring coalesced in its IRR until it takes it, and its
+ * own timer's interrupts still come through.
  */
 int64_t channel_ring(struct partition *p, uint64_t k)
 {
 	struct partition_channel *pc = k < p->chan_count ? &p->chan[k] : NULL;
-	uint64_t now = rdtsc();
+	uint64_t now = rdtsc(), last = pc ? __atomic_load_n(&pc->last_ring, __ATOMIC_RELAXED) : 0;
 
 	if (!pc) {
 		partition_deny(p, "doorbell on channel %lu: it has %u channels", k, p->chan_count);
 		return HC_ERR_BAD_ARGUMENT;
 	}
-	if (__atomic_load_n(&pc->last_ring, __ATOMIC_RELAXED) && now - pc->last_ring < tsc_per_ms * HC_DOORBELL_INTERVAL_US / US_PER_MS) {
+	if (last && now - last < tsc_per_ms * HC_DOORBELL_INTERVAL_US / US_PER_MS) {
 		partition_deny(p, "doorbell on channel %s within %u us of the last", pc->cfg->name,
 			       HC_DOORBELL_INTERVAL_US);
 		return HC_ERR_BUSY;

@@ -15,6 +15,8 @@ struct partition_channel {
 	uint64_t last_ring; /* TSC of this endpoint's last doorbell on it */
 };
 
+/* What the config gives endpoint self (a partition's bit): EPT_READ, plus _WRITE and _EXEC as listed. */
+uint64_t channel_rights(const struct channel_cfg *c, uint32_t self);
 /* Maps p's channels of cfg into its EPT: a toy's at their host address, Linux's above its slice. */
 int channel_attach(struct partition *p, const struct config *cfg, err_t *e);
 /* HC_CHANNEL_INFO and HC_DOORBELL for p's k-th channel (hypercall.h). */

@@ -218,15 +218,16 @@ static int check_isolation(const struct partition *p, const struct boot_info *bi
 		const struct channel_cfg *c = &config.chan[i];
 		uint64_t gpa = c->base; /* a toy's view; Linux's is where the builder put it */
 
-		if (c->valid && !((c->writers | c->readers) & self))
-			forbid[n++] = (struct reserved_range){ c->base, c->base + c->size, "a channel it is not an endpoint of" };
-		if (!c->valid || !((c->writers | c->readers) & self))
+		if (!c->valid)
 			continue;
+		if (!((c->writers | c->readers) & self)) {
+			forbid[n++] = (struct reserved_range){ c->base, c->base + c->size, "a channel it is not an endpoint of" };
+			continue;
+		}
 		for (unsigned j = 0; j < p->chan_count; j++)
 			gpa = p->chan[j].cfg == c ? p->chan[j].gpa : gpa;
 		names[++k] = c->name;
-		own[k] = (struct isolation_region){ gpa, c->base, c->size, EPT_READ | (c->writers & self ? EPT_WRITE : 0) |
-						     (c->exec & self ? EPT_EXEC : 0), 0 };
+		own[k] = (struct isolation_region){ gpa, c->base, c->size, channel_rights(c, self), 0 };
 	}
 	if (isolation_check(p->ept.pml4, own, 1 + k, bi, forbid, n, &leaves, e) < 0)
 		return -1;

@@ -45,6 +45,7 @@ struct cpu_arch {
 	uint64_t gdt[GDT_ENTRIES];
 	struct tss tss;
 	bool lapic_refusal_reported; /* its partition's first refused APIC write was reported */
+	bool x2apic;                 /* lapic_hand_over left its APIC in x2APIC mode: it can ring doorbells */
 };
 
 /* What isr.asm pushes, lowest address first. */

@@ -1,6 +1,7 @@
 /* The partition's own local APIC: handed over in x2APIC mode, the MSR-bitmap policy for its registers, trapped writes. */
 #include "lapic.h"
 #include "../../hv/arch.h"
+#include "../../hv/cpu.h"
 #include "msr.h"
 #include "x86.h"
 
@@ -172,6 +173,7 @@ bool lapic_hand_over(void)
 		return false;
 	if (!(base & IA32_APIC_BASE_EXTD))
 		wrmsr(IA32_APIC_BASE, base | IA32_APIC_BASE_EXTD);
+	this_cpu()->arch.x2apic = true; /* for good: the guest cannot write IA32_APIC_BASE */
 	wrmsr(X2APIC_TIMER_INITIAL, 0);
 	if (features & CPUID_1_ECX_TSC_DEADLINE)
 		wrmsr(IA32_TSC_DEADLINE, 0);
@@ -186,7 +188,7 @@ bool lapic_hand_over(void)
 /* A fixed, physical, edge-triggered IPI: the only kind an x2APIC ICR write by slicehv sends. */
 bool arch_send_ipi(uint32_t apic_id, unsigned vector)
 {
-	if (!(rdmsr(IA32_APIC_BASE) & IA32_APIC_BASE_EXTD))
+	if (!this_cpu()->arch.x2apic) /* known since the launch: no MSR read (an exit of its own when nested) */
 		return false;
 	wrmsr(X2APIC_ICR, ((uint64_t)apic_id << 32) | vector);
 	return true;
